@@ -1,0 +1,19 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Betty",
+    products: [
+        .library(name: "BettyTensor", targets: ["BettyTensor"]),
+        .executable(name: "BettyBench", targets: ["BettyBench"]),
+    ],
+    targets: [
+        // OpenBLAS through a system-library target; only BettyTensor/BLAS imports it.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "BettyTensor", dependencies: ["CBLAS"]),
+        .target(name: "_TestSupport", dependencies: ["BettyTensor"]),
+        .executableTarget(name: "BettyBench", dependencies: ["BettyTensor"]),
+        .testTarget(name: "BettyTensorTests", dependencies: ["BettyTensor", "_TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+import BettyTensor
+print("BettyBench: not yet")

@@ -1,0 +1,143 @@
+import Synchronization
+
+/// Reverse-mode differentiation over the recorded graph.
+enum Autograd {
+    private static let passCounter = Atomic<Int>(0)
+
+    /// Runs one backward pass from `output` seeded with `seed`. `isTarget` picks the nodes whose
+    /// total gradient is wanted; returns those gradients by node identity.
+    static func run(
+        output: Tensor, seed: Tensor, isTarget: (GradNode) -> Bool,
+        createGraph: Bool, retainGraph: Bool
+    ) throws(TensorError) -> [ObjectIdentifier: (node: GradNode, grad: Tensor)] {
+        guard let root = output.node else {
+            throw .notDifferentiable(message: "the output does not depend on any tensor that requires a gradient; call requiringGrad() on the inputs and compute the output outside withoutGrad { }")
+        }
+        let pass = passCounter.wrappingAdd(1, ordering: .relaxed).newValue
+
+        // Post-order DFS: every node comes after all of its inputs. Nodes are marked when expanded,
+        // not when pushed: marking on push lets a node reached by two paths land before an input.
+        var order: [GradNode] = []
+        var stack: [(GradNode, Bool)] = [(root, false)]
+        while let (node, expanded) = stack.popLast() {
+            if expanded { order.append(node); continue }
+            if node.mark == pass { continue }
+            node.mark = pass
+            stack.append((node, true))
+            for input in node.inputs {
+                if let n = input.node, n.mark != pass { stack.append((n, false)) }
+            }
+        }
+        defer {
+            for node in order { node.pending = nil; node.needed = false }
+        }
+        // A node is needed when it is a target or leads to one.
+        for node in order {
+            node.needed = isTarget(node) || node.inputs.contains { $0.node?.needed == true }
+        }
+        guard root.needed else { return [:] }
+        if let freed = order.first(where: { $0.needed && $0.released }) {
+            throw .notDifferentiable(message: "part of the graph (\(freed.op.name)) was freed by an earlier backward pass; pass retainGraph: true to the first grad/backward call to differentiate twice")
+        }
+
+        let previousMode = GradMode.isEnabled
+        GradMode.isEnabled = createGraph
+        defer { GradMode.isEnabled = previousMode }
+
+        root.pending = createGraph ? seed : seed.detached()
+        var results: [ObjectIdentifier: (node: GradNode, grad: Tensor)] = [:]
+        for node in order.reversed() where node.needed {
+            guard let g = node.pending else { continue }
+            if isTarget(node) { results[ObjectIdentifier(node)] = (node, g) }
+            if node.isLeaf { continue }
+            let inputs = node.inputs
+            let needs = inputs.map { $0.node?.needed == true }
+            let grads = try node.inputGradients(g, needs: needs)
+            for (input, grad) in zip(inputs, grads) {
+                guard let grad, let inputNode = input.node, inputNode.needed else { continue }
+                if inputNode.isLeaf && input.version != inputNode.version {
+                    throw .notDifferentiable(message: "a tensor of shape \(input.shape) that requires a gradient was modified in place after it was used (version \(input.version), now \(inputNode.version)); recompute the output after the update, or take the gradient before updating")
+                }
+                assert(grad.shape == input.shape, "backward of \(node.op.name) gave \(grad.shape) for input \(input.shape)")
+                if let existing = inputNode.pending {
+                    inputNode.pending = try existing + grad
+                } else {
+                    inputNode.pending = grad
+                }
+            }
+        }
+        if !retainGraph {
+            for node in order where !node.isLeaf { node.release() }
+        }
+        return results
+    }
+
+    static func seed(for output: Tensor, _ gradOutput: Tensor?) throws(TensorError) -> Tensor {
+        if let gradOutput {
+            guard gradOutput.shape == output.shape else {
+                throw .shapeMismatch(op: "grad", shapes: [output.shape, gradOutput.shape],
+                    hint: "gradOutputs must have the output's shape")
+            }
+            return gradOutput
+        }
+        guard output.count == 1 else {
+            throw .notDifferentiable(message: "the output has shape \(output.shape); the gradient of a non-scalar needs gradOutputs (a tensor of the same shape), or reduce it first with sum() or mean()")
+        }
+        return .ones(output.shape)
+    }
+}
+
+/// Gradients of `output` with respect to each of `inputs` (PyTorch's `torch.autograd.grad`).
+///
+/// - Parameters:
+///   - gradOutputs: the vector in the vector-Jacobian product; required when `output` is not a scalar.
+///   - createGraph: record the backward pass, so the gradients can be differentiated again
+///     (Hessian-vector products, gradients through unrolled updates).
+///   - retainGraph: keep the graph for another pass; defaults to `createGraph`.
+///   - allowUnused: return zeros for an input the output does not depend on, instead of throwing.
+public func grad(
+    of output: Tensor, wrt inputs: [Tensor], gradOutputs: Tensor? = nil,
+    createGraph: Bool = false, retainGraph: Bool? = nil, allowUnused: Bool = false
+) throws(TensorError) -> [Tensor] {
+    for (i, input) in inputs.enumerated() where input.node == nil {
+        throw .notDifferentiable(message: "input \(i) (shape \(input.shape)) does not require a gradient; create it with requiringGrad()")
+    }
+    let seed = try Autograd.seed(for: output, gradOutputs)
+    let targets = Set(inputs.map { ObjectIdentifier($0.node!) })
+    let found = try Autograd.run(output: output, seed: seed, isTarget: { targets.contains(ObjectIdentifier($0)) },
+                                 createGraph: createGraph, retainGraph: retainGraph ?? createGraph)
+    var result: [Tensor] = []
+    for (i, input) in inputs.enumerated() {
+        if let g = found[ObjectIdentifier(input.node!)]?.grad {
+            result.append(g)
+        } else if allowUnused {
+            result.append(.zeros(input.shape))
+        } else {
+            throw .notDifferentiable(message: "input \(i) (shape \(input.shape)) is not used to compute the output; pass allowUnused: true to get zeros for it")
+        }
+    }
+    return result
+}
+
+/// Gradient of a scalar `output` with respect to one input.
+public func grad(of output: Tensor, wrt input: Tensor, createGraph: Bool = false,
+                 retainGraph: Bool? = nil) throws(TensorError) -> Tensor {
+    try grad(of: output, wrt: [input], createGraph: createGraph, retainGraph: retainGraph)[0]
+}
+
+extension Tensor {
+    /// Accumulates the gradient of this tensor into `.grad` of every leaf it depends on
+    /// (PyTorch's `backward()`).
+    public func backward(gradOutput: Tensor? = nil, retainGraph: Bool? = nil, createGraph: Bool = false) throws(TensorError) {
+        let seed = try Autograd.seed(for: self, gradOutput)
+        let found = try Autograd.run(output: self, seed: seed, isTarget: { $0.isLeaf },
+                                     createGraph: createGraph, retainGraph: retainGraph ?? createGraph)
+        for (node, g) in found.values {
+            if let existing = node.grad {
+                node.grad = createGraph ? try existing + g : try existing.detached() + g.detached()
+            } else {
+                node.grad = createGraph ? g : g.detached()
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+/// One recorded operation: its inputs (edges and saved values at once) and, for rules that need it,
+/// its output.
+///
+/// Holding the input tensors, not just their nodes, is what makes higher-order gradients work: a
+/// backward rule written in tensor operations on tracked inputs is itself recorded when
+/// `createGraph` is on.
+@usableFromInline
+final class GradNode {
+    @usableFromInline let op: Op
+    /// Shape of the output.
+    @usableFromInline let shape: Shape
+    @usableFromInline var a: Tensor?
+    @usableFromInline var b: Tensor?
+    /// Further inputs (concat) or constants a rule needs (a condition, an index tensor).
+    @usableFromInline var extra: [Tensor]
+    /// The output's storage, for rules that use the result (exp, tanh, softmax, ...). Storage, not a
+    /// tensor: a tensor would hold this node and form a cycle.
+    @usableFromInline var output: TensorStorage?
+    /// Set after a backward pass without `retainGraph` dropped the saved values.
+    @usableFromInline var released = false
+
+    // Leaf state.
+    @usableFromInline var grad: Tensor?
+    @usableFromInline var version: Int32 = 0
+
+    // Scratch for one backward pass (see `Autograd.run`).
+    var mark = 0
+    var needed = false
+    var pending: Tensor?
+
+    @inlinable
+    init(op: Op, shape: Shape, a: Tensor?, b: Tensor?, extra: [Tensor] = [], output: TensorStorage? = nil) {
+        self.op = op
+        self.shape = shape
+        self.a = a
+        self.b = b
+        self.extra = extra
+        self.output = output
+    }
+
+    init(leafOf shape: Shape) {
+        self.op = .leaf
+        self.shape = shape
+        self.extra = []
+    }
+
+    @inlinable
+    var isLeaf: Bool { if case .leaf = op { true } else { false } }
+
+    /// The output as a tensor of this node, for rules that differentiate through their result.
+    func outputTensor() -> Tensor {
+        Tensor(storage: output!, shape: shape, node: self)
+    }
+
+    /// Inputs in a fixed order: a, b, then the tracked extras (concat's operands).
+    var inputs: [Tensor] {
+        var list: [Tensor] = []
+        if let a { list.append(a) }
+        if let b { list.append(b) }
+        if case .concat = op { list.append(contentsOf: extra) }
+        return list
+    }
+
+    func release() {
+        a = nil
+        b = nil
+        extra = []
+        output = nil
+        released = true
+    }
+}
+
+extension Tensor {
+    /// Wraps a freshly computed result, recording `op` when recording is on and an input is tracked.
+    @inlinable
+    static func result(
+        _ storage: TensorStorage, _ shape: Shape, _ op: @autoclosure () -> Op,
+        _ a: Tensor, _ b: Tensor? = nil, extra: [Tensor] = [], saveOutput: Bool = false
+    ) -> Tensor {
+        guard (a.node != nil || b?.node != nil), GradMode.isEnabled else {
+            return Tensor(storage: storage, shape: shape)
+        }
+        let node = GradNode(op: op(), shape: shape, a: a, b: b, extra: extra,
+                            output: saveOutput ? storage : nil)
+        return Tensor(storage: storage, shape: shape, node: node)
+    }
+}

@@ -1,0 +1,81 @@
+// Matrix products through OpenBLAS.
+
+extension Tensor {
+    /// Matrix product with optional transposes of either operand.
+    ///
+    /// - Rank 2: `[m, k] x [k, n] -> [m, n]`.
+    /// - Rank 1 operands act as a row (left) or column (right) vector and that dimension is dropped.
+    /// - Batched: leading dimensions of equal rank-≥3 operands are batch dimensions; a rank-2 operand
+    ///   is broadcast over the other's batch.
+    public func matmul(_ other: Tensor, transposeA: Bool = false, transposeB: Bool = false) throws(TensorError) -> Tensor {
+        try Tensor.matmul(self, other, transposeA: transposeA, transposeB: transposeB)
+    }
+
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) throws(TensorError) -> Tensor {
+        guard a.rank >= 1, b.rank >= 1 else {
+            throw .invalidArgument(op: "matmul", message: "operands must have rank >= 1, got \(a.shape) and \(b.shape)")
+        }
+        if a.rank == 1 {
+            let row = a.reshapedUnchecked([1, a.count])
+            let r = try matmul(row, b, transposeA: false, transposeB: transposeB)
+            var dims = Array(r.shape); dims.remove(at: dims.count - 2)
+            return r.reshapedUnchecked(Shape(dims))
+        }
+        if b.rank == 1 {
+            let column = b.reshapedUnchecked([b.count, 1])
+            let r = try matmul(a, column, transposeA: transposeA, transposeB: false)
+            var dims = Array(r.shape); dims.removeLast()
+            return r.reshapedUnchecked(Shape(dims))
+        }
+        if a.rank == 2 && b.rank == 2 { return try matmulCore(a, b, transposeA, transposeB) }
+        if b.rank == 2 && !transposeA {
+            // Fold the batch into rows: one large product instead of many small ones.
+            let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1]
+            let flat = try matmulCore(a.reshapedUnchecked([a.count / k, k]), b, false, transposeB)
+            var dims = Array(a.shape); dims[dims.count - 1] = flat.shape[1]
+            _ = m
+            return flat.reshapedUnchecked(Shape(dims))
+        }
+        if a.rank == b.rank { return try matmulCore(a, b, transposeA, transposeB) }
+        // Broadcast the rank-2 operand over the other's batch dimensions.
+        if a.rank == 2 {
+            let batch = Array(b.shape.dropLast(2))
+            return try matmulCore(a.broadcast(to: Shape(batch + Array(a.shape))), b, transposeA, transposeB)
+        }
+        if b.rank == 2 {
+            let batch = Array(a.shape.dropLast(2))
+            return try matmulCore(a, b.broadcast(to: Shape(batch + Array(b.shape))), transposeA, transposeB)
+        }
+        throw .shapeMismatch(op: "matmul", shapes: [a.shape, b.shape],
+            hint: "batched operands need the same rank; broadcast or reshape one of them")
+    }
+
+    /// Equal-rank operands (rank >= 2) with equal batch dimensions.
+    static func matmulCore(_ a: Tensor, _ b: Tensor, _ tA: Bool, _ tB: Bool) throws(TensorError) -> Tensor {
+        let r = a.rank
+        let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
+        guard batchA == batchB else {
+            throw .shapeMismatch(op: "matmul", shapes: [a.shape, b.shape],
+                hint: "batch dimensions \(batchA) and \(batchB) must be equal")
+        }
+        let m = tA ? a.shape[r - 1] : a.shape[r - 2]
+        let ka = tA ? a.shape[r - 2] : a.shape[r - 1]
+        let kb = tB ? b.shape[r - 1] : b.shape[r - 2]
+        let n = tB ? b.shape[r - 2] : b.shape[r - 1]
+        guard ka == kb else {
+            let da = "\(tA ? "transposed " : "")\(a.shape)", db = "\(tB ? "transposed " : "")\(b.shape)"
+            throw .shapeMismatch(op: "matmul", shapes: [a.shape, b.shape],
+                hint: "inner dimensions differ (\(ka) vs \(kb)) for \(da) x \(db); transpose or reshape an operand")
+        }
+        let batch = batchA.reduce(1, *)
+        let out = TensorStorage.allocate(count: batch * m * n)
+        withExtendedLifetime((a.storage, b.storage)) {
+            for i in 0..<batch {
+                BLAS.sgemm(transposeA: tA, transposeB: tB, m: m, n: n, k: ka,
+                           a: a.storage.pointer + i * m * ka, b: b.storage.pointer + i * ka * n,
+                           c: out.pointer + i * m * n)
+            }
+        }
+        return result(out, Shape(batchA + [m, n]), .matmul(transposeA: tA, transposeB: tB), a, b)
+    }
+}
