@@ -28,7 +28,9 @@ final class GradNode {
     var needed = false
     var pending: Tensor?
 
-    @inlinable
+    // Not inlinable: initialising stored properties from inlined code costs dynamic exclusivity
+    // checks (a third of a small operation's time).
+    @usableFromInline
     init(op: Op, shape: Shape, a: Tensor?, b: Tensor?, extra: [Tensor] = [], output: TensorStorage? = nil) {
         self.op = op
         self.shape = shape

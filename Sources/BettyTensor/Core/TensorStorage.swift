@@ -21,11 +21,12 @@ final class TensorStorage: ManagedBuffer<Int, Float> {
     }
 
     deinit {
-        MemoryStats.freed(header &* 4)
+        MemoryStats.freed(count &* 4)
     }
 
+    /// Read through the header pointer: `header` itself goes through an exclusivity check.
     @inlinable
-    var count: Int { header }
+    var count: Int { withUnsafeMutablePointerToHeader { $0.pointee } }
 
     /// Valid for the storage's lifetime; callers keep the storage alive (`withExtendedLifetime`)
     /// while they use it.

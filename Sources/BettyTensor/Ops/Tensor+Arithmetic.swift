@@ -7,9 +7,9 @@ extension Tensor {
     ) throws(TensorError) -> Tensor {
         let shape = a.shape == b.shape ? a.shape : try broadcastShape(a.shape, b.shape, op: name)
         let out = TensorStorage.allocate(count: shape.elementCount)
-        withExtendedLifetime((a.storage, b.storage)) {
+        withExtendedLifetime(a.storage) { withExtendedLifetime(b.storage) {
             broadcastBinary(K.self, a.storage.pointer, a.shape, b.storage.pointer, b.shape, out.pointer, shape)
-        }
+        }}
         return result(out, shape, op(), a, b)
     }
 

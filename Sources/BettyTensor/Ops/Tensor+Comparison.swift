@@ -5,9 +5,9 @@ extension Tensor {
     static func compare<K: BinaryKernel>(_ k: K.Type, _ a: Tensor, _ b: Tensor, _ name: String) throws(TensorError) -> Tensor {
         let shape = a.shape == b.shape ? a.shape : try broadcastShape(a.shape, b.shape, op: name)
         let out = TensorStorage.allocate(count: shape.elementCount)
-        withExtendedLifetime((a.storage, b.storage)) {
+        withExtendedLifetime(a.storage) { withExtendedLifetime(b.storage) {
             broadcastBinary(K.self, a.storage.pointer, a.shape, b.storage.pointer, b.shape, out.pointer, shape)
-        }
+        }}
         return Tensor(storage: out, shape: shape)
     }
 

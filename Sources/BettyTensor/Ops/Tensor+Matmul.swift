@@ -69,13 +69,13 @@ extension Tensor {
         }
         let batch = batchA.reduce(1, *)
         let out = TensorStorage.allocate(count: batch * m * n)
-        withExtendedLifetime((a.storage, b.storage)) {
+        withExtendedLifetime(a.storage) { withExtendedLifetime(b.storage) {
             for i in 0..<batch {
                 BLAS.sgemm(transposeA: tA, transposeB: tB, m: m, n: n, k: ka,
                            a: a.storage.pointer + i * m * ka, b: b.storage.pointer + i * ka * n,
                            c: out.pointer + i * m * n)
             }
-        }
+        }}
         return result(out, Shape(batchA + [m, n]), .matmul(transposeA: tA, transposeB: tB), a, b)
     }
 }
