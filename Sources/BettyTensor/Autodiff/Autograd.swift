@@ -24,8 +24,8 @@ enum Autograd {
             if node.mark == pass { continue }
             node.mark = pass
             stack.append((node, true))
-            for input in node.inputs {
-                if let n = input.node, n.mark != pass { stack.append((n, false)) }
+            node.forEachInputNode { n in
+                if n.mark != pass { stack.append((n, false)) }
             }
         }
         defer {
@@ -33,7 +33,9 @@ enum Autograd {
         }
         // A node is needed when it is a target or leads to one.
         for node in order {
-            node.needed = isTarget(node) || node.inputs.contains { $0.node?.needed == true }
+            var needed = isTarget(node)
+            if !needed { node.forEachInputNode { if $0.needed { needed = true } } }
+            node.needed = needed
         }
         guard root.needed else { return [:] }
         if let freed = order.first(where: { $0.needed && $0.released }) {

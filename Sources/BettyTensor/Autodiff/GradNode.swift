@@ -54,6 +54,14 @@ final class GradNode {
         Tensor(storage: output!, shape: shape, node: self)
     }
 
+    /// The graph nodes of the inputs, without building an array (the walk visits every node thrice).
+    @inline(__always)
+    func forEachInputNode(_ body: (GradNode) -> Void) {
+        if let n = a?.node { body(n) }
+        if let n = b?.node { body(n) }
+        if case .concat = op { for t in extra { if let n = t.node { body(n) } } }
+    }
+
     /// Inputs in a fixed order: a, b, then the tracked extras (concat's operands).
     var inputs: [Tensor] {
         var list: [Tensor] = []

@@ -81,6 +81,9 @@ extension Tensor {
         return Tensor.result(out, target, .broadcastTo(target), self)
     }
 
+    /// PyTorch's name for `broadcast(to:)`.
+    public func expanded(to target: Shape) throws(TensorError) -> Tensor { try broadcast(to: target) }
+
     /// Sums this tensor down to `target`, the shape it was broadcast from: the adjoint of `broadcast`.
     public func sum(toShape target: Shape) throws(TensorError) -> Tensor {
         if target == shape { return self }
