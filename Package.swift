@@ -5,16 +5,19 @@ let package = Package(
     name: "Betty",
     products: [
         .library(name: "BettyTensor", targets: ["BettyTensor"]),
+        .library(name: "BettyNN", targets: ["BettyNN"]),
         .executable(name: "BettyBench", targets: ["BettyBench"]),
     ],
     targets: [
         // OpenBLAS through a system-library target; only BettyTensor/BLAS imports it.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "BettyTensor", dependencies: ["CBLAS"]),
+        .target(name: "BettyNN", dependencies: ["BettyTensor"]),
         .target(name: "_TestSupport", dependencies: ["BettyTensor"]),
         // Depends on CBLAS directly only to time the raw OpenBLAS call our matmul is measured against.
         .executableTarget(name: "BettyBench", dependencies: ["BettyTensor", "CBLAS"]),
         .testTarget(name: "BettyTensorTests", dependencies: ["BettyTensor", "_TestSupport"]),
+        .testTarget(name: "BettyNNTests", dependencies: ["BettyNN", "BettyTensor", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
