@@ -12,7 +12,8 @@ let package = Package(
         // OpenBLAS through a system-library target; only BettyTensor/BLAS imports it.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "BettyTensor", dependencies: ["CBLAS"]),
-        .target(name: "BettyNN", dependencies: ["BettyTensor"]),
+        .target(name: "BettyNN", dependencies: ["BettyTensor"],
+                resources: [.copy("Resources")]),
         .target(name: "_TestSupport", dependencies: ["BettyTensor"]),
         // Depends on CBLAS directly only to time the raw OpenBLAS call our matmul is measured against.
         .executableTarget(name: "BettyBench", dependencies: ["BettyTensor", "CBLAS"]),

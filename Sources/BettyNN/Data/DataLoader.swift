@@ -1,0 +1,62 @@
+import BettyTensor
+
+/// One minibatch.
+public struct Batch: Sendable {
+    public var x: Tensor
+    public var y: Tensor
+    /// Indices of the samples in the dataset, in batch order.
+    public var indices: [Int]
+}
+
+/// Endless minibatches over a dataset: seeded shuffling each epoch, a fixed batch size, optionally
+/// dropping the last short batch. `epoch` counts completed passes.
+public final class DataLoader: @unchecked Sendable {
+    public let dataset: Dataset
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let dropLast: Bool
+    public private(set) var epoch = 0
+    public private(set) var generator: RandomGenerator
+    private var order: [Int] = []
+    private var position = 0
+
+    public init(_ dataset: Dataset, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false,
+                seed: UInt64 = 0) throws(DataError) {
+        guard batchSize > 0 else { throw .invalidArgument("DataLoader: batch size must be positive, got \(batchSize)") }
+        guard dataset.count > 0 else { throw .invalidArgument("DataLoader: the dataset is empty") }
+        guard !dropLast || batchSize <= dataset.count else {
+            throw .invalidArgument("DataLoader: batch size \(batchSize) with dropLast exceeds the \(dataset.count) samples; no batch would ever be produced")
+        }
+        self.dataset = dataset
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.dropLast = dropLast
+        generator = RandomGenerator(seed: seed)
+        startEpoch()
+    }
+
+    /// Batches per epoch.
+    public var batchesPerEpoch: Int {
+        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+    }
+
+    private func startEpoch() {
+        order = shuffle ? shuffled(Array(0..<dataset.count), using: &generator) : Array(0..<dataset.count)
+        position = 0
+    }
+
+    /// The next batch, starting a new epoch when this one is exhausted.
+    public func next() -> Batch {
+        let remaining = order.count - position
+        if remaining == 0 || (dropLast && remaining < batchSize) {
+            epoch += 1
+            startEpoch()
+        }
+        let end = Swift.min(position + batchSize, order.count)
+        let indices = Array(order[position..<end])
+        position = end
+        // Cannot fail: indices come from the dataset's own range.
+        let part = try! dataset.subset(indices)
+        return Batch(x: part.x, y: part.y, indices: indices)
+    }
+}

@@ -1,0 +1,105 @@
+import BettyTensor
+
+/// Examples `x` (first axis indexes samples) with targets `y` (class labels or values), in memory.
+public struct Dataset: Sendable {
+    public var x: Tensor
+    public var y: Tensor
+
+    public init(x: Tensor, y: Tensor) throws(DataError) {
+        guard x.rank >= 1, y.rank >= 1, x.shape[0] == y.shape[0] else {
+            throw .invalidArgument("Dataset: x of shape \(x.shape) and y of shape \(y.shape) must have the same number of samples along axis 0")
+        }
+        self.x = x
+        self.y = y
+    }
+
+    public var count: Int { x.shape[0] }
+
+    /// The samples at `indices`, in that order.
+    public func subset(_ indices: [Int]) throws(DataError) -> Dataset {
+        let parts: (Tensor, Tensor)
+        do throws(TensorError) {
+            parts = (try x.detached().indexSelect(axis: 0, indices: indices),
+                     try y.detached().indexSelect(axis: 0, indices: indices))
+        } catch {
+            throw .invalidArgument("Dataset.subset: \(error)")
+        }
+        return try Dataset(x: parts.0, y: parts.1)
+    }
+
+    /// Class labels as integers, checked to lie in `0..<classes` when given.
+    public func labels(classes: Int? = nil) throws(DataError) -> [Int] {
+        guard y.rank == 1 else { throw .invalidArgument("labels: y must be a vector of class labels, got shape \(y.shape)") }
+        var out: [Int] = []
+        out.reserveCapacity(count)
+        for (i, v) in y.scalars.enumerated() {
+            guard v >= 0, v.rounded(.towardZero) == v, classes.map({ v < Float($0) }) ?? true else {
+                throw .invalidArgument("label \(v) at sample \(i) is not a class in 0..<\(classes.map(String.init) ?? "∞")")
+            }
+            out.append(Int(v))
+        }
+        return out
+    }
+
+    /// Number of classes: one more than the largest label.
+    public func classCount() throws(DataError) -> Int { (try labels().max() ?? -1) + 1 }
+
+    /// `x` with every element multiplied by `factor` (e.g. 1/255 for raw pixels).
+    public func scaled(by factor: Float) -> Dataset {
+        var copy = self
+        copy.x = x.detached() * factor
+        return copy
+    }
+
+    /// Random disjoint parts with the given fractions of the samples (summing to at most 1), after a
+    /// seeded shuffle.
+    public func split(fractions: [Float], seed: UInt64) throws(DataError) -> [Dataset] {
+        guard fractions.allSatisfy({ $0 >= 0 }), fractions.reduce(0, +) <= 1 + 1e-6 else {
+            throw .invalidArgument("split: fractions \(fractions) must be non-negative and sum to at most 1")
+        }
+        var generator = RandomGenerator(seed: seed)
+        let order = shuffled(Array(0..<count), using: &generator)
+        var parts: [Dataset] = []
+        var start = 0
+        for f in fractions {
+            let n = Swift.min(Int((f * Float(count)).rounded()), count - start)
+            parts.append(try subset(Array(order[start..<(start + n)])))
+            start += n
+        }
+        return parts
+    }
+
+    /// Disjoint parts taking `counts[k]` samples of every class for part k (e.g. 400 train, 10 meta,
+    /// 90 test per class), each class's samples shuffled with the seed first.
+    public func splitPerClass(counts: [Int], seed: UInt64) throws(DataError) -> [Dataset] {
+        let labels = try labels()
+        let classes = (labels.max() ?? -1) + 1
+        var byClass = [[Int]](repeating: [], count: classes)
+        for (i, c) in labels.enumerated() { byClass[c].append(i) }
+        var generator = RandomGenerator(seed: seed)
+        var parts = [[Int]](repeating: [], count: counts.count)
+        for c in 0..<classes {
+            let members = shuffled(byClass[c], using: &generator)
+            guard counts.reduce(0, +) <= members.count else {
+                throw .invalidArgument("splitPerClass: class \(c) has \(members.count) samples but \(counts.reduce(0, +)) are asked for")
+            }
+            var start = 0
+            for (k, n) in counts.enumerated() {
+                parts[k] += members[start..<(start + n)]
+                start += n
+            }
+        }
+        return try parts.map { (p) throws(DataError) -> Dataset in try subset(p.sorted()) }
+    }
+}
+
+/// Fisher–Yates with our generator, so a seed fixes the order on every platform.
+func shuffled(_ values: [Int], using generator: inout RandomGenerator) -> [Int] {
+    var a = values
+    guard a.count > 1 else { return a }
+    for i in stride(from: a.count - 1, to: 0, by: -1) {
+        let j = Int(generator.next() % UInt64(i + 1))
+        a.swapAt(i, j)
+    }
+    return a
+}

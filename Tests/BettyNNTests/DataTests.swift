@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+import BettyTensor
+import BettyNN
+
+@Suite struct DataTests {
+    @Test func builtinDatasetsLoadWithTheirShapes() throws {
+        let digits = try BuiltinDataset.digits.load()
+        #expect(digits.x.shape == [1797, 64])
+        #expect(try digits.labels(classes: 10).count == 1797)
+        let mnist = try BuiltinDataset.mnist5k.load()
+        #expect(mnist.x.shape == [5000, 784])
+        // 500 per class, raw pixels 0-255.
+        #expect(try mnist.labels().filter { $0 == 3 }.count == 500)
+        #expect(mnist.x.max().scalar == 255)
+    }
+
+    @Test func npyRoundTripOfEveryDtype() throws {
+        for (descr, width, encode) in [
+            ("<f4", 4, { (v: Float) -> [UInt8] in withUnsafeBytes(of: v) { Array($0) } }),
+            ("<f8", 8, { (v: Float) -> [UInt8] in withUnsafeBytes(of: Double(v)) { Array($0) } }),
+            ("|u1", 1, { (v: Float) -> [UInt8] in [UInt8(v)] }),
+            ("<i4", 4, { (v: Float) -> [UInt8] in withUnsafeBytes(of: Int32(v)) { Array($0) } }),
+            ("<i8", 8, { (v: Float) -> [UInt8] in withUnsafeBytes(of: Int64(v)) { Array($0) } }),
+        ] as [(String, Int, (Float) -> [UInt8])] {
+            let values: [Float] = [0, 1, 2, 7, 42, 200]
+            let data = Self.npy(descr: descr, shape: "(2, 3)", payload: values.flatMap(encode))
+            let t = try NPYReader.parse(data)
+            #expect(t.shape == [2, 3], "\(descr)")
+            #expect(t.scalars == values, "\(descr)")
+            _ = width
+        }
+    }
+
+    @Test func npyErrorsNameTheFileAndTheProblem() throws {
+        #expect(throws: DataError.fileNotFound(path: "/no/such.npy")) { try NPYReader.read(path: "/no/such.npy") }
+        let truncated = Self.npy(descr: "<f4", shape: "(2, 3)", payload: [UInt8](repeating: 0, count: 20))
+        #expect { try NPYReader.parse(truncated, path: "t.npy") } throws: { "\($0)".contains("t.npy") && "\($0)".contains("24 bytes") }
+        let complex = Self.npy(descr: "<c8", shape: "(1,)", payload: [UInt8](repeating: 0, count: 8))
+        #expect { try NPYReader.parse(complex, path: "c.npy") } throws: { "\($0)".contains("<c8") }
+        let fortran = Self.npy(descr: "<f4", shape: "(1,)", payload: [0, 0, 0, 0], fortran: true)
+        #expect { try NPYReader.parse(fortran) } throws: { "\($0)".contains("Fortran") }
+        #expect { try NPYReader.parse(Data([1, 2, 3])) } throws: { "\($0)".contains("magic") }
+    }
+
+    @Test func loaderShufflesDeterministicallyAndCountsEpochs() throws {
+        let data = try Dataset(x: Tensor((0..<10).map(Float.init)).reshaped(to: [10, 1]), y: Tensor((0..<10).map(Float.init)))
+        let a = try DataLoader(data, batchSize: 4, seed: 3), b = try DataLoader(data, batchSize: 4, seed: 3)
+        var seen: [Int] = []
+        for _ in 0..<3 {
+            let batch = a.next()
+            #expect(batch.indices == b.next().indices)
+            #expect(batch.y.scalars == batch.indices.map(Float.init))
+            seen += batch.indices
+        }
+        // 4 + 4 + 2: one epoch covers every sample once.
+        #expect(seen.sorted() == Array(0..<10))
+        #expect(a.epoch == 0)
+        _ = a.next()
+        #expect(a.epoch == 1)
+        let dropping = try DataLoader(data, batchSize: 4, dropLast: true, seed: 3)
+        #expect(dropping.batchesPerEpoch == 2)
+        for _ in 0..<5 { #expect(dropping.next().indices.count == 4) }
+        #expect(throws: DataError.self) { try DataLoader(data, batchSize: 0) }
+    }
+
+    @Test func perClassSplitAndImbalance() throws {
+        let mnist = try BuiltinDataset.mnist5k.load()
+        let parts = try mnist.splitPerClass(counts: [400, 10, 90], seed: 0)
+        #expect(parts.map(\.count) == [4000, 100, 900])
+        let train = try parts[0].imbalanced(factor: 100)
+        let counts = (0..<10).map { c in (try? train.labels().filter { $0 == c }.count) ?? 0 }
+        // Geometric decay from 400 to 400/100 = 4: class c keeps floor(400 * 100^(-c/9)).
+        #expect(counts.first == 400 && counts.last == 4)
+        #expect(zip(counts, counts.dropFirst()).allSatisfy { $0 > $1 })
+    }
+
+    @Test func labelNoiseChangesAboutTheRatio() throws {
+        let digits = try BuiltinDataset.digits.load()
+        let noisy = try digits.withLabelNoise(.flip, ratio: 0.4, classes: 10, seed: 1)
+        let changed = zip(try digits.labels(), try noisy.labels()).filter { $0 != $1 }.count
+        // Binomial(1797, 0.4): mean 719, sd 21; ±100 is nearly 5 sd.
+        #expect(Swift.abs(changed - 719) < 100)
+    }
+
+    @Test func mlpOnDigitsReaches95PercentTestAccuracy() throws {
+        let digits = try BuiltinDataset.digits.load()
+        let parts = try digits.split(fractions: [0.8, 0.2], seed: 0)
+        var gen = RandomGenerator(seed: 0)
+        let model = MLP([64, 128, 10], using: &gen)
+        let optimizer = SGD(model.parameters, learningRate: 0.1, momentum: 0.9)
+        let loader = try DataLoader(parts[0], batchSize: 64, seed: 0)
+        for _ in 0..<(loader.batchesPerEpoch * 30) {
+            let batch = loader.next()
+            let loss = try crossEntropy(model(batch.x), batch.y)
+            try optimizer.step(gradients: grad(of: loss, wrt: model.parameterValues))
+        }
+        model.eval()
+        let acc = try withoutGrad { try accuracy(model(parts[1].x), parts[1].y) }
+        #expect(acc >= 0.95, "test accuracy \(acc)")
+    }
+
+    /// A version 1.0 .npy file.
+    static func npy(descr: String, shape: String, payload: [UInt8], fortran: Bool = false) -> Data {
+        var header = "{'descr': '\(descr)', 'fortran_order': \(fortran ? "True" : "False"), 'shape': \(shape), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var bytes: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0]
+        bytes += [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)]
+        bytes += Array(header.utf8) + payload
+        return Data(bytes)
+    }
+}
