@@ -8,7 +8,7 @@ enum Autograd {
     /// total gradient is wanted; returns those gradients by node identity.
     static func run(
         output: Tensor, seed: Tensor, isTarget: (GradNode) -> Bool,
-        createGraph: Bool, retainGraph: Bool
+        createGraph: Bool, retainGraph: Bool, requiredTargets: [GradNode] = []
     ) throws(TensorError) -> [ObjectIdentifier: (node: GradNode, grad: Tensor)] {
         guard let root = output.node else {
             throw .notDifferentiable(message: "the output does not depend on any tensor that requires a gradient; call requiringGrad() on the inputs and compute the output outside withoutGrad { }")
@@ -23,6 +23,10 @@ enum Autograd {
             if expanded { order.append(node); continue }
             if node.mark == pass { continue }
             node.mark = pass
+            // A released node has lost its inputs: differentiating through it would silently stop.
+            if node.released {
+                throw .notDifferentiable(message: "part of the graph (\(node.op.name)) was freed by an earlier backward pass; pass retainGraph: true to the first grad/backward call to differentiate twice")
+            }
             stack.append((node, true))
             node.forEachInputNode { n in
                 if n.mark != pass { stack.append((n, false)) }
@@ -37,10 +41,11 @@ enum Autograd {
             if !needed { node.forEachInputNode { if $0.needed { needed = true } } }
             node.needed = needed
         }
-        guard root.needed else { return [:] }
-        if let freed = order.first(where: { $0.needed && $0.released }) {
-            throw .notDifferentiable(message: "part of the graph (\(freed.op.name)) was freed by an earlier backward pass; pass retainGraph: true to the first grad/backward call to differentiate twice")
+        // Checked before anything is computed or freed, so the caller can retry.
+        for (i, target) in requiredTargets.enumerated() where !target.needed {
+            throw .notDifferentiable(message: "input \(i) (shape \(target.shape)) is not used to compute the output; pass allowUnused: true to get zeros for it")
         }
+        guard root.needed else { return [:] }
 
         let previousMode = GradMode.isEnabled
         GradMode.isEnabled = createGraph
@@ -107,7 +112,8 @@ public func grad(
     let seed = try Autograd.seed(for: output, gradOutputs)
     let targets = Set(inputs.map { ObjectIdentifier($0.node!) })
     let found = try Autograd.run(output: output, seed: seed, isTarget: { targets.contains(ObjectIdentifier($0)) },
-                                 createGraph: createGraph, retainGraph: retainGraph ?? createGraph)
+                                 createGraph: createGraph, retainGraph: retainGraph ?? createGraph,
+                                 requiredTargets: allowUnused ? [] : inputs.map { $0.node! })
     var result: [Tensor] = []
     for (i, input) in inputs.enumerated() {
         if let g = found[ObjectIdentifier(input.node!)]?.grad {
@@ -130,6 +136,10 @@ public func grad(of output: Tensor, wrt input: Tensor, createGraph: Bool = false
 extension Tensor {
     /// Accumulates the gradient of this tensor into `.grad` of every leaf it depends on
     /// (PyTorch's `backward()`).
+    ///
+    /// With `createGraph: true` each leaf's `.grad` holds a graph that holds the leaf: a reference
+    /// cycle, as in PyTorch. Call `zeroGrad()` (or set `.grad = nil`) when done with it, or prefer
+    /// `grad(of:wrt:createGraph:)`, which returns the gradients instead of storing them.
     public func backward(gradOutput: Tensor? = nil, retainGraph: Bool? = nil, createGraph: Bool = false) throws(TensorError) {
         let seed = try Autograd.seed(for: self, gradOutput)
         let found = try Autograd.run(output: self, seed: seed, isTarget: { $0.isLeaf },

@@ -68,31 +68,59 @@ extension Tensor {
     @inlinable
     public static prefix func - (a: Tensor) -> Tensor { unary(NegKernel.self, a, .neg) }
 
-    /// `a = a + b`; in place when `a` is outside any graph, owns its storage and keeps its shape.
+    /// `a = a + b`. Outside recording (`withoutGrad`, or neither operand tracked) it updates `a`'s
+    /// storage in place when the result keeps `a`'s shape, so a parameter stays the same leaf (its
+    /// version is bumped); while recording it rebinds `a` to a new tensor in the graph.
     @inlinable
     public static func += (a: inout Tensor, b: Tensor) throws(TensorError) {
-        if a.node == nil && b.node == nil && a.shape == b.shape {
-            a.inPlace(b, AddKernel.self)
-        } else {
-            a = try a + b
-        }
+        try a.update(b, AddKernel.self, name: "add")
     }
 
-    /// `a = a - b`; in place when `a` is outside any graph, owns its storage and keeps its shape.
+    /// `a = a - b`, in place outside recording as `+=` is.
     @inlinable
     public static func -= (a: inout Tensor, b: Tensor) throws(TensorError) {
-        if a.node == nil && b.node == nil && a.shape == b.shape {
-            a.inPlace(b, SubKernel.self)
-        } else {
-            a = try a - b
-        }
+        try a.update(b, SubKernel.self, name: "sub")
+    }
+
+    /// `a = a * b`, in place outside recording as `+=` is.
+    @inlinable
+    public static func *= (a: inout Tensor, b: Tensor) throws(TensorError) {
+        try a.update(b, MulKernel.self, name: "mul")
     }
 
     @inlinable
+    mutating func update<K: BinaryKernel>(_ b: Tensor, _ kernel: K.Type, name: String) throws(TensorError) {
+        let recording = GradMode.isEnabled && (node != nil || b.node != nil)
+        if !recording && (b.shape == shape || b.count == 1) {
+            inPlace(b, K.self)
+        } else if !recording {
+            let r = try Tensor.binary(K.self, detached(), b.detached(), .add, name: name)
+            guard r.shape == shape else { self = r; return }
+            withUnsafeMutableBufferPointer { dst in
+                r.withUnsafeBufferPointer { src in _ = dst.update(fromContentsOf: src) }
+            }
+        } else {
+            self = try Tensor.binary(K.self, self, b, Self.op(for: K.self), name: name)
+        }
+    }
+
+    @usableFromInline
+    static func op<K: BinaryKernel>(for kernel: K.Type) -> Op {
+        if K.self == AddKernel.self { return .add }
+        if K.self == SubKernel.self { return .sub }
+        return .mul
+    }
+
+    /// `self = f(self, b)` in the existing storage (copied first if shared); `b` has this shape or
+    /// one element. Bumps a leaf's version, as any in-place write does.
+    @inlinable
     mutating func inPlace<K: BinaryKernel>(_ b: Tensor, _ kernel: K.Type) {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        let n = count
+        let stride = b.count == 1 && n != 1 ? 0 : 1
         withExtendedLifetime(b.storage) {
-            K.run(storage.pointer, 1, b.storage.pointer, 1, storage.pointer, count)
+            withUnsafeMutableBufferPointer { dst in
+                K.run(UnsafePointer(dst.baseAddress!), 1, b.storage.pointer, stride, dst.baseAddress!, n)
+            }
         }
     }
 }

@@ -18,8 +18,11 @@ extension Tensor {
     /// Ones with this tensor's shape.
     public func onesLike() -> Tensor { .ones(shape) }
 
+    /// `0, 1, ...` up to but excluding `end`.
+    public static func arange(_ end: Float) throws(TensorError) -> Tensor { try arange(0, end) }
+
     /// `start, start + step, ...` up to but excluding `end`.
-    public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) throws(TensorError) -> Tensor {
+    public static func arange(_ start: Float, _ end: Float, step: Float = 1) throws(TensorError) -> Tensor {
         guard step != 0, step.isFinite, start.isFinite, end.isFinite else {
             throw .invalidArgument(op: "arange", message: "step must be finite and non-zero, bounds finite")
         }

@@ -15,25 +15,25 @@ extension Tensor {
         guard a.rank >= 1, b.rank >= 1 else {
             throw .invalidArgument(op: "matmul", message: "operands must have rank >= 1, got \(a.shape) and \(b.shape)")
         }
-        if a.rank == 1 {
-            let row = a.reshapedUnchecked([1, a.count])
-            let r = try matmul(row, b, transposeA: false, transposeB: transposeB)
-            var dims = Array(r.shape); dims.remove(at: dims.count - 2)
-            return r.reshapedUnchecked(Shape(dims))
-        }
-        if b.rank == 1 {
-            let column = b.reshapedUnchecked([b.count, 1])
-            let r = try matmul(a, column, transposeA: transposeA, transposeB: false)
-            var dims = Array(r.shape); dims.removeLast()
+        if a.rank == 1 || b.rank == 1 {
+            guard !(a.rank == 1 && transposeA), !(b.rank == 1 && transposeB) else {
+                throw .invalidArgument(op: "matmul", message: "a transpose has no meaning for a vector operand (shapes \(a.shape) and \(b.shape)); reshape it to a row or column matrix instead")
+            }
+            // A vector is a row (left) or a column (right); that dimension is dropped from the result.
+            let left = a.rank == 1 ? a.reshapedUnchecked([1, a.count]) : a
+            let right = b.rank == 1 ? b.reshapedUnchecked([b.count, 1]) : b
+            let r = try matmul(left, right, transposeA: transposeA, transposeB: transposeB)
+            var dims = Array(r.shape)
+            if b.rank == 1 { dims.removeLast() }
+            if a.rank == 1 { dims.remove(at: dims.count - (b.rank == 1 ? 1 : 2)) }
             return r.reshapedUnchecked(Shape(dims))
         }
         if a.rank == 2 && b.rank == 2 { return try matmulCore(a, b, transposeA, transposeB) }
         if b.rank == 2 && !transposeA {
             // Fold the batch into rows: one large product instead of many small ones.
-            let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1]
-            let flat = try matmulCore(a.reshapedUnchecked([a.count / k, k]), b, false, transposeB)
+            let k = a.shape[a.rank - 1]
+            let flat = try matmulCore(a.reshapedUnchecked([a.count / Swift.max(k, 1), k]), b, false, transposeB)
             var dims = Array(a.shape); dims[dims.count - 1] = flat.shape[1]
-            _ = m
             return flat.reshapedUnchecked(Shape(dims))
         }
         if a.rank == b.rank { return try matmulCore(a, b, transposeA, transposeB) }

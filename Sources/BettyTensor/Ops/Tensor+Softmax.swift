@@ -40,8 +40,10 @@ private func normalizeAlong(_ x: Tensor, axis: Int, log: Bool) -> TensorStorage 
                 while i < n { y[i] = VectorMath.exp(row[i] - shift); i += 1 }
                 let s = contiguousSum(y, n)
                 if log {
-                    let c = shift + VectorMath.log(s)
-                    for j in 0..<n { y[j] = row[j] - c }
+                    // (x - max) - log(sum): subtracting the shift first keeps small results exact
+                    // next to large logits.
+                    let c = VectorMath.log(s)
+                    for j in 0..<n { y[j] = (row[j] - shift) - c }
                 } else {
                     let r = 1 / s
                     for j in 0..<n { y[j] *= r }
@@ -62,10 +64,10 @@ private func normalizeAlong(_ x: Tensor, axis: Int, log: Bool) -> TensorStorage 
                     dst[base + j * inner] = e
                     s += e
                 }
-                let c = shift + VectorMath.log(s)
+                let c = VectorMath.log(s)
                 for j in 0..<n {
                     let k = base + j * inner
-                    dst[k] = log ? src[k] - c : dst[k] / s
+                    dst[k] = log ? (src[k] - shift) - c : dst[k] / s
                 }
             }
         }
