@@ -121,6 +121,10 @@ extension GradNode {
             return [g.scatterAdded(axis: axis, index: extra[0], size: a!.shape[axis])]
         case let .scatterAdd(axis, _):
             return [try g.gather(axis: axis, index: extra[0])]
+        case let .unfold(geometry, inputShape):
+            return [try g.folded(geometry, into: inputShape)]
+        case let .fold(geometry, _):
+            return [try g.unfolded(geometry)]
         case let .softmax(axis):
             let y = outputTensor()
             return [try y * (g - (g * y).sum(axis: axis, keepDims: true))]

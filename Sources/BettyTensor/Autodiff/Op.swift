@@ -31,6 +31,9 @@ enum Op {
     case indexAdd(axis: Int, indices: [Int], size: Int)
     case gather(axis: Int)       // index tensor saved as `extra[0]`
     case scatterAdd(axis: Int, size: Int)  // index tensor saved as `extra[0]`
+    // Sliding windows (im2col) and their adjoint.
+    case unfold(WindowGeometry, inputShape: Shape)
+    case fold(WindowGeometry, imageShape: Shape)
     // Normalisation along an axis.
     case softmax(axis: Int)
     case logSoftmax(axis: Int)
@@ -75,6 +78,8 @@ enum Op {
         case .indexAdd: "indexAdd"
         case .gather: "gather"
         case .scatterAdd: "scatterAdd"
+        case .unfold: "unfold"
+        case .fold: "fold"
         case .softmax: "softmax"
         case .logSoftmax: "logSoftmax"
         }
