@@ -16,7 +16,7 @@ let package = Package(
                 resources: [.copy("Resources")]),
         .target(name: "_TestSupport", dependencies: ["BettyTensor"]),
         // Depends on CBLAS directly only to time the raw OpenBLAS call our matmul is measured against.
-        .executableTarget(name: "BettyBench", dependencies: ["BettyTensor", "CBLAS"]),
+        .executableTarget(name: "BettyBench", dependencies: ["BettyTensor", "BettyNN", "CBLAS"]),
         .testTarget(name: "BettyTensorTests", dependencies: ["BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyNNTests", dependencies: ["BettyNN", "BettyTensor", "_TestSupport"]),
     ],

@@ -1,14 +1,15 @@
-/// One benchmark row: what was measured, ours, the reference and the target.
+/// One benchmark row: what was measured, ours, PyTorch's figure on this machine, another baseline
+/// (raw OpenBLAS) where one applies, and the target from the issue.
 struct Row {
     var name: String
     var ours: Double
     var unit: String
-    var reference: Double?
-    var referenceName: String
+    var torch: Double?
+    var baseline: (name: String, value: Double)? = nil
     var target: String
 
-    /// How many times faster than the reference (for times) or what fraction of it (for rates).
-    var ratio: String {
+    /// How many times better than `reference`: faster for times, higher for rates.
+    func ratio(to reference: Double?) -> String {
         guard let reference, ours > 0 else { return "" }
         let r = unit.hasSuffix("/s") ? ours / reference : reference / ours
         return format(r, 2) + "x"
@@ -35,15 +36,16 @@ func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
 }
 
 func printTable(_ rows: [Row]) {
-    let header = ["benchmark", "ours", "unit", "reference", "vs ref", "target"]
+    let header = ["benchmark", "ours", "unit", "PyTorch 2.15", "vs PyTorch", "baseline", "vs baseline", "target"]
+    let number = { (x: Double) in format(x, x < 10 ? 3 : 1) }
     let cells = rows.map { r in
-        [r.name, format(r.ours, r.ours < 10 ? 3 : 1), r.unit,
-         r.reference.map { format($0, $0 < 10 ? 3 : 1) + " " + r.referenceName } ?? r.referenceName,
-         r.ratio, r.target]
+        [r.name, number(r.ours), r.unit, r.torch.map(number) ?? "-", r.ratio(to: r.torch),
+         r.baseline.map { number($0.value) + " " + $0.name } ?? "-", r.ratio(to: r.baseline?.value), r.target]
     }
     let widths = (0..<header.count).map { c in ([header[c]] + cells.map { $0[c] }).map(\.count).max()! }
+    let numeric: Set<Int> = [1, 3, 4, 6]
     let line = { (row: [String]) in
-        row.enumerated().map { pad($0.element, widths[$0.offset], right: $0.offset == 1 || $0.offset == 4) }
+        row.enumerated().map { pad($0.element, widths[$0.offset], right: numeric.contains($0.offset)) }
             .joined(separator: " | ")
     }
     print(line(header))

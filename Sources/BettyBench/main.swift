@@ -20,7 +20,8 @@ if let i = arguments.firstIndex(of: "--loop") {
         case "op": _ = TensorBenchmarks.trackedOp()
         case "mlp": _ = TensorBenchmarks.mlpStep(threads: 1)
         case "hvp": _ = TensorBenchmarks.hvp()
-        default: print("unknown benchmark \(name); one of op, mlp, hvp"); exit(2)
+        case "step": _ = try NNBenchmarks.mlpTrainingStep(threads: 1)
+        default: print("unknown benchmark \(name); one of op, mlp, hvp, step"); exit(2)
         }
     }
     exit(0)
@@ -34,6 +35,8 @@ rows += TensorBenchmarks.trackedOp()
 rows += TensorBenchmarks.mlpStep(threads: 1)
 rows += TensorBenchmarks.mlpStep(threads: 2)
 rows += TensorBenchmarks.hvp()
+rows += try NNBenchmarks.mlpTrainingStep(threads: 1)
+rows += try NNBenchmarks.mlpTrainingStep(threads: 2)
 print("")
 printTable(rows)
 print("")

@@ -97,16 +97,17 @@ private var rowsD: [[Double]] { rows.map { $0.map(Double.init) } }
         let y = Tensor([0, 1, 1])
         let perSample = try crossEntropy(z, y, reduction: .none).scalars
         #expect(perSample.allSatisfy { $0.isFinite }, "\(perSample)")
-        // Exact: 0, log 2, 2000. The log-sum-exp near 1000 is rounded to ulp(1000) = 6.1e-5, so
-        // 1e-4 absolute.
-        expectClose(perSample, [0, log(2.0), 2000], tol: 1e-4, "±1000")
+        // Exact: 0, log 2, 2000. Shifting by the row maximum first makes x - max exact (0, -2000),
+        // so only log Σ exp rounds: an ulp of log 2, tolerance 1e-6 (adding the maximum back before
+        // subtracting would cost ulp(1000)/2 = 3e-5 and fail).
+        expectClose(perSample, [0, log(2.0), 2000], tol: 1e-6, "±1000")
         // The gradient, softmax - onehot over N = 3, stays finite: row 0 → 0, row 1 → [0, -1/2, 1/2]/3,
-        // row 2 → [1, -1, 0]/3. The softmax is exp(log-softmax), whose error of up to ulp(1000)/2 =
-        // 3e-5 becomes 3e-5 relative on 1/6: tolerance 1e-5.
+        // row 2 → [1, -1, 0]/3. The softmax is exp(log-softmax), accurate to a few ulp of values
+        // ≤ 1/3 given the exact shift above: tolerance 1e-6.
         let leaf = z.requiringGrad()
         let g = try grad(of: crossEntropy(leaf, y), wrt: leaf).scalars
         #expect(g.allSatisfy { $0.isFinite })
-        expectClose(g, [0, 0, 0, 0, -1.0 / 6, 1.0 / 6, 1.0 / 3, -1.0 / 3, 0], tol: 1e-5, "gradient at ±1000")
+        expectClose(g, [0, 0, 0, 0, -1.0 / 6, 1.0 / 6, 1.0 / 3, -1.0 / 3, 0], tol: 1e-6, "gradient at ±1000")
     }
 
     @Test func crossEntropyEqualsNLLOfLogSoftmax() throws {

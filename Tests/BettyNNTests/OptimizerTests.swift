@@ -23,11 +23,10 @@ private func expectClose(_ actual: [Float], _ expected: [Double], tol: Double, _
     }
 }
 
-/// The gradients used by the hand-derived SGD/Adam cases: one scalar sequence g_t for an element
-/// starting at 1, and the same sequence times -2 for an element starting at -2. Every update rule
-/// is jointly linear in (p, g) when momentum, dampening and decay are fixed (and Adam's step is
-/// invariant to a common positive scale only), so for SGD the second element is exactly -2 times
-/// the first: one hand derivation checks both elements.
+/// The gradients of the hand-derived SGD cases: one scalar sequence g_t for an element starting at
+/// 1, and the same sequence times -2 for an element starting at -2. SGD's update (momentum,
+/// dampening, Nesterov, decay) is linear in (p, g) jointly, so the second element ends at exactly
+/// -2 times the first: one hand derivation checks both elements.
 private func scaledGradients(_ gs: [Float]) -> [Tensor] { gs.map { Tensor([$0, -2 * $0]) } }
 
 /// The optimizer's parameter values and state, copied out for before/after comparisons.

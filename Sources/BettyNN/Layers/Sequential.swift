@@ -23,7 +23,11 @@ public final class Sequential: Module {
 public final class MLP: Module {
     public let sizes: [Int]
     public let body: Sequential
-    public var isTraining = true
+    /// Forwarded to `body`, whose layers are this module's children.
+    public var isTraining: Bool {
+        get { body.isTraining }
+        set { body.isTraining = newValue }
+    }
 
     public init(_ sizes: [Int], activation: Activation.Kind = .relu, output: Activation.Kind = .identity,
                 bias: Bool = true, using generator: inout RandomGenerator) {
