@@ -100,6 +100,46 @@ import BettyNN
         #expect(acc >= 0.95, "test accuracy \(acc)")
     }
 
+    @Test func logisticGeneratorFollowsBettysDefinition() throws {
+        let a = try Dataset.logistic(samples: 1000, features: 20, seed: 0)
+        let b = try Dataset.logistic(samples: 1000, features: 20, seed: 0)
+        #expect(a.x.shape == [1000, 20] && a.y.shape == [1000])
+        #expect(a.x.scalars == b.x.scalars && a.y.scalars == b.y.scalars)
+        // Labels are 0/1 from a noisy linear rule: both classes appear in roughly equal numbers
+        // (x·w is symmetric about 0), and a logistic fit separates them almost perfectly.
+        let positives = a.y.scalars.filter { $0 == 1 }.count
+        #expect(a.y.scalars.allSatisfy { $0 == 0 || $0 == 1 })
+        #expect(positives > 350 && positives < 650)
+        let w = Tensor.zeros([20]).requiringGrad()
+        var current = w
+        for _ in 0..<200 {
+            let loss = try binaryCrossEntropyWithLogits(a.x.matmul(current), a.y)
+            let g = try grad(of: loss, wrt: current)
+            current = try (current.detached() - 1.0 * g).requiringGrad()
+        }
+        let predictions = try (a.x.matmul(current) .> 0) .== a.y
+        // Noise 0.1 against |x·w| ~ 4.5: all but a few percent of labels follow the rule.
+        #expect(predictions.mean().scalar > 0.95)
+    }
+
+    @Test func sinusoidTasksDrawAmplitudeAndPhaseInRange() throws {
+        var tasks = SinusoidTasks(seed: 4)
+        for _ in 0..<20 {
+            let task = try tasks.next(support: 10, query: 15)
+            #expect(task.amplitude >= 0.1 && task.amplitude <= 5)
+            #expect(task.phase >= 0 && task.phase <= .pi)
+            #expect(task.support.x.shape == [10, 1] && task.query.y.shape == [15, 1])
+            for (x, y) in zip(task.query.x.scalars, task.query.y.scalars) {
+                #expect(x >= -5 && x <= 5)
+                // y = A sin(x - φ) evaluated with our sin polynomial: a few ulp of A.
+                #expect(Swift.abs(y - task.amplitude * Foundation.sin(x - task.phase)) < 1e-5)
+            }
+        }
+        var first = SinusoidTasks(seed: 4), second = SinusoidTasks(seed: 4)
+        let t1 = try first.next(support: 5, query: 5), t2 = try second.next(support: 5, query: 5)
+        #expect(t1.amplitude == t2.amplitude && t1.query.y.scalars == t2.query.y.scalars)
+    }
+
     /// A version 1.0 .npy file.
     static func npy(descr: String, shape: String, payload: [UInt8], fortran: Bool = false) -> Data {
         var header = "{'descr': '\(descr)', 'fortran_order': \(fortran ? "True" : "False"), 'shape': \(shape), }"
