@@ -22,18 +22,12 @@ public final class Conv2d: Module {
         self.stride = stride
         self.padding = padding
         weight = Parameter(Initializer.torchDefault.make([outChannels, inChannels, kernel.0, kernel.1], using: &generator))
-        if bias {
-            let bound = 1 / Float(inChannels * kernel.0 * kernel.1).squareRoot()
-            self.bias = Parameter(.randomUniform([outChannels], low: -bound, high: bound, using: &generator))
-        } else {
-            self.bias = nil
-        }
+        self.bias = bias
+            ? Parameter(Initializer.torchBias(fanIn: inChannels * kernel.0 * kernel.1).make([outChannels], using: &generator))
+            : nil
     }
 
-    public var ownParameters: [(name: String, parameter: Parameter)] {
-        if let bias { return [("weight", weight), ("bias", bias)] }
-        return [("weight", weight)]
-    }
+    public var ownParameters: [(name: String, parameter: Parameter)] { weightAndBias(weight, bias) }
 
     public func callAsFunction(_ input: Tensor) throws(TensorError) -> Tensor {
         try expectFeatures(input, inChannels, axis: 1, layer: "Conv2d(\(inChannels) -> \(outChannels))")

@@ -15,20 +15,12 @@ public final class Linear: Module {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         weight = Parameter(weightInit.make([outFeatures, inFeatures], using: &generator))
-        if bias {
-            // PyTorch draws the bias from U(-1/sqrt(in), 1/sqrt(in)).
-            let bound = 1 / Float(inFeatures).squareRoot()
-            let initial = biasInit ?? .uniform(low: -bound, high: bound)
-            self.bias = Parameter(initial.make([outFeatures], using: &generator))
-        } else {
-            self.bias = nil
-        }
+        self.bias = bias
+            ? Parameter((biasInit ?? .torchBias(fanIn: inFeatures)).make([outFeatures], using: &generator))
+            : nil
     }
 
-    public var ownParameters: [(name: String, parameter: Parameter)] {
-        if let bias { return [("weight", weight), ("bias", bias)] }
-        return [("weight", weight)]
-    }
+    public var ownParameters: [(name: String, parameter: Parameter)] { weightAndBias(weight, bias) }
 
     public func callAsFunction(_ input: Tensor) throws(TensorError) -> Tensor {
         try expectFeatures(input, inFeatures, layer: "Linear(\(inFeatures) -> \(outFeatures))")

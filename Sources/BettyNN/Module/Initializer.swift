@@ -21,6 +21,13 @@ public enum Initializer: Sendable, Equatable {
     /// which is U(-1/sqrt(fanIn), 1/sqrt(fanIn)).
     public static let torchDefault = Initializer.kaimingUniform(a: Float(5).squareRoot())
 
+    /// PyTorch's bias initialisation for a layer with `fanIn` inputs per output:
+    /// U(-1/sqrt(fanIn), 1/sqrt(fanIn)).
+    public static func torchBias(fanIn: Int) -> Initializer {
+        let bound = 1 / Float(Swift.max(fanIn, 1)).squareRoot()
+        return .uniform(low: -bound, high: bound)
+    }
+
     public func make(_ shape: Shape, using generator: inout RandomGenerator) -> Tensor {
         let (fanIn, fanOut) = Self.fans(shape)
         switch self {

@@ -98,3 +98,9 @@ func expectFeatures(_ input: Tensor, _ features: Int, axis: Int = -1, layer: Str
             message: "expects \(features) features along axis \(axis), got input of shape \(input.shape)")
     }
 }
+
+/// The `weight` and optional `bias` of a layer, in that order.
+func weightAndBias(_ weight: Parameter, _ bias: Parameter?) -> [(name: String, parameter: Parameter)] {
+    if let bias { return [("weight", weight), ("bias", bias)] }
+    return [("weight", weight)]
+}
