@@ -57,26 +57,36 @@ enum Autograd {
             guard let g = node.pending else { continue }
             if isTarget(node) { results[ObjectIdentifier(node)] = (node, g) }
             if node.isLeaf { continue }
-            let inputs = node.inputs
-            let needs = inputs.map { $0.node?.needed == true }
-            let grads = try node.inputGradients(g, needs: needs)
-            for (input, grad) in zip(inputs, grads) {
-                guard let grad, let inputNode = input.node, inputNode.needed else { continue }
-                if inputNode.isLeaf && input.version != inputNode.version {
-                    throw .notDifferentiable(message: "a tensor of shape \(input.shape) that requires a gradient was modified in place after it was used (version \(input.version), now \(inputNode.version)); recompute the output after the update, or take the gradient before updating")
-                }
-                assert(grad.shape == input.shape, "backward of \(node.op.name) gave \(grad.shape) for input \(input.shape)")
-                if let existing = inputNode.pending {
-                    inputNode.pending = try existing + grad
-                } else {
-                    inputNode.pending = grad
-                }
+            if case let .concat(axis, sizes) = node.op {
+                let needs = node.extra.map { $0.node?.needed == true }
+                let grads = try node.concatGradients(g, axis: axis, sizes: sizes, needs: needs)
+                for (input, grad) in zip(node.extra, grads) { try accumulate(grad, into: input, from: node) }
+            } else {
+                let (ga, gb) = try node.inputGradients(g, need0: node.a?.node?.needed == true,
+                                                       need1: node.b?.node?.needed == true)
+                if let a = node.a { try accumulate(ga, into: a, from: node) }
+                if let b = node.b { try accumulate(gb, into: b, from: node) }
             }
         }
         if !retainGraph {
             for node in order where !node.isLeaf { node.release() }
         }
         return results
+    }
+
+    /// Adds `grad` to the pending gradient of `input`'s node, checking the leaf was not modified.
+    @inline(__always)
+    private static func accumulate(_ grad: Tensor?, into input: Tensor, from node: GradNode) throws(TensorError) {
+        guard let grad, let inputNode = input.node, inputNode.needed else { return }
+        if inputNode.isLeaf && input.version != inputNode.version {
+            throw .notDifferentiable(message: "a tensor of shape \(input.shape) that requires a gradient was modified in place after it was used (version \(input.version), now \(inputNode.version)); recompute the output after the update, or take the gradient before updating")
+        }
+        assert(grad.shape == input.shape, "backward of \(node.op.name) gave \(grad.shape) for input \(input.shape)")
+        if let existing = inputNode.pending {
+            inputNode.pending = try existing + grad
+        } else {
+            inputNode.pending = grad
+        }
     }
 
     static func seed(for output: Tensor, _ gradOutput: Tensor?) throws(TensorError) -> Tensor {

@@ -2,66 +2,62 @@
 // the gradient is itself recorded and can be differentiated again.
 
 extension GradNode {
-    /// Gradients for `inputs` (in that order) given the gradient `g` of the output; `nil` where
-    /// `needs` says an input needs none.
-    func inputGradients(_ g: Tensor, needs: [Bool]) throws(TensorError) -> [Tensor?] {
-        let need0 = needs.first ?? false, need1 = needs.count > 1 && needs[1]
+    /// Gradients for inputs `a` and `b` given the gradient `g` of the output; `nil` where an input
+    /// needs none. A pair, not an array: this runs once per node of every backward pass.
+    func inputGradients(_ g: Tensor, need0: Bool, need1: Bool) throws(TensorError) -> (Tensor?, Tensor?) {
         switch op {
         case .leaf:
-            return []
+            return (nil, nil)
         case .add:
-            return [need0 ? try g.sum(toShape: a!.shape) : nil, need1 ? try g.sum(toShape: b!.shape) : nil]
+            return (need0 ? try g.sum(toShape: a!.shape) : nil, need1 ? try g.sum(toShape: b!.shape) : nil)
         case .sub:
-            return [need0 ? try g.sum(toShape: a!.shape) : nil, need1 ? try (-g).sum(toShape: b!.shape) : nil]
+            return (need0 ? try g.sum(toShape: a!.shape) : nil, need1 ? try (-g).sum(toShape: b!.shape) : nil)
         case .mul:
-            return [need0 ? try (g * b!).sum(toShape: a!.shape) : nil,
-                    need1 ? try (g * a!).sum(toShape: b!.shape) : nil]
+            return (need0 ? try (g * b!).sum(toShape: a!.shape) : nil, need1 ? try (g * a!).sum(toShape: b!.shape) : nil)
         case .div:
-            return [need0 ? try (g / b!).sum(toShape: a!.shape) : nil,
-                    need1 ? try (-(g * a!) / (b! * b!)).sum(toShape: b!.shape) : nil]
+            return (need0 ? try (g / b!).sum(toShape: a!.shape) : nil, need1 ? try (-(g * a!) / (b! * b!)).sum(toShape: b!.shape) : nil)
         case .addScalar:
-            return [g]
+            return (g, nil)
         case let .mulScalar(s):
-            return [g * s]
+            return (g * s, nil)
         case .rsubScalar:
-            return [-g]
+            return (-g, nil)
         case .rdivScalar:
             // d(s/x)/dx = -(s/x)/x
-            return [try -(g * outputTensor()) / a!]
+            return (try -(g * outputTensor()) / a!, nil)
         case let .powScalar(p):
-            if p == 2 { return [try g * a! * 2] }
-            return [try g * pow(a!, p - 1) * p]
+            if p == 2 { return (try g * a! * 2, nil) }
+            return (try g * pow(a!, p - 1) * p, nil)
         case .neg:
-            return [-g]
+            return (-g, nil)
         case .exp:
-            return [try g * outputTensor()]
+            return (try g * outputTensor(), nil)
         case .log:
-            return [try g / a!]
+            return (try g / a!, nil)
         case .sqrt:
-            return [try (g / outputTensor()) * 0.5]
+            return (try (g / outputTensor()) * 0.5, nil)
         case .abs:
-            return [try g * sign(a!)]
+            return (try g * sign(a!), nil)
         case .sin:
-            return [try g * cos(a!)]
+            return (try g * cos(a!), nil)
         case .cos:
-            return [try -(g * sin(a!))]
+            return (try -(g * sin(a!)), nil)
         case .tanh:
             let y = outputTensor()
-            return [try g * (1 - y * y)]
+            return (try g * (1 - y * y), nil)
         case .sigmoid:
             let y = outputTensor()
-            return [try g * y * (1 - y)]
+            return (try g * y * (1 - y), nil)
         case .relu:
-            return [try g * a!.mapped(PositiveMaskKernel.self)]
+            return (try g * a!.mapped(PositiveMaskKernel.self), nil)
         case .softplus:
-            return [try g * sigmoid(a!)]
+            return (try g * sigmoid(a!), nil)
         case let .clamp(lower, upper):
             let x = a!.detached()
-            return [try g * ((x .>= Tensor(lower)) * (x .<= Tensor(upper)))]
+            return (try g * ((x .>= Tensor(lower)) * (x .<= Tensor(upper))), nil)
         case .select:
             let c = extra[0], zero = Tensor(0)
-            return [need0 ? try Tensor.where(c, g, zero).sum(toShape: a!.shape) : nil,
-                    need1 ? try Tensor.where(c, zero, g).sum(toShape: b!.shape) : nil]
+            return (need0 ? try Tensor.where(c, g, zero).sum(toShape: a!.shape) : nil, need1 ? try Tensor.where(c, zero, g).sum(toShape: b!.shape) : nil)
         case let .matmul(tA, tB):
             let x = a!, y = b!
             let ga: Tensor?, gb: Tensor?
@@ -79,59 +75,74 @@ extension GradNode {
                 ga = need0 ? try Tensor.matmulCore(y, g, true, true) : nil
                 gb = need1 ? try Tensor.matmulCore(g, x, true, true) : nil
             }
-            return [ga, gb]
+            return (ga, gb)
         case let .sum(axes, _):
-            return [try g.reshapedUnchecked(a!.shape.keeping(axes)).broadcast(to: a!.shape)]
+            return (try g.keptDims(axes, of: a!.shape).broadcast(to: a!.shape), nil)
         case let .mean(axes, _, count):
-            return [try g.reshapedUnchecked(a!.shape.keeping(axes)).broadcast(to: a!.shape) * (1 / Float(count))]
+            return (try g.keptDims(axes, of: a!.shape).broadcast(to: a!.shape) * (1 / Float(count)), nil)
         case let .max(axes, _):
             let x = a!.detached()
             let keep = a!.shape.keeping(axes)
             let m = Tensor(storage: output!, shape: keep)
             let mask = try x .== m
             let ties = try mask.sum(axes: axes, keepDims: true)
-            return [try g.reshapedUnchecked(keep).broadcast(to: a!.shape) * (mask / ties)]
+            return (try g.reshapedUnchecked(keep).broadcast(to: a!.shape) * (mask / ties), nil)
         case .sumTo:
-            return [try g.broadcast(to: a!.shape)]
+            return (try g.broadcast(to: a!.shape), nil)
         case .broadcastTo:
-            return [try g.sum(toShape: a!.shape)]
+            return (try g.sum(toShape: a!.shape), nil)
         case .reshape:
-            return [g.reshapedUnchecked(a!.shape)]
+            return (g.reshapedUnchecked(a!.shape), nil)
         case let .permute(p):
             var inverse = [Int](repeating: 0, count: p.count)
             for (i, axis) in p.enumerated() { inverse[axis] = i }
-            return [try g.permuted(inverse)]
-        case let .concat(axis, sizes):
-            var start = 0
-            var grads: [Tensor?] = []
-            for (i, size) in sizes.enumerated() {
-                grads.append(i < needs.count && needs[i] ? try g.slice(axis: axis, start..<(start + size)) : nil)
-                start += size
-            }
-            return grads
+            return (try g.permuted(inverse), nil)
+        case .concat:
+            preconditionFailure("concat has its own rule: concatGradients")
         case let .slice(axis, start):
-            return [g.paddedSlice(axis: axis, start: start, size: a!.shape[axis])]
+            return (g.paddedSlice(axis: axis, start: start, size: a!.shape[axis]), nil)
         case let .padSlice(axis, start, _):
-            return [try g.slice(axis: axis, start..<(start + a!.shape[axis]))]
+            return (try g.slice(axis: axis, start..<(start + a!.shape[axis])), nil)
         case let .indexSelect(axis, indices):
-            return [g.indexAdded(axis: axis, indices: indices, size: a!.shape[axis])]
+            return (g.indexAdded(axis: axis, indices: indices, size: a!.shape[axis]), nil)
         case let .indexAdd(axis, indices, _):
-            return [try g.indexSelect(axis: axis, indices: indices)]
+            return (try g.indexSelect(axis: axis, indices: indices), nil)
         case let .gather(axis):
-            return [g.scatterAdded(axis: axis, index: extra[0], size: a!.shape[axis])]
+            return (g.scatterAdded(axis: axis, index: extra[0], size: a!.shape[axis]), nil)
         case let .scatterAdd(axis, _):
-            return [try g.gather(axis: axis, index: extra[0])]
+            return (try g.gather(axis: axis, index: extra[0]), nil)
         case let .unfold(geometry, inputShape):
-            return [try g.folded(geometry, into: inputShape)]
+            return (try g.folded(geometry, into: inputShape), nil)
         case let .fold(geometry, _):
-            return [try g.unfolded(geometry)]
+            return (try g.unfolded(geometry), nil)
         case let .softmax(axis):
             let y = outputTensor()
-            return [try y * (g - (g * y).sum(axis: axis, keepDims: true))]
+            return (try y * (g - (g * y).sum(axis: axis, keepDims: true)), nil)
         case let .logSoftmax(axis):
             let y = outputTensor()
-            return [try g - exp(y) * g.sum(axis: axis, keepDims: true)]
+            return (try g - exp(y) * g.sum(axis: axis, keepDims: true), nil)
         }
+    }
+}
+
+extension GradNode {
+    /// Gradients of concat's operands (`extra`), `nil` where `needs` says none is needed.
+    func concatGradients(_ g: Tensor, axis: Int, sizes: [Int], needs: [Bool]) throws(TensorError) -> [Tensor?] {
+        var start = 0
+        var grads: [Tensor?] = []
+        for (i, size) in sizes.enumerated() {
+            grads.append(needs[i] ? try g.slice(axis: axis, start..<(start + size)) : nil)
+            start += size
+        }
+        return grads
+    }
+}
+
+extension Tensor {
+    /// A reduction's gradient reshaped to keep the reduced axes as 1, ready to broadcast back. A
+    /// one-element gradient broadcasts as it is, which saves an operation on the common full sum.
+    func keptDims(_ axes: [Int], of input: Shape) -> Tensor {
+        count == 1 && rank <= input.rank ? self : reshapedUnchecked(input.keeping(axes))
     }
 }
 

@@ -62,15 +62,6 @@ final class GradNode {
         if case .concat = op { for t in extra { if let n = t.node { body(n) } } }
     }
 
-    /// Inputs in a fixed order: a, b, then the tracked extras (concat's operands).
-    var inputs: [Tensor] {
-        var list: [Tensor] = []
-        if let a { list.append(a) }
-        if let b { list.append(b) }
-        if case .concat = op { list.append(contentsOf: extra) }
-        return list
-    }
-
     func release() {
         a = nil
         b = nil
