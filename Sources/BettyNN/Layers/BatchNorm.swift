@@ -71,3 +71,7 @@ public final class BatchNorm: Module {
         return y
     }
 }
+
+/// PyTorch's names: one class serves `[N, C]`, `[N, C, L]` and `[N, C, H, W]` inputs.
+public typealias BatchNorm1d = BatchNorm
+public typealias BatchNorm2d = BatchNorm

@@ -1,7 +1,8 @@
 import BettyTensor
 
 /// Adam (Kingma & Ba) with PyTorch's bias correction and options; `decoupledWeightDecay` makes it
-/// AdamW (Loshchilov & Hutter):
+/// AdamW (Loshchilov & Hutter). State per parameter: `exp_avg`, `exp_avg_sq`, `last_grad` (the raw
+/// gradient of the latest step) and, with amsgrad, `max_exp_avg_sq`:
 ///
 ///     g = g + weightDecay * p                    (Adam's L2 term)
 ///     p = p * (1 - lr * weightDecay)             (AdamW's decoupled decay, instead)
@@ -51,6 +52,8 @@ public class Adam: Optimizer {
         let v = try (state["exp_avg_sq"].map { beta2 * $0 } ?? g.zerosLike()) + (1 - beta2) * (g * g)
         state["exp_avg"] = m
         state["exp_avg_sq"] = v
+        // Betty's SAMA reads the last raw gradient beside the moments.
+        state["last_grad"] = gradient
         var second = v
         if amsgrad {
             if let previous = state["max_exp_avg_sq"] {
