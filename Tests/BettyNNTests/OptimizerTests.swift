@@ -496,7 +496,9 @@ extension OptimizerTests { @Suite struct Bookkeeping {
         expectClose(try #require(adam.states[0]["exp_avg"]).scalars, [0.2, -0.4], tol: 1e-6, "exp_avg")
         expectClose(try #require(adam.states[0]["exp_avg_sq"]).scalars, [0.004, 0.016], tol: 3.2e-7, "exp_avg_sq")
         #expect(adam.states[0].step == 1)
-        #expect(Set(adam.states[0].tensors.keys) == ["exp_avg", "exp_avg_sq"])
+        #expect(Set(adam.states[0].tensors.keys) == ["exp_avg", "exp_avg_sq", "last_grad"])
+        // The raw gradient of the latest step, as SAMA reads it.
+        #expect(try #require(adam.states[0]["last_grad"]).scalars == [2, -4])
 
         let q = Parameter(Tensor([1, -1]))
         let sgd = SGD([q], learningRate: 0.1, momentum: 0.9)
