@@ -11,7 +11,7 @@ import Betty
     }
 
     @Test func threeLevelChainFindsThePathThroughTheMiddle() throws {
-        // top's loss uses bottom's parameters; bottom depends on middle, middle on top.
+        // bottom's loss uses top's parameters (u2l); middle's uses bottom's and top's uses middle's (l2u).
         let g = try DependencyGraph(problems: ["top", "middle", "bottom"],
                                     u2l: ["top": ["bottom"], "middle": ["bottom"]],
                                     l2u: ["bottom": ["middle"], "middle": ["top"]])

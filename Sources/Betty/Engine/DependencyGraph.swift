@@ -27,10 +27,11 @@ public enum GraphError: Error, Equatable, CustomStringConvertible, Sendable {
 
 /// The level graph of a multilevel program, by problem name (Betty's `dependencies`).
 ///
-/// - `u2l[upper]` lists the lower problems whose parameters `upper`'s loss uses (hypergradients flow
-///   back along these).
-/// - `l2u[lower]` lists the upper problems whose parameters `lower`'s loss uses: `lower` is optimized
-///   given them, and its best response depends on them.
+/// - `u2l[upper]` lists the lower problems whose loss uses `upper`'s parameters: each is optimized
+///   given `upper`, so its best response depends on it (data reweighting: `u2l[reweight] =
+///   [classifier]`).
+/// - `l2u[lower]` lists the upper problems whose loss uses `lower`'s parameters: they step after it
+///   and their hypergradients flow back through it (`l2u[classifier] = [reweight]`).
 ///
 /// A problem that no `l2u` edge points to is a leaf: the engine steps leaves, and a leaf's progress
 /// triggers its uppers (Betty's `check_leaf`).
@@ -39,10 +40,10 @@ public struct DependencyGraph: Sendable, Equatable {
     public private(set) var u2l: [String: [String]]
     public private(set) var l2u: [String: [String]]
 
-    /// Back-propagation paths per upper problem: each is `[upper, ..., lower, upper]`, where
-    /// `path[1]` is the problem whose parameters the upper's loss uses first and the chain follows
-    /// l2u edges from the lower back up to the upper (Betty's `find_paths`, reversed, with the upper
-    /// appended).
+    /// Back-propagation paths per upper problem: each is `[upper, p1, ..., lower, upper]` for an
+    /// edge `u2l[upper] ∋ lower`: the l2u chain from `lower` up to `upper`, reversed, with `upper`
+    /// appended (Betty's `find_paths`). `upper`'s loss uses `p1`'s parameters; each problem's loss
+    /// uses the next one's, down to `lower`, whose loss uses `upper`'s.
     public private(set) var paths: [String: [[String]]] = [:]
     /// Problems that no l2u edge points to, in declaration order.
     public private(set) var leaves: [String] = []
@@ -116,10 +117,10 @@ public struct DependencyGraph: Sendable, Equatable {
         return nil
     }
 
-    /// Problems whose loss uses `name`'s parameters through l2u: the uppers `name` reports to.
+    /// The uppers whose loss uses `name`'s parameters (l2u): the problems `name` triggers.
     public func parents(of name: String) -> [String] { l2u[name] ?? [] }
 
-    /// Problems that report to `name` (the lowers it waits for before stepping).
+    /// The lowers whose parameters `name`'s loss uses: the problems it waits for before stepping.
     public func children(of name: String) -> [String] {
         problems.filter { (l2u[$0] ?? []).contains(name) }
     }
