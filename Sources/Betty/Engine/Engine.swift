@@ -1,0 +1,230 @@
+import BettyNN
+import BettyTensor
+
+/// Runs a multilevel program: steps the leaf problems, triggers their uppers by Betty's schedule,
+/// and gives each upper the sum of its direct gradient and the hypergradient of every path
+/// (docs/BETTY_SEMANTICS.md §2–4). Reports each step to `onEvent`.
+public final class Engine: @unchecked Sendable {
+    public let problems: [Problem]
+    public private(set) var graph: DependencyGraph
+    public var config: EngineConfig
+    public private(set) var globalStep = 0
+    /// Receives every event; loggers and the dashboard subscribe here.
+    public var onEvent: ((EngineEvent) -> Void)?
+    /// Returns named validation metrics; called every `config.validStep` global steps.
+    public var validation: ((Engine) throws -> [String: Float])?
+
+    private var byName: [String: Problem] = [:]
+
+    public init(problems: [Problem], u2l: [String: [String]], l2u: [String: [String]],
+                config: EngineConfig = EngineConfig()) throws(EngineError) {
+        self.problems = problems
+        self.config = config
+        do {
+            graph = try DependencyGraph(problems: problems.map(\.name), u2l: u2l, l2u: l2u)
+        } catch {
+            throw .graph(error)
+        }
+        for p in problems {
+            try p.config.validate(problem: p.name)
+            byName[p.name] = p
+            p.engine = self
+        }
+        resetReadyFlags()
+    }
+
+    public func problem(named name: String) -> Problem? { byName[name] }
+
+    /// Replaces the dependencies between steps; the graph is checked before anything changes.
+    public func setDependencies(u2l: [String: [String]], l2u: [String: [String]]) throws(EngineError) {
+        do {
+            graph = try DependencyGraph(problems: problems.map(\.name), u2l: u2l, l2u: l2u)
+        } catch {
+            throw .graph(error)
+        }
+        resetReadyFlags()
+    }
+
+    private func resetReadyFlags() {
+        for p in problems {
+            p.ready = Array(repeating: false, count: graph.children(of: p.name).count)
+        }
+    }
+
+    /// Runs `iterations` global steps (default: `config.trainIterations`), validating every
+    /// `config.validStep`; returns early when early stopping says so.
+    @discardableResult
+    public func run(iterations: Int? = nil) throws(EngineError) -> RunSummary {
+        var stopper = config.earlyStopping.map { EarlyStopper($0) }
+        let count = iterations ?? config.trainIterations
+        var lastValidation: [String: Float]?
+        for _ in 0..<count {
+            try step()
+            if config.validStep > 0, globalStep % config.validStep == 0, let validation {
+                let metrics = try validate(validation)
+                lastValidation = metrics
+                if var s = stopper {
+                    let stop = try s.shouldStop(metrics)
+                    stopper = s
+                    if stop {
+                        onEvent?(.stopped(globalStep: globalStep, reason: "early stopping on \(s.settings.metric)"))
+                        return RunSummary(globalStep: globalStep, stoppedEarly: true, lastValidation: metrics)
+                    }
+                }
+            }
+        }
+        return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation)
+    }
+
+    private func validate(_ body: (Engine) throws -> [String: Float]) throws(EngineError) -> [String: Float] {
+        for p in problems { p.module.eval() }
+        defer { for p in problems { p.module.train() } }
+        let metrics: [String: Float]
+        do {
+            metrics = try withoutGrad { try body(self) }
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw .training(problem: "validation", message: "\(error)")
+        }
+        onEvent?(.validation(globalStep: globalStep, metrics: metrics))
+        return metrics
+    }
+
+    /// One global step: every leaf takes a local step, triggering its uppers when due.
+    public func step() throws(EngineError) {
+        globalStep += 1
+        for name in graph.leaves {
+            try stepNormal(byName[name]!)
+        }
+    }
+
+    /// Betty's `step_normal` (§3), without roll-back.
+    private func stepNormal(_ p: Problem) throws(EngineError) {
+        guard p.ready.allSatisfy({ $0 }) else { return }
+        if p.innerLoopStart {
+            do { try p.onInnerLoopStart?(p) } catch {
+                throw .training(problem: p.name, message: "onInnerLoopStart: \(error)")
+            }
+            p.innerLoopStart = false
+        }
+        p.localStep += 1
+        try descend(p)
+        if let schedule = p.schedule {
+            p.optimizer.learningRate = schedule.rate(at: p.localStep, base: p.baseLearningRate)
+        }
+        let window = p.config.unrollSteps * p.config.gradientAccumulation
+        if p.localStep % window == 0 && p.localStep > p.config.warmupSteps {
+            for parentName in graph.parents(of: p.name) {
+                let parent = byName[parentName]!
+                let index = graph.children(of: parentName).firstIndex(of: p.name)!
+                parent.ready[index] = true
+                try stepNormal(parent)
+            }
+            p.innerLoopStart = true
+        }
+        p.ready = Array(repeating: false, count: p.ready.count)
+    }
+
+    /// One local step: loss, direct gradient plus path hypergradients, accumulate, and step the
+    /// optimizer every `gradientAccumulation` local steps.
+    private func descend(_ p: Problem) throws(EngineError) {
+        let batch = try p.nextBatch()
+        p.currentBatch = batch
+        let (loss, grads) = try totalGradient(p, batch: batch)
+        p.lastLoss = loss
+        if let previous = p.accumulated {
+            p.accumulated = try attributed(p) { () throws(TensorError) in
+                try zip(previous, grads).map { (a, b) throws(TensorError) in try a + b }
+            }
+        } else {
+            p.accumulated = grads
+        }
+        var event = StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: loss,
+                              hypergradientNorm: p.lastHypergradientNorm,
+                              liveBytes: MemoryStats.liveBytes, peakBytes: MemoryStats.peakBytes,
+                              optimizerStepped: false)
+        if p.localStep % p.config.gradientAccumulation == 0, var g = p.accumulated {
+            p.accumulated = nil
+            do {
+                if let callback = p.gradCallback { g = try callback(g) }
+                if p.config.gradientClipping > 0 {
+                    g = try clipGradientNorm(g, maxNorm: p.config.gradientClipping).gradients
+                }
+                try p.optimizer.step(gradients: g)
+                try p.paramCallback?(p)
+            } catch let error as TensorError {
+                throw .tensor(problem: p.name, error)
+            } catch {
+                throw .training(problem: p.name, message: "\(error)")
+            }
+            event.optimizerStepped = true
+        }
+        onEvent?(.step(event))
+    }
+
+    /// The loss of `p` on `batch` and its total gradient: direct term plus, unless `firstOrder` is
+    /// off, every path's hypergradient (§4).
+    func totalGradient(_ p: Problem, batch: Batch) throws(EngineError) -> (Float, [Tensor]) {
+        let raw = try p.loss(on: batch)
+        let value = raw.scalar
+        guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: p.localStep, value: value) }
+        let loss = raw / Float(p.config.gradientAccumulation)
+        let paths = p.config.firstOrder ? graph.paths[p.name] ?? [] : []
+        var total = try gradients(of: loss, wrt: p.parameters, problem: p.name, retainGraph: !paths.isEmpty)
+        for (i, path) in paths.enumerated() {
+            let first = byName[path[1]]!
+            var v = try gradients(of: loss, wrt: first.parameters, problem: p.name, retainGraph: i < paths.count - 1)
+            for k in 1..<(path.count - 1) {
+                v = try BestResponse.product(v, curr: byName[path[k]]!, prev: byName[path[k + 1]]!)
+            }
+            total = try attributed(p) { () throws(TensorError) in
+                try zip(total, v).map { (a, b) throws(TensorError) in try a + b.detached() }
+            }
+        }
+        if !paths.isEmpty {
+            p.lastHypergradientNorm = try attributed(p) { () throws(TensorError) in try globalNorm(total) }
+        }
+        return (value, total.map { $0.detached() })
+    }
+
+    /// The total gradient `p` would apply now, on its latest batch (or a fresh one): what the REPL's
+    /// `hypergrad NAME` prints. Changes no parameters.
+    public func hypergradient(of name: String) throws(EngineError) -> [Tensor] {
+        guard let p = byName[name] else {
+            throw .graph(.unknownProblem(name, suggestion: closestName(to: name, in: graph.problems)))
+        }
+        let batch: Batch
+        if let current = p.currentBatch { batch = current } else { batch = try p.nextBatch() }
+        p.currentBatch = batch
+        return try totalGradient(p, batch: batch).1
+    }
+}
+
+public struct RunSummary: Sendable {
+    public var globalStep: Int
+    public var stoppedEarly: Bool
+    public var lastValidation: [String: Float]?
+}
+
+/// Early stopping with a strict-improvement rule (Betty's intent; its release crashes here).
+struct EarlyStopper {
+    let settings: EngineConfig.EarlyStopping
+    var best: Float?
+    var stale = 0
+
+    init(_ settings: EngineConfig.EarlyStopping) { self.settings = settings }
+
+    mutating func shouldStop(_ metrics: [String: Float]) throws(EngineError) -> Bool {
+        guard let value = metrics[settings.metric] else {
+            throw .training(problem: "validation", message: "early stopping watches '\(settings.metric)' but validation returned \(metrics.keys.sorted())")
+        }
+        if let b = best, !(settings.mode == .min ? value < b : value > b) {
+            stale += 1
+        } else {
+            best = value
+            stale = 0
+        }
+        return stale >= settings.tolerance
+    }
+}

@@ -1,0 +1,28 @@
+import BettyTensor
+import BettyNN
+
+/// Errors from building or running a multilevel program; each names the problem and the fix.
+public enum EngineError: Error, CustomStringConvertible, Sendable {
+    case graph(GraphError)
+    case invalidConfig(problem: String, field: String, reason: String)
+    case notImplemented(problem: String, feature: String)
+    case tensor(problem: String, TensorError)
+    case data(problem: String, DataError)
+    case nonFiniteLoss(problem: String, step: Int, value: Float)
+    case unsupportedPath(problem: String, method: String, reason: String)
+    case training(problem: String, message: String)
+
+    public var description: String {
+        switch self {
+        case let .graph(error): return "dependency graph: \(error)"
+        case let .invalidConfig(problem, field, reason): return "problem '\(problem)': config \(field) \(reason)"
+        case let .notImplemented(problem, feature): return "problem '\(problem)': \(feature) is not implemented yet"
+        case let .tensor(problem, error): return "problem '\(problem)': \(error)"
+        case let .data(problem, error): return "problem '\(problem)': \(error)"
+        case let .nonFiniteLoss(problem, step, value):
+            return "problem '\(problem)': loss is \(value) at local step \(step); lower the learning rate or check the data"
+        case let .unsupportedPath(problem, method, reason): return "problem '\(problem)': \(method) \(reason)"
+        case let .training(problem, message): return "problem '\(problem)': \(message)"
+        }
+    }
+}

@@ -1,0 +1,19 @@
+/// What the engine reports while it runs; loggers, the REPL and the dashboard consume these.
+public enum EngineEvent: Sendable {
+    case step(StepEvent)
+    case validation(globalStep: Int, metrics: [String: Float])
+    case stopped(globalStep: Int, reason: String)
+}
+
+/// One local step of one problem.
+public struct StepEvent: Sendable, Equatable {
+    public var globalStep: Int
+    public var problem: String
+    public var localStep: Int
+    public var loss: Float
+    /// Norm of the total gradient (direct + hypergradients) when the problem has paths.
+    public var hypergradientNorm: Float?
+    public var liveBytes: Int
+    public var peakBytes: Int
+    public var optimizerStepped: Bool
+}

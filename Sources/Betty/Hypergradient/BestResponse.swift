@@ -1,0 +1,151 @@
+import BettyNN
+import BettyTensor
+
+/// Vector–best-response-Jacobian products: given v = ∂L/∂θ_curr, approximate
+/// v · dθ*_curr/dθ_prev = −(∂²L_curr/∂θ_prev∂θ_curr) H⁻¹ v, with H = ∂²L_curr/∂θ_curr²
+/// (docs/BETTY_SEMANTICS.md §5). `curr` is re-evaluated on its latest batch.
+enum BestResponse {
+    static func product(_ v: [Tensor], curr: Problem, prev: Problem) throws(EngineError) -> [Tensor] {
+        guard let batch = curr.currentBatch else {
+            throw .training(problem: curr.name, message: "has no batch yet; a hypergradient needs one step of it first")
+        }
+        switch curr.config.type {
+        case .darts: return try darts(v, curr: curr, prev: prev, batch: batch)
+        case .neumann: return try neumann(v, curr: curr, prev: prev, batch: batch)
+        case .cg: return try conjugateGradient(v, curr: curr, prev: prev, batch: batch)
+        case .sama: throw .notImplemented(problem: curr.name, feature: "the sama hypergradient")
+        case .reverse: throw .notImplemented(problem: curr.name, feature: "reverse mode through unrolled steps")
+        }
+    }
+
+    /// Finite differences of ∂L_curr/∂θ_prev at θ_curr ± εv, ε = dartsAlpha / ‖v‖ (no curvature
+    /// correction: H⁻¹ ≈ I, as in Betty). The parameters are restored exactly (Betty's release leaves
+    /// them shifted by −εv).
+    static func darts(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch) throws(EngineError) -> [Tensor] {
+        let eps = try attributed(curr) { () throws(TensorError) in curr.config.dartsAlpha / (try globalNorm(v) + 1e-12) }
+        let theta = curr.parameters.map { $0.detached() }
+        func gradient(at shift: Float) throws(EngineError) -> [Tensor] {
+            let shifted = try attributed(curr) { () throws(TensorError) in
+                try zip(theta, v).map { (p, d) throws(TensorError) in try (p + shift * d).requiringGrad() }
+            }
+            return try withParameters(curr, shifted) { () throws(EngineError) in
+                try gradients(of: try curr.loss(on: batch), wrt: prev.parameters, problem: curr.name)
+            }
+        }
+        let plus = try gradient(at: eps), minus = try gradient(at: -eps)
+        return try attributed(curr) { () throws(TensorError) in
+            try zip(minus, plus).map { (m, p) throws(TensorError) in try (m - p) * (1 / (2 * eps)) }
+        }
+    }
+
+    /// −J · α Σ_{j=0..K} (I − αH)^j v (Betty's neumann.py).
+    static func neumann(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch) throws(EngineError) -> [Tensor] {
+        try requireNoOwnPaths(curr, method: "neumann")
+        return try implicit(curr: curr, prev: prev, batch: batch) { (hvp: ([Tensor]) throws(TensorError) -> [Tensor]) throws(TensorError) in
+            let alpha = curr.config.neumannAlpha
+            var term = v, sum = v
+            for _ in 0..<curr.config.neumannIterations {
+                let h = try hvp(term)
+                term = try zip(term, h).map { (t, hv) throws(TensorError) in try t - alpha * hv }
+                sum = try zip(sum, term).map { (s, t) throws(TensorError) in try s + t }
+            }
+            return sum.map { alpha * $0 }
+        }
+    }
+
+    /// −J x with x from textbook conjugate gradient on H x = v, started at 0. Betty's cg.py differs
+    /// (it mixes α-scaled and unscaled products) and returns about 3x the exact hypergradient on its
+    /// own regression test; with `cgAlpha` = 1 this is plain CG, and `cgAlpha` scales H (solving
+    /// αH x = v, then using αx) so the fixed point is the same.
+    static func conjugateGradient(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch) throws(EngineError) -> [Tensor] {
+        try requireNoOwnPaths(curr, method: "cg")
+        return try implicit(curr: curr, prev: prev, batch: batch) { (hvp: ([Tensor]) throws(TensorError) -> [Tensor]) throws(TensorError) in
+            var x = v.map { $0.zerosLike() }
+            var r = v, p = v
+            var rr = try dot(r, r)
+            for _ in 0..<curr.config.cgIterations {
+                guard rr > 0 else { break }
+                let hp = try hvp(p)
+                let php = try dot(p, hp)
+                guard php != 0, php.isFinite else { break }
+                let a = rr / php
+                x = try zip(x, p).map { (xi, pi) throws(TensorError) in try xi + a * pi }
+                r = try zip(r, hp).map { (ri, hi) throws(TensorError) in try ri - a * hi }
+                let next = try dot(r, r)
+                let beta = next / rr
+                p = try zip(r, p).map { (ri, pi) throws(TensorError) in try ri + beta * pi }
+                rr = next
+            }
+            return x
+        }
+    }
+
+    /// Shared by neumann and cg: builds g_c = ∂L_curr/∂θ_curr with a graph, lets `solve` turn v into
+    /// x using Hessian-vector products, and returns −∂(g_c · x)/∂θ_prev.
+    private static func implicit(
+        curr: Problem, prev: Problem, batch: Batch,
+        _ solve: (([Tensor]) throws(TensorError) -> [Tensor]) throws(TensorError) -> [Tensor]
+    ) throws(EngineError) -> [Tensor] {
+        let theta = curr.parameters
+        let loss = try curr.loss(on: batch)
+        do throws(TensorError) {
+            let gc = try grad(of: loss, wrt: theta, createGraph: true, allowUnused: true)
+            let hvp = { (u: [Tensor]) throws(TensorError) -> [Tensor] in
+                try grad(of: try weightedSum(gc, u), wrt: theta, retainGraph: true, allowUnused: true)
+                    .map { $0.detached() }
+            }
+            let x = try solve(hvp).map { $0.detached() }
+            let mixed = try grad(of: try weightedSum(gc, x), wrt: prev.parameters, retainGraph: false, allowUnused: true)
+            return mixed.map { -$0 }
+        } catch {
+            throw .tensor(problem: curr.name, error)
+        }
+    }
+
+    private static func requireNoOwnPaths(_ curr: Problem, method: String) throws(EngineError) {
+        if let engine = curr.engine, !(engine.graph.paths[curr.name] ?? []).isEmpty {
+            throw .unsupportedPath(problem: curr.name, method: method,
+                reason: "cannot pass a hypergradient through a problem that has paths of its own (a middle level); use darts for it")
+        }
+    }
+}
+
+/// Σ_i sum(a_i * b_i), as a tensor in the graph.
+func weightedSum(_ a: [Tensor], _ b: [Tensor]) throws(TensorError) -> Tensor {
+    var total = Tensor(0)
+    for (x, y) in zip(a, b) { total = try total + (x * y).sum() }
+    return total
+}
+
+func dot(_ a: [Tensor], _ b: [Tensor]) throws(TensorError) -> Float {
+    try withoutGrad { () throws(TensorError) -> Float in try weightedSum(a, b).scalar }
+}
+
+func globalNorm(_ v: [Tensor]) throws(TensorError) -> Float {
+    try dot(v, v).squareRoot()
+}
+
+/// Runs tensor code, attributing a failure to `problem`.
+func attributed<T>(_ problem: Problem, _ body: () throws(TensorError) -> T) throws(EngineError) -> T {
+    do { return try body() } catch { throw .tensor(problem: problem.name, error) }
+}
+
+func gradients(of loss: Tensor, wrt inputs: [Tensor], problem: String, retainGraph: Bool = false) throws(EngineError) -> [Tensor] {
+    do {
+        return try grad(of: loss, wrt: inputs, retainGraph: retainGraph, allowUnused: true)
+    } catch {
+        throw .tensor(problem: problem, error)
+    }
+}
+
+func withParameters<R>(_ problem: Problem, _ values: [Tensor], _ body: () throws(EngineError) -> R) throws(EngineError) -> R {
+    var result: Result<R, EngineError>!
+    do {
+        try problem.module.withParameters(values) { () throws(TensorError) in
+            do throws(EngineError) { result = .success(try body()) } catch { result = .failure(error) }
+        }
+    } catch {
+        throw .tensor(problem: problem.name, error)
+    }
+    return try result.get()
+}

@@ -1,0 +1,93 @@
+import BettyNN
+import BettyTensor
+
+/// One level of a multilevel program: a module trained by an optimizer on its data, with a loss
+/// that may use other levels (Betty's `ImplicitProblem`).
+///
+/// The training step receives the problem itself, so it can reach other problems by name
+/// (`problem["reweight"]`), and the batch drawn for this local step. It returns the loss; the engine
+/// adds the direct gradient and every hypergradient path and steps the optimizer.
+public final class Problem: @unchecked Sendable {
+    public typealias TrainingStep = (_ problem: Problem, _ batch: Batch) throws -> Tensor
+
+    public let name: String
+    public let module: any Module
+    public let optimizer: any Optimizer
+    public var config: ProblemConfig
+    public var schedule: LearningRateSchedule?
+    public let loaders: [DataLoader]
+    public let trainingStep: TrainingStep
+
+    /// Called at the start of each unroll window (e.g. reset the parameters).
+    public var onInnerLoopStart: ((Problem) throws -> Void)?
+    /// Maps the total gradients before the optimizer step.
+    public var gradCallback: (([Tensor]) throws -> [Tensor])?
+    /// Called after each optimizer step (e.g. clamp parameters).
+    public var paramCallback: ((Problem) throws -> Void)?
+
+    /// Local step count (Betty's `count`).
+    public internal(set) var localStep = 0
+    /// The batch of the latest local step: hypergradients re-evaluate this problem's loss on it.
+    public internal(set) var currentBatch: Batch?
+    /// The unscaled loss of the latest local step.
+    public internal(set) var lastLoss: Float?
+    /// The latest total hypergradient norm (direct + paths), when paths exist.
+    public internal(set) var lastHypergradientNorm: Float?
+
+    weak var engine: Engine?
+    var ready: [Bool] = []
+    var innerLoopStart = true
+    var accumulated: [Tensor]?
+    let baseLearningRate: Float
+
+    public init(name: String, module: any Module, optimizer: any Optimizer, data: [DataLoader],
+                config: ProblemConfig = ProblemConfig(), schedule: LearningRateSchedule? = nil,
+                trainingStep: @escaping TrainingStep) {
+        self.name = name
+        self.module = module
+        self.optimizer = optimizer
+        self.loaders = data
+        self.config = config
+        self.schedule = schedule
+        self.trainingStep = trainingStep
+        baseLearningRate = optimizer.learningRate
+    }
+
+    /// Another problem of the same engine, by name.
+    public subscript(name: String) -> Problem {
+        guard let engine else { preconditionFailure("problem '\(self.name)' is not part of an engine yet") }
+        guard let other = engine.problem(named: name) else {
+            preconditionFailure("problem '\(self.name)' refers to unknown problem '\(name)'")
+        }
+        return other
+    }
+
+    /// The trainable parameter values (leaves), in module order.
+    public var parameters: [Tensor] { module.parameterValues }
+
+    /// This problem's loss on `batch`, with failures attributed to the problem.
+    func loss(on batch: Batch) throws(EngineError) -> Tensor {
+        let value: Tensor
+        do {
+            value = try trainingStep(self, batch)
+        } catch let error as EngineError {
+            throw error
+        } catch let error as TensorError {
+            throw .tensor(problem: name, error)
+        } catch {
+            throw .training(problem: name, message: "\(error)")
+        }
+        guard value.count == 1 else {
+            throw .training(problem: name, message: "the training step must return a scalar loss, got shape \(value.shape)")
+        }
+        return value
+    }
+
+    /// Draws the next batch from the first loader (endless; epochs roll over).
+    func nextBatch() throws(EngineError) -> Batch {
+        guard let loader = loaders.first else {
+            throw .training(problem: name, message: "has no data loader")
+        }
+        return loader.next()
+    }
+}

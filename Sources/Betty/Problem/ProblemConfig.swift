@@ -1,0 +1,76 @@
+/// How a problem is optimized and how hypergradients pass through it (Betty's `Config`, with its
+/// defaults; see docs/BETTY_SEMANTICS.md §1).
+public struct ProblemConfig: Sendable, Equatable {
+    /// The best-response Jacobian method used when this problem is an intermediate node of a
+    /// back-propagation path (that is, when it is the lower level an upper differentiates through).
+    public enum Method: String, Sendable, CaseIterable {
+        case darts, neumann, cg, sama, reverse
+    }
+
+    public enum Precision: String, Sendable, CaseIterable {
+        case fp32, fp16, bf16
+    }
+
+    public var type: Method = .darts
+    /// Local steps per trigger of the parents.
+    public var unrollSteps = 1
+    /// When false, the hypergradient paths of this problem are skipped (Betty's meaning (a)).
+    public var firstOrder = true
+    public var retainGraph = false
+    public var allowUnused = true
+    /// Local steps whose gradients are summed (loss divided by this) before one optimizer step.
+    public var gradientAccumulation = 1
+    /// Global-norm clipping before each optimizer step; 0 turns it off.
+    public var gradientClipping: Float = 0
+    public var precision: Precision = .fp32
+    /// Parents are triggered only once the local step count exceeds this.
+    public var warmupSteps = 0
+    /// Report the loss every this many local steps; 0 reports every step to the event stream only.
+    public var logStep = 0
+    /// darts: ε = dartsAlpha / ‖v‖.
+    public var dartsAlpha: Float = 0.01
+    public var neumannIterations = 1
+    public var neumannAlpha: Float = 1
+    public var cgIterations = 1
+    public var cgAlpha: Float = 1
+    public var samaAlpha: Float = 1
+
+    public init() {}
+
+    /// Checks the values a user can get wrong, with the field named in the message.
+    public func validate(problem: String) throws(EngineError) {
+        func bad(_ field: String, _ why: String) -> EngineError { .invalidConfig(problem: problem, field: field, reason: why) }
+        if unrollSteps < 1 { throw bad("unrollSteps", "must be at least 1, got \(unrollSteps)") }
+        if gradientAccumulation < 1 { throw bad("gradientAccumulation", "must be at least 1, got \(gradientAccumulation)") }
+        if gradientClipping < 0 { throw bad("gradientClipping", "must be >= 0, got \(gradientClipping)") }
+        if warmupSteps < 0 { throw bad("warmupSteps", "must be >= 0, got \(warmupSteps)") }
+        if precision != .fp32 { throw bad("precision", "\(precision.rawValue) is not supported yet; use fp32") }
+        if dartsAlpha <= 0 { throw bad("dartsAlpha", "must be positive, got \(dartsAlpha)") }
+        if neumannIterations < 0 || cgIterations < 0 { throw bad("iterations", "must be >= 0") }
+    }
+}
+
+/// The engine's own settings (Betty's `EngineConfig`).
+public struct EngineConfig: Sendable, Equatable {
+    public var trainIterations = 50_000
+    /// Run the validation closure every this many global steps; 0 turns validation off.
+    public var validStep = 500
+    public var rollBack = false
+    public var earlyStopping: EarlyStopping? = nil
+
+    public struct EarlyStopping: Sendable, Equatable {
+        public enum Mode: String, Sendable { case min, max }
+        public var metric: String
+        public var mode: Mode
+        /// Validations without a strict improvement before stopping.
+        public var tolerance: Int
+
+        public init(metric: String = "loss", mode: Mode = .min, tolerance: Int = 5) {
+            self.metric = metric
+            self.mode = mode
+            self.tolerance = tolerance
+        }
+    }
+
+    public init() {}
+}
