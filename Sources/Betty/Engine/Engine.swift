@@ -182,9 +182,8 @@ public final class Engine: @unchecked Sendable {
                 try zip(total, v).map { (a, b) throws(TensorError) in try a + b.detached() }
             }
         }
-        if !paths.isEmpty {
-            p.lastHypergradientNorm = try attributed(p) { () throws(TensorError) in try globalNorm(total) }
-        }
+        // Only a norm computed at this step is reported: a stale one would outlive a graph change.
+        p.lastHypergradientNorm = paths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
         return (value, total.map { $0.detached() })
     }
 
