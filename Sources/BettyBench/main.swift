@@ -21,7 +21,8 @@ if let i = arguments.firstIndex(of: "--loop") {
         case "mlp": _ = TensorBenchmarks.mlpStep(threads: 1)
         case "hvp": _ = TensorBenchmarks.hvp()
         case "step": _ = try NNBenchmarks.mlpTrainingStep(threads: 1)
-        default: print("unknown benchmark \(name); one of op, mlp, hvp, step"); exit(2)
+        case "hpo": _ = try MLOBenchmarks.logisticHPO(.darts)
+        default: print("unknown benchmark \(name); one of op, mlp, hvp, step, hpo"); exit(2)
         }
     }
     exit(0)
@@ -37,6 +38,8 @@ rows += TensorBenchmarks.mlpStep(threads: 2)
 rows += TensorBenchmarks.hvp()
 rows += try NNBenchmarks.mlpTrainingStep(threads: 1)
 rows += try NNBenchmarks.mlpTrainingStep(threads: 2)
+rows += try MLOBenchmarks.logisticHPO(.darts)
+rows += try MLOBenchmarks.logisticHPO(.cg)
 print("")
 printTable(rows)
 print("")

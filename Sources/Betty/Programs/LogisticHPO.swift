@@ -1,0 +1,48 @@
+import BettyNN
+import BettyTensor
+
+/// Betty's own regression program (test/test_regression.py), ready to run: one weight decay per
+/// feature for logistic regression on Betty's generator (d = 20, 500 training and 500 validation
+/// samples). Inner: SGD lr 0.1 from w = 0, reset at each inner loop start, `unroll` steps per outer
+/// step. Outer: SGD lr 1 with momentum 0.9, decays clamped at 1e-8. Used by the tests, the benchmark
+/// and as a worked example of the API.
+public struct LogisticHPO {
+    public let engine: Engine
+    public let weights: ParameterTensor
+    public let decays: ParameterTensor
+    public let validation: Dataset
+
+    /// `method: nil` builds the same problems without dependencies: the decays stay at 1 (the
+    /// baseline a hypergradient must beat).
+    public init(method: ProblemConfig.Method?, seed: UInt64, unroll: Int = 100,
+                configure: (inout ProblemConfig) -> Void = { _ in }) throws {
+        let all = try Dataset.logistic(samples: 1000, features: 20, seed: seed)
+        let train = try all.subset(Array(0..<500))
+        validation = try all.subset(Array(500..<1000))
+        weights = ParameterTensor(Tensor.zeros([20]))
+        decays = ParameterTensor(Tensor.ones([20]))
+        var innerConfig = ProblemConfig()
+        innerConfig.type = method ?? .darts
+        innerConfig.unrollSteps = unroll
+        configure(&innerConfig)
+        let inner = Problem(name: "inner", module: weights, optimizer: SGD(weights.parameters, learningRate: 0.1),
+                            data: [try DataLoader(train, batchSize: 500, shuffle: false)], config: innerConfig) { p, batch in
+            let w = p.parameters[0], lam = p["outer"].parameters[0]
+            return try binaryCrossEntropyWithLogits(batch.x.matmul(w), batch.y) + 0.5 * (lam * w * w).sum()
+        }
+        inner.onInnerLoopStart = { p in p.module.parameters[0].assign(Tensor.zeros([20])) }
+        let outer = Problem(name: "outer", module: decays, optimizer: SGD(decays.parameters, learningRate: 1, momentum: 0.9),
+                            data: [try DataLoader(validation, batchSize: 500, shuffle: false)]) { p, batch in
+            try binaryCrossEntropyWithLogits(batch.x.matmul(p["inner"].parameters[0]), batch.y)
+        }
+        outer.paramCallback = { p in p.module.parameters[0].assign(clamp(p.parameters[0].detached(), min: 1e-8)) }
+        let connected = method != nil
+        engine = try Engine(problems: [outer, inner], u2l: connected ? ["outer": ["inner"]] : [:],
+                            l2u: connected ? ["inner": ["outer"]] : [:])
+    }
+
+    /// Validation loss at the current inner weights (Betty's test reads the outer loss there).
+    public func validationLoss() throws -> Float {
+        try withoutGrad { try binaryCrossEntropyWithLogits(validation.x.matmul(weights.value), validation.y).scalar }
+    }
+}
