@@ -11,7 +11,7 @@ import Betty
         let frozen = try LogisticHPO(method: nil, seed: seed)
         try frozen.engine.run(iterations: 2000)
         let baseline = try frozen.validationLoss()
-        for method in [ProblemConfig.Method.darts, .cg, .neumann] {
+        for method in [ProblemConfig.Method.darts, .cg, .neumann, .reverse] {
             let program = try LogisticHPO(method: method, seed: seed) {
                 $0.dartsAlpha = 0.01
                 $0.cgIterations = 3

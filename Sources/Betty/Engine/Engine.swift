@@ -123,7 +123,35 @@ public final class Engine: @unchecked Sendable {
             }
             p.innerLoopStart = true
         }
+        if p.isIterative && p.localStep % window == 0 { p.closeWindow() }
         p.ready = Array(repeating: false, count: p.ready.count)
+    }
+
+    /// One differentiable step of an iterative (reverse-mode) problem: the update is recorded, so
+    /// the parameters at the end of the window are functions of every upper level's parameters.
+    private func unrolledStep(_ p: Problem, batch: Batch) throws(EngineError) {
+        if p.config.gradientAccumulation != 1 || p.config.gradientClipping > 0 || p.gradCallback != nil || p.paramCallback != nil {
+            throw .notImplemented(problem: p.name, feature: "gradient accumulation, clipping and grad/param callbacks with reverse mode")
+        }
+        if !(graph.paths[p.name] ?? []).isEmpty {
+            throw .notImplemented(problem: p.name, feature: "reverse mode for a problem that has hypergradient paths of its own")
+        }
+        let raw = try p.loss(on: batch)
+        let value = raw.scalar
+        guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: p.localStep, value: value) }
+        p.lastLoss = value
+        let theta = p.parameters
+        let states = p.trajectoryStates ?? p.optimizer.states
+        let (next, nextStates) = try attributed(p) { () throws(TensorError) in
+            let g = try grad(of: raw, wrt: theta, createGraph: true, allowUnused: true)
+            return try p.optimizer.functionalStep(theta, gradients: g, states: states)
+        }
+        for (parameter, v) in zip(p.module.parameters, next) { parameter.value = v }
+        p.trajectoryStates = nextStates
+        p.lastHypergradientNorm = nil
+        onEvent?(.step(StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: value,
+                                 hypergradientNorm: nil, liveBytes: MemoryStats.liveBytes,
+                                 peakBytes: MemoryStats.peakBytes, optimizerStepped: true)))
     }
 
     /// One local step: loss, direct gradient plus path hypergradients, accumulate, and step the
@@ -131,6 +159,7 @@ public final class Engine: @unchecked Sendable {
     private func descend(_ p: Problem) throws(EngineError) {
         let batch = try p.nextBatch()
         p.currentBatch = batch
+        if p.isIterative { return try unrolledStep(p, batch: batch) }
         let (loss, grads) = try totalGradient(p, batch: batch)
         p.lastLoss = loss
         if let previous = p.accumulated {
@@ -171,10 +200,23 @@ public final class Engine: @unchecked Sendable {
         guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: p.localStep, value: value) }
         let loss = raw / Float(p.config.gradientAccumulation)
         let paths = p.config.firstOrder ? graph.paths[p.name] ?? [] : []
-        var total = try gradients(of: loss, wrt: p.parameters, problem: p.name, retainGraph: !paths.isEmpty)
-        for (i, path) in paths.enumerated() {
+        // The direct term is the partial derivative with every lower level held fixed. A reverse-mode
+        // lower's parameters are functions of this problem's (its recorded trajectory), so the loss is
+        // re-evaluated with them detached; otherwise its path would be counted twice.
+        let unrolled = problems.filter { $0 !== p && $0.isIterative && $0.trajectoryStates != nil }
+        var total: [Tensor]
+        if unrolled.isEmpty {
+            total = try gradients(of: loss, wrt: p.parameters, problem: p.name, retainGraph: !paths.isEmpty)
+        } else {
+            total = try withDetachedParameters(unrolled[...]) { () throws(EngineError) in
+                let held = try p.loss(on: batch) / Float(p.config.gradientAccumulation)
+                return try gradients(of: held, wrt: p.parameters, problem: p.name)
+            }
+        }
+        for path in paths {
             let first = byName[path[1]]!
-            var v = try gradients(of: loss, wrt: first.parameters, problem: p.name, retainGraph: i < paths.count - 1)
+            // Retained: a reverse-mode lower differentiates its trajectory, which this graph reaches.
+            var v = try gradients(of: loss, wrt: first.parameters, problem: p.name, retainGraph: true)
             for k in 1..<(path.count - 1) {
                 v = try BestResponse.product(v, curr: byName[path[k]]!, prev: byName[path[k + 1]]!)
             }
@@ -185,6 +227,14 @@ public final class Engine: @unchecked Sendable {
         // Only a norm computed at this step is reported: a stale one would outlive a graph change.
         p.lastHypergradientNorm = paths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
         return (value, total.map { $0.detached() })
+    }
+
+    /// Runs `body` with the parameters of `problems` replaced by detached copies of their values.
+    private func withDetachedParameters<R>(_ problems: ArraySlice<Problem>, _ body: () throws(EngineError) -> R) throws(EngineError) -> R {
+        guard let first = problems.first else { return try body() }
+        return try withParameters(first, first.parameters.map { $0.detached() }) { () throws(EngineError) in
+            try withDetachedParameters(problems.dropFirst(), body)
+        }
     }
 
     /// The total gradient `p` would apply now, on its latest batch (or a fresh one): what the REPL's

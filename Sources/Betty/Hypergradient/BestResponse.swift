@@ -14,7 +14,7 @@ enum BestResponse {
         case .neumann: return try neumann(v, curr: curr, prev: prev, batch: batch)
         case .cg: return try conjugateGradient(v, curr: curr, prev: prev, batch: batch)
         case .sama: throw .notImplemented(problem: curr.name, feature: "the sama hypergradient")
-        case .reverse: throw .notImplemented(problem: curr.name, feature: "reverse mode through unrolled steps")
+        case .reverse: return try reverse(v, curr: curr, prev: prev)
         }
     }
 
@@ -35,6 +35,18 @@ enum BestResponse {
         let plus = try gradient(at: eps), minus = try gradient(at: -eps)
         return try attributed(curr) { () throws(TensorError) in
             try zip(minus, plus).map { (m, p) throws(TensorError) in try (m - p) * (1 / (2 * eps)) }
+        }
+    }
+
+    /// Exact: v · dθ_K/dθ_prev by back-propagating through the recorded unrolled steps of the
+    /// current window.
+    static func reverse(_ v: [Tensor], curr: Problem, prev: Problem) throws(EngineError) -> [Tensor] {
+        let theta = curr.parameters
+        guard curr.trajectoryStates != nil, theta.contains(where: { !$0.isLeaf }) else {
+            throw .training(problem: curr.name, message: "reverse mode needs the unrolled steps of an open window; its uppers must be triggered by its own steps")
+        }
+        return try attributed(curr) { () throws(TensorError) in
+            try grad(of: try weightedSum(theta, v), wrt: prev.parameters, retainGraph: true, allowUnused: true)
         }
     }
 
@@ -131,6 +143,8 @@ func attributed<T>(_ problem: Problem, _ body: () throws(TensorError) -> T) thro
 }
 
 func gradients(of loss: Tensor, wrt inputs: [Tensor], problem: String, retainGraph: Bool = false) throws(EngineError) -> [Tensor] {
+    // A loss that does not depend on any of them has no graph at all: its gradient is zero.
+    guard loss.requiresGrad else { return inputs.map { $0.zerosLike() } }
     do {
         return try grad(of: loss, wrt: inputs, retainGraph: retainGraph, allowUnused: true)
     } catch {

@@ -34,6 +34,12 @@ public final class Problem: @unchecked Sendable {
     /// The latest total hypergradient norm (direct + paths), when paths exist.
     public internal(set) var lastHypergradientNorm: Float?
 
+    /// Optimizer state along an open unroll window of a reverse-mode problem (kept in the graph).
+    var trajectoryStates: [ParameterState]?
+
+    /// Whether this problem keeps its unrolled steps differentiable (reverse-mode hypergradients).
+    public var isIterative: Bool { config.type == .reverse }
+
     weak var engine: Engine?
     var ready: [Bool] = []
     var innerLoopStart = true
@@ -64,6 +70,21 @@ public final class Problem: @unchecked Sendable {
 
     /// The trainable parameter values (leaves), in module order.
     public var parameters: [Tensor] { module.parameterValues }
+
+    /// Ends an unroll window of an iterative problem: the trajectory's last point becomes the new
+    /// leaves, and the optimizer keeps the (detached) state reached.
+    func closeWindow() {
+        guard let states = trajectoryStates else { return }
+        for parameter in module.parameters {
+            parameter.value = parameter.value.detached().requiringGrad()
+        }
+        optimizer.states = states.map { state in
+            var s = state
+            s.tensors = state.tensors.mapValues { $0.detached() }
+            return s
+        }
+        trajectoryStates = nil
+    }
 
     /// This problem's loss on `batch`, with failures attributed to the problem.
     func loss(on batch: Batch) throws(EngineError) -> Tensor {
