@@ -55,6 +55,10 @@ public final class DataLoader: @unchecked Sendable {
         let end = Swift.min(position + batchSize, order.count)
         let indices = Array(order[position..<end])
         position = end
+        // A whole, unshuffled epoch is the dataset itself: share its storage instead of copying.
+        if indices.count == dataset.count && !shuffle {
+            return Batch(x: dataset.x, y: dataset.y, indices: indices)
+        }
         // Cannot fail: indices come from the dataset's own range.
         let part = try! dataset.subset(indices)
         return Batch(x: part.x, y: part.y, indices: indices)

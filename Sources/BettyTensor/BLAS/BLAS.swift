@@ -17,6 +17,21 @@ public enum BLAS {
             }
             return
         }
+        // Matrix-vector shapes go to gemv: sgemm would pack both operands for a single column.
+        if n == 1 && beta == 0 {
+            // c (m) = op(A) b, with b contiguous whether or not it is "transposed" (1 x k or k x 1).
+            cblas_sgemv(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+                        Int32(transposeA ? k : m), Int32(transposeA ? m : k), alpha,
+                        a, Int32(transposeA ? m : k), b, 1, 0, c, 1)
+            return
+        }
+        if m == 1 && beta == 0 {
+            // c (n) = op(B)ᵀ a, with a contiguous either way.
+            cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans,
+                        Int32(transposeB ? n : k), Int32(transposeB ? k : n), alpha,
+                        b, Int32(transposeB ? k : n), a, 1, 0, c, 1)
+            return
+        }
         let lda = transposeA ? m : k
         let ldb = transposeB ? k : n
         cblas_sgemm(CblasRowMajor,
