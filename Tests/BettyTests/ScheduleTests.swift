@@ -26,7 +26,7 @@ import Betty
         let engine = try Engine(problems: [outer, inner], u2l: ["outer": ["inner"]], l2u: ["inner": ["outer"]])
         final class Box: @unchecked Sendable { var events: [StepEvent] = [] }
         let box = Box()
-        engine.onEvent = { if case let .step(e) = $0 { box.events.append(e) } }
+        engine.subscribe { if case let .step(e) = $0 { box.events.append(e) } }
         return (engine, { box.events })
     }
 

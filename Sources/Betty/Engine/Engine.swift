@@ -9,8 +9,12 @@ public final class Engine: @unchecked Sendable {
     public private(set) var graph: DependencyGraph
     public var config: EngineConfig
     public private(set) var globalStep = 0
-    /// Receives every event; loggers and the dashboard subscribe here.
-    public var onEvent: ((EngineEvent) -> Void)?
+    private var observers: [(EngineEvent) -> Void] = []
+
+    /// Adds a receiver of every event (loggers, the REPL, the dashboard), called on the engine's thread.
+    public func subscribe(_ observer: @escaping (EngineEvent) -> Void) { observers.append(observer) }
+
+    private func emit(_ event: EngineEvent) { for observer in observers { observer(event) } }
     /// Returns named validation metrics; called every `config.validStep` global steps.
     public var validation: ((Engine) throws -> [String: Float])?
 
@@ -67,7 +71,7 @@ public final class Engine: @unchecked Sendable {
                     let stop = try s.shouldStop(metrics)
                     stopper = s
                     if stop {
-                        onEvent?(.stopped(globalStep: globalStep, reason: "early stopping on \(s.settings.metric)"))
+                        emit(.stopped(globalStep: globalStep, reason: "early stopping on \(s.settings.metric)"))
                         return RunSummary(globalStep: globalStep, stoppedEarly: true, lastValidation: metrics)
                     }
                 }
@@ -87,7 +91,7 @@ public final class Engine: @unchecked Sendable {
         } catch {
             throw .training(problem: "validation", message: "\(error)")
         }
-        onEvent?(.validation(globalStep: globalStep, metrics: metrics))
+        emit(.validation(globalStep: globalStep, metrics: metrics))
         return metrics
     }
 
@@ -149,7 +153,7 @@ public final class Engine: @unchecked Sendable {
         for (parameter, v) in zip(p.module.parameters, next) { parameter.value = v }
         p.trajectoryStates = nextStates
         p.lastHypergradientNorm = nil
-        onEvent?(.step(StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: value,
+        emit(.step(StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: value,
                                  hypergradientNorm: nil, liveBytes: MemoryStats.liveBytes,
                                  peakBytes: MemoryStats.peakBytes, optimizerStepped: true)))
     }
@@ -189,7 +193,7 @@ public final class Engine: @unchecked Sendable {
             }
             event.optimizerStepped = true
         }
-        onEvent?(.step(event))
+        emit(.step(event))
     }
 
     /// The loss of `p` on `batch` and its total gradient: direct term plus, unless `firstOrder` is

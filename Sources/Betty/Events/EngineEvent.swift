@@ -16,4 +16,16 @@ public struct StepEvent: Sendable, Equatable {
     public var liveBytes: Int
     public var peakBytes: Int
     public var optimizerStepped: Bool
+
+    public init(globalStep: Int, problem: String, localStep: Int, loss: Float, hypergradientNorm: Float?,
+                liveBytes: Int, peakBytes: Int, optimizerStepped: Bool) {
+        self.globalStep = globalStep
+        self.problem = problem
+        self.localStep = localStep
+        self.loss = loss
+        self.hypergradientNorm = hypergradientNorm
+        self.liveBytes = liveBytes
+        self.peakBytes = peakBytes
+        self.optimizerStepped = optimizerStepped
+    }
 }

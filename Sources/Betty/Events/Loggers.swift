@@ -1,0 +1,63 @@
+import Foundation
+
+/// Formats engine events as one plain line each, in Betty's style:
+/// `[Problem "inner"] [Global Step 100] [Local Step 100] loss: 0.4123 | hypergradient norm: 0.0312`.
+public struct TextLogger: Sendable {
+    /// Report a problem's step only every this many local steps (0 or 1: every step).
+    public var every: Int
+
+    public init(every: Int = 1) { self.every = every }
+
+    /// The line for `event`, or nil when it is skipped.
+    public func line(for event: EngineEvent) -> String? {
+        switch event {
+        case let .step(e):
+            guard every <= 1 || e.localStep % every == 0 else { return nil }
+            var text = "[Problem \"\(e.problem)\"] [Global Step \(e.globalStep)] [Local Step \(e.localStep)] loss: \(format(e.loss))"
+            if let norm = e.hypergradientNorm { text += " | hypergradient norm: \(format(norm))" }
+            return text
+        case let .validation(step, metrics):
+            let values = metrics.sorted { $0.key < $1.key }.map { "\($0.key): \(format($0.value))" }.joined(separator: " | ")
+            return "[Validation] [Global Step \(step)] \(values)"
+        case let .stopped(step, reason):
+            return "[Stopped] [Global Step \(step)] \(reason)"
+        }
+    }
+
+    private func format(_ x: Float) -> String { String(format: "%.4g", Double(x)) }
+}
+
+/// Writes step and validation events to a CSV file, one row per event, flushed as it goes so a
+/// crash loses at most the row being written.
+public final class CSVLogger: @unchecked Sendable {
+    public static let header = "kind,global_step,problem,local_step,loss,hypergradient_norm,live_bytes,peak_bytes,metric,value"
+    private let handle: FileHandle
+    public let path: String
+
+    public init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data((Self.header + "\n").utf8)) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+        self.path = path
+    }
+
+    deinit { try? handle.close() }
+
+    public func log(_ event: EngineEvent) {
+        var rows: [String] = []
+        switch event {
+        case let .step(e):
+            rows.append("step,\(e.globalStep),\(e.problem),\(e.localStep),\(e.loss),\(e.hypergradientNorm.map { "\($0)" } ?? ""),\(e.liveBytes),\(e.peakBytes),,")
+        case let .validation(step, metrics):
+            for (k, v) in metrics.sorted(by: { $0.key < $1.key }) { rows.append("validation,\(step),,,,,,,\(k),\(v)") }
+        case let .stopped(step, reason):
+            rows.append("stopped,\(step),,,,,,,reason,\(reason.replacingOccurrences(of: ",", with: ";"))")
+        }
+        if !rows.isEmpty { handle.write(Data((rows.joined(separator: "\n") + "\n").utf8)) }
+    }
+}
