@@ -22,7 +22,8 @@ if let i = arguments.firstIndex(of: "--loop") {
         case "hvp": _ = TensorBenchmarks.hvp()
         case "step": _ = try NNBenchmarks.mlpTrainingStep(threads: 1)
         case "hpo": _ = try MLOBenchmarks.logisticHPO(.darts)
-        default: print("unknown benchmark \(name); one of op, mlp, hvp, step, hpo"); exit(2)
+        case "mwn": _ = try MLOBenchmarks.metaWeightNet(threads: 1, iterations: 50)
+        default: print("unknown benchmark \(name); one of op, mlp, hvp, step, hpo, mwn"); exit(2)
         }
     }
     exit(0)
@@ -42,6 +43,8 @@ rows += try MLOBenchmarks.logisticHPO(.darts)
 rows += try MLOBenchmarks.logisticHPO(.cg)
 rows += try MLOBenchmarks.logisticHPO(.neumann)
 rows += try MLOBenchmarks.logisticHPO(.reverse)
+rows += try MLOBenchmarks.metaWeightNet(threads: 1, iterations: quick ? 50 : 200)
+rows += try MLOBenchmarks.metaWeightNet(threads: 2, iterations: quick ? 50 : 200)
 print("")
 printTable(rows)
 print("")
