@@ -6,6 +6,12 @@ public struct Batch: Sendable {
     public var y: Tensor
     /// Indices of the samples in the dataset, in batch order.
     public var indices: [Int]
+
+    public init(x: Tensor, y: Tensor, indices: [Int] = []) {
+        self.x = x
+        self.y = y
+        self.indices = indices
+    }
 }
 
 /// Endless minibatches over a dataset: seeded shuffling each epoch, a fixed batch size, optionally
