@@ -137,24 +137,18 @@ public final class Engine: @unchecked Sendable {
         if p.config.gradientAccumulation != 1 || p.config.gradientClipping > 0 || p.gradCallback != nil || p.paramCallback != nil {
             throw .notImplemented(problem: p.name, feature: "gradient accumulation, clipping and grad/param callbacks with reverse mode")
         }
-        if !(graph.paths[p.name] ?? []).isEmpty {
-            throw .notImplemented(problem: p.name, feature: "reverse mode for a problem that has hypergradient paths of its own")
-        }
-        let raw = try p.loss(on: batch)
-        let value = raw.scalar
-        guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: p.localStep, value: value) }
-        p.lastLoss = value
         let theta = p.parameters
         let states = p.trajectoryStates ?? p.optimizer.states
+        // Recorded: the direct gradient and any paths below (which must be reverse mode as well).
+        let (value, g) = try totalGradient(p, batch: batch, createGraph: true)
+        p.lastLoss = value
         let (next, nextStates) = try attributed(p) { () throws(TensorError) in
-            let g = try grad(of: raw, wrt: theta, createGraph: true, allowUnused: true)
-            return try p.optimizer.functionalStep(theta, gradients: g, states: states)
+            try p.optimizer.functionalStep(theta, gradients: g, states: states)
         }
         for (parameter, v) in zip(p.module.parameters, next) { parameter.value = v }
         p.trajectoryStates = nextStates
-        p.lastHypergradientNorm = nil
         emit(.step(StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: value,
-                                 hypergradientNorm: nil, liveBytes: MemoryStats.liveBytes,
+                                 hypergradientNorm: p.lastHypergradientNorm, liveBytes: MemoryStats.liveBytes,
                                  peakBytes: MemoryStats.peakBytes, optimizerStepped: true)))
     }
 
@@ -197,8 +191,9 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The loss of `p` on `batch` and its total gradient: direct term plus, unless `firstOrder` is
-    /// off, every path's hypergradient (§4).
-    func totalGradient(_ p: Problem, batch: Batch) throws(EngineError) -> (Float, [Tensor]) {
+    /// off, every path's hypergradient (§4). With `createGraph` the result stays differentiable (a
+    /// reverse-mode problem's own step, inside an upper's unrolled window).
+    func totalGradient(_ p: Problem, batch: Batch, createGraph: Bool = false) throws(EngineError) -> (Float, [Tensor]) {
         let raw = try p.loss(on: batch)
         let value = raw.scalar
         guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: p.localStep, value: value) }
@@ -207,30 +202,33 @@ public final class Engine: @unchecked Sendable {
         // The direct term is the partial derivative with every lower level held fixed. A reverse-mode
         // lower's parameters are functions of this problem's (its recorded trajectory), so the loss is
         // re-evaluated with them detached; otherwise its path would be counted twice.
-        let unrolled = problems.filter { $0 !== p && $0.isIterative && $0.trajectoryStates != nil }
+        // Only levels below `p` (on its paths) are held: an upper's parameters are inputs of `p`.
+        let below = Set((graph.paths[p.name] ?? []).flatMap { $0.dropFirst().dropLast() })
+        let unrolled = problems.filter { below.contains($0.name) && $0.isIterative && $0.trajectoryStates != nil }
         var total: [Tensor]
         if unrolled.isEmpty {
-            total = try gradients(of: loss, wrt: p.parameters, problem: p.name, retainGraph: !paths.isEmpty)
+            total = try gradients(of: loss, wrt: p.parameters, problem: p.name,
+                                  retainGraph: !paths.isEmpty || createGraph, createGraph: createGraph)
         } else {
             total = try withDetachedParameters(unrolled[...]) { () throws(EngineError) in
                 let held = try p.loss(on: batch) / Float(p.config.gradientAccumulation)
-                return try gradients(of: held, wrt: p.parameters, problem: p.name)
+                return try gradients(of: held, wrt: p.parameters, problem: p.name, createGraph: createGraph)
             }
         }
         for path in paths {
             let first = byName[path[1]]!
             // Retained: a reverse-mode lower differentiates its trajectory, which this graph reaches.
-            var v = try gradients(of: loss, wrt: first.parameters, problem: p.name, retainGraph: true)
+            var v = try gradients(of: loss, wrt: first.parameters, problem: p.name, retainGraph: true, createGraph: createGraph)
             for k in 1..<(path.count - 1) {
-                v = try BestResponse.product(v, curr: byName[path[k]]!, prev: byName[path[k + 1]]!)
+                v = try BestResponse.product(v, curr: byName[path[k]]!, prev: byName[path[k + 1]]!, createGraph: createGraph)
             }
             total = try attributed(p) { () throws(TensorError) in
-                try zip(total, v).map { (a, b) throws(TensorError) in try a + b.detached() }
+                try zip(total, v).map { (a, b) throws(TensorError) in try a + (createGraph ? b : b.detached()) }
             }
         }
         // Only a norm computed at this step is reported: a stale one would outlive a graph change.
         p.lastHypergradientNorm = paths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
-        return (value, total.map { $0.detached() })
+        return (value, createGraph ? total : total.map { $0.detached() })
     }
 
     /// Runs `body` with the parameters of `problems` replaced by detached copies of their values.

@@ -5,7 +5,11 @@ import BettyTensor
 /// v · dθ*_curr/dθ_prev = −(∂²L_curr/∂θ_prev∂θ_curr) H⁻¹ v, with H = ∂²L_curr/∂θ_curr²
 /// (docs/BETTY_SEMANTICS.md §5). `curr` is re-evaluated on its latest batch.
 enum BestResponse {
-    static func product(_ v: [Tensor], curr: Problem, prev: Problem) throws(EngineError) -> [Tensor] {
+    static func product(_ v: [Tensor], curr: Problem, prev: Problem, createGraph: Bool = false) throws(EngineError) -> [Tensor] {
+        if curr.config.type == .reverse { return try reverse(v, curr: curr, prev: prev, createGraph: createGraph) }
+        if createGraph {
+            throw .notImplemented(problem: curr.name, feature: "\(curr.config.type.rawValue) below a reverse-mode level (every level under a reverse-mode problem must be reverse mode too)")
+        }
         guard let batch = curr.currentBatch else {
             throw .training(problem: curr.name, message: "has no batch yet; a hypergradient needs one step of it first")
         }
@@ -14,7 +18,7 @@ enum BestResponse {
         case .neumann: return try neumann(v, curr: curr, prev: prev, batch: batch)
         case .cg: return try conjugateGradient(v, curr: curr, prev: prev, batch: batch)
         case .sama: throw .notImplemented(problem: curr.name, feature: "the sama hypergradient")
-        case .reverse: return try reverse(v, curr: curr, prev: prev)
+        case .reverse: return try reverse(v, curr: curr, prev: prev, createGraph: false)
         }
     }
 
@@ -40,13 +44,21 @@ enum BestResponse {
 
     /// Exact: v · dθ_K/dθ_prev by back-propagating through the recorded unrolled steps of the
     /// current window.
-    static func reverse(_ v: [Tensor], curr: Problem, prev: Problem) throws(EngineError) -> [Tensor] {
+    static func reverse(_ v: [Tensor], curr: Problem, prev: Problem, createGraph: Bool) throws(EngineError) -> [Tensor] {
         let theta = curr.parameters
         guard curr.trajectoryStates != nil, theta.contains(where: { !$0.isLeaf }) else {
             throw .training(problem: curr.name, message: "reverse mode needs the unrolled steps of an open window; its uppers must be triggered by its own steps")
         }
+        // A vector-Jacobian product per parameter tensor, with v as the seed: differentiating
+        // sum(θ · v) instead would also differentiate v, which depends on θ when recorded.
         return try attributed(curr) { () throws(TensorError) in
-            try grad(of: try weightedSum(theta, v), wrt: prev.parameters, retainGraph: true, allowUnused: true)
+            var total = prev.parameters.map { $0.zerosLike() }
+            for (t, u) in zip(theta, v) where t.requiresGrad {
+                let part = try grad(of: t, wrt: prev.parameters, gradOutputs: u, createGraph: createGraph,
+                                    retainGraph: true, allowUnused: true)
+                total = try zip(total, part).map { (a, b) throws(TensorError) in try a + b }
+            }
+            return total
         }
     }
 
@@ -142,11 +154,13 @@ func attributed<T>(_ problem: Problem, _ body: () throws(TensorError) -> T) thro
     do { return try body() } catch { throw .tensor(problem: problem.name, error) }
 }
 
-func gradients(of loss: Tensor, wrt inputs: [Tensor], problem: String, retainGraph: Bool = false) throws(EngineError) -> [Tensor] {
+func gradients(of loss: Tensor, wrt inputs: [Tensor], problem: String, retainGraph: Bool = false,
+               createGraph: Bool = false) throws(EngineError) -> [Tensor] {
     // A loss that does not depend on any of them has no graph at all: its gradient is zero.
     guard loss.requiresGrad else { return inputs.map { $0.zerosLike() } }
     do {
-        return try grad(of: loss, wrt: inputs, retainGraph: retainGraph, allowUnused: true)
+        return try grad(of: loss, wrt: inputs, createGraph: createGraph, retainGraph: retainGraph || createGraph,
+                        allowUnused: true)
     } catch {
         throw .tensor(problem: problem, error)
     }
