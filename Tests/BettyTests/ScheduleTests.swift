@@ -99,3 +99,39 @@ import Betty
         #expect(m.value.scalars == [1])
     }
 }
+
+@Suite struct RollBackTests {
+    @Test func aWindowNetsOneStepFromItsStartWithTheUpdatedUpper() throws {
+        // inner: (w − λ)², SGD lr 0.1 from w = 0, unroll 3; outer: (w − 2)², SGD lr 0.5 on λ = 1.
+        let data = try Dataset(x: Tensor.ones([1, 1]), y: Tensor.zeros([1]))
+        let w = ParameterTensor(Tensor([0])), lambda = ParameterTensor(Tensor([1]))
+        var config = ProblemConfig()
+        config.unrollSteps = 3
+        let inner = Problem(name: "inner", module: w, optimizer: SGD(w.parameters, learningRate: 0.1),
+                            data: [try DataLoader(data, batchSize: 1)], config: config) { p, _ in
+            let d = try p.parameters[0] - p["outer"].parameters[0]
+            return try (d * d).sum()
+        }
+        let outer = Problem(name: "outer", module: lambda, optimizer: SGD(lambda.parameters, learningRate: 0.5),
+                            data: [try DataLoader(data, batchSize: 1)]) { p, _ in
+            let d = p["inner"].parameters[0] - 2
+            return try (d * d).sum()
+        }
+        var engineConfig = EngineConfig()
+        engineConfig.rollBack = true
+        let engine = try Engine(problems: [outer, inner], u2l: ["outer": ["inner"]], l2u: ["inner": ["outer"]],
+                                config: engineConfig)
+        try engine.run(iterations: 3)
+        let lam1 = lambda.value.scalars[0]
+        #expect(lam1 != 1, "the outer level stepped at the end of the window")
+        // Rolled back to w = 0, then one step with the new λ: w = 0 − 0.1 · 2(0 − λ₁) = 0.2 λ₁.
+        // Float32 products of O(1) values: 1e-6.
+        #expect(Swift.abs(w.value.scalars[0] - 0.2 * lam1) < 1e-6, "w \(w.value.scalars[0]) vs \(0.2 * lam1)")
+        // Without roll-back the window keeps its three steps.
+        w.parameter.assign(Tensor([0]))
+        lambda.parameter.assign(Tensor([1]))
+        engine.config.rollBack = false
+        try engine.run(iterations: 3)
+        #expect(Swift.abs(w.value.scalars[0] - 0.2 * lambda.value.scalars[0]) > 1e-3)
+    }
+}

@@ -111,6 +111,10 @@ public final class Engine: @unchecked Sendable {
                 throw .training(problem: p.name, message: "onInnerLoopStart: \(error)")
             }
             p.innerLoopStart = false
+            if rollsBack(p) {
+                // Copies, not references: the window's in-place updates must not reach the cache.
+                p.rollBackCache = (p.parameters.map { $0.detached() * 1 }, p.optimizer.states)
+            }
         }
         p.localStep += 1
         try descend(p)
@@ -126,6 +130,15 @@ public final class Engine: @unchecked Sendable {
                 try stepNormal(parent)
             }
             p.innerLoopStart = true
+            if rollsBack(p), let cache = p.rollBackCache {
+                // Betty's roll-back: return to the window's start and take one step on the last batch
+                // with the uppers just updated, so the window nets one step of progress.
+                for (parameter, value) in zip(p.module.parameters, cache.values) { parameter.assign(value) }
+                p.optimizer.states = cache.states
+                p.rollBackCache = nil
+                p.accumulated = nil
+                try descend(p, batch: p.currentBatch)
+            }
         }
         if p.isIterative && p.localStep % window == 0 { p.closeWindow() }
         p.ready = Array(repeating: false, count: p.ready.count)
@@ -154,9 +167,17 @@ public final class Engine: @unchecked Sendable {
 
     /// One local step: loss, direct gradient plus path hypergradients, accumulate, and step the
     /// optimizer every `gradientAccumulation` local steps.
-    private func descend(_ p: Problem) throws(EngineError) {
-        let batch = try p.nextBatch()
+    private func rollsBack(_ p: Problem) -> Bool {
+        config.rollBack && !graph.parents(of: p.name).isEmpty
+    }
+
+    private func descend(_ p: Problem, batch given: Batch? = nil) throws(EngineError) {
+        let batch: Batch
+        if let given { batch = given } else { batch = try p.nextBatch() }
         p.currentBatch = batch
+        if p.isIterative && config.rollBack {
+            throw .notImplemented(problem: p.name, feature: "roll-back with reverse mode")
+        }
         if p.isIterative { return try unrolledStep(p, batch: batch) }
         let (loss, grads) = try totalGradient(p, batch: batch)
         p.lastLoss = loss

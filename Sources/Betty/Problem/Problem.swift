@@ -34,6 +34,9 @@ public final class Problem: @unchecked Sendable {
     /// The latest total hypergradient norm (direct + paths), when paths exist.
     public internal(set) var lastHypergradientNorm: Float?
 
+    /// Parameters and optimizer state at the start of the window, when the engine rolls back.
+    var rollBackCache: (values: [Tensor], states: [ParameterState])?
+
     /// Optimizer state along an open unroll window of a reverse-mode problem (kept in the graph).
     var trajectoryStates: [ParameterState]?
 
