@@ -28,4 +28,14 @@ import Betty
             #expect(program.decays.value.scalars.allSatisfy { $0 >= 1e-8 })
         }
     }
+
+    @Test func samaWithAnAdamInnerLevelBeatsFrozenDecays() throws {
+        let frozen = try LogisticHPO(method: nil, seed: 0, innerAdam: 0.05)
+        try frozen.engine.run(iterations: 2000)
+        let program = try LogisticHPO(method: .sama, seed: 0, innerAdam: 0.05) { $0.samaAlpha = 0.01 }
+        try program.engine.run(iterations: 2000)
+        let (baseline, loss) = (try frozen.validationLoss(), try program.validationLoss())
+        // The same bar as the other methods: a clear gain over frozen decays.
+        #expect(loss < baseline - 0.05, "sama \(loss) vs frozen \(baseline)")
+    }
 }

@@ -17,7 +17,7 @@ enum BestResponse {
         case .darts: return try darts(v, curr: curr, prev: prev, batch: batch)
         case .neumann: return try neumann(v, curr: curr, prev: prev, batch: batch)
         case .cg: return try conjugateGradient(v, curr: curr, prev: prev, batch: batch)
-        case .sama: throw .notImplemented(problem: curr.name, feature: "the sama hypergradient")
+        case .sama: return try sama(v, curr: curr, prev: prev, batch: batch)
         case .reverse: return try reverse(v, curr: curr, prev: prev, createGraph: false)
         }
     }
@@ -26,11 +26,18 @@ enum BestResponse {
     /// correction: H⁻¹ ≈ I, as in Betty). The parameters are restored exactly (Betty's release leaves
     /// them shifted by −εv).
     static func darts(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch) throws(EngineError) -> [Tensor] {
-        let eps = try attributed(curr) { () throws(TensorError) in curr.config.dartsAlpha / (try globalNorm(v) + 1e-12) }
+        try finiteDifference(v, alpha: curr.config.dartsAlpha, curr: curr, prev: prev, batch: batch)
+    }
+
+    /// −(g(θ + εd) − g(θ − εd)) / 2ε with g = ∂L_curr/∂θ_prev and ε = alpha / ‖d‖; the lower level's
+    /// parameters are left exactly as they were.
+    static func finiteDifference(_ direction: [Tensor], alpha: Float, curr: Problem, prev: Problem,
+                                 batch: Batch) throws(EngineError) -> [Tensor] {
+        let eps = try attributed(curr) { () throws(TensorError) in alpha / (try globalNorm(direction) + 1e-12) }
         let theta = curr.parameters.map { $0.detached() }
         func gradient(at shift: Float) throws(EngineError) -> [Tensor] {
             let shifted = try attributed(curr) { () throws(TensorError) in
-                try zip(theta, v).map { (p, d) throws(TensorError) in try (p + shift * d).requiringGrad() }
+                try zip(theta, direction).map { (p, d) throws(TensorError) in try (p + shift * d).requiringGrad() }
             }
             return try withParameters(curr, shifted) { () throws(EngineError) in
                 try gradients(of: try curr.loss(on: batch), wrt: prev.parameters, problem: curr.name)
@@ -40,6 +47,31 @@ enum BestResponse {
         return try attributed(curr) { () throws(TensorError) in
             try zip(minus, plus).map { (m, p) throws(TensorError) in try (m - p) * (1 / (2 * eps)) }
         }
+    }
+
+    /// SAMA (Choe et al. 2023): darts along v preconditioned by the lower level's Adam update, whose
+    /// Jacobian in the gradient is diagonal. From the state after the step (m, s, the raw gradient g)
+    /// the moments before it are recovered, m₀ = (m − (1−β1)g)/β1 and s₀ = (s − (1−β2)g²)/β2, and
+    /// v ← v · lr · ((1−β1)β2 s₀ − β1(1−β2) g m₀) / (√s + ε)³, ε_fd = samaAlpha / ‖v‖.
+    static func sama(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch) throws(EngineError) -> [Tensor] {
+        guard let adam = curr.optimizer as? Adam else {
+            throw .unsupportedPath(problem: curr.name, method: "sama",
+                                   reason: "needs an Adam or AdamW optimizer on this level (it preconditions with Adam's moments)")
+        }
+        let (b1, b2, eps, lr) = (adam.beta1, adam.beta2, adam.epsilon, adam.learningRate)
+        let direction = try attributed(curr) { () throws(TensorError) in
+            try zip(v, adam.states).map { (vi, state) throws(TensorError) -> Tensor in
+                guard let m = state["exp_avg"], let s = state["exp_avg_sq"], let g = state["last_grad"] else {
+                    return vi * lr  // before the first step: the update's Jacobian is taken as lr · I
+                }
+                let m0 = b1 > 0 ? try (m - (1 - b1) * g) / b1 : m.zerosLike()
+                let s0 = try (s - (1 - b2) * (g * g)) / b2
+                let denominator = pow(sqrt(s) + eps, 3)
+                let scale = try ((1 - b1) * b2 * s0 - b1 * (1 - b2) * (g * m0)) / denominator
+                return try vi * scale * lr
+            }
+        }
+        return try finiteDifference(direction, alpha: curr.config.samaAlpha, curr: curr, prev: prev, batch: batch)
     }
 
     /// Exact: v · dθ_K/dθ_prev by back-propagating through the recorded unrolled steps of the

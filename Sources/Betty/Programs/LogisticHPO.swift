@@ -14,7 +14,9 @@ public struct LogisticHPO {
 
     /// `method: nil` builds the same problems without dependencies: the decays stay at 1 (the
     /// baseline a hypergradient must beat).
-    public init(method: ProblemConfig.Method?, seed: UInt64, unroll: Int = 100,
+    /// `innerAdam` trains the inner level with Adam at that learning rate instead of SGD lr 0.1 (SAMA
+    /// preconditions with Adam's moments).
+    public init(method: ProblemConfig.Method?, seed: UInt64, unroll: Int = 100, innerAdam: Float? = nil,
                 configure: (inout ProblemConfig) -> Void = { _ in }) throws {
         let all = try Dataset.logistic(samples: 1000, features: 20, seed: seed)
         let train = try all.subset(Array(0..<500))
@@ -25,12 +27,18 @@ public struct LogisticHPO {
         innerConfig.type = method ?? .darts
         innerConfig.unrollSteps = unroll
         configure(&innerConfig)
-        let inner = Problem(name: "inner", module: weights, optimizer: SGD(weights.parameters, learningRate: 0.1),
+        let innerParameters = weights.parameters
+        let innerOptimizer: any Optimizer = innerAdam.map { Adam(innerParameters, learningRate: $0) }
+            ?? SGD(innerParameters, learningRate: 0.1)
+        let inner = Problem(name: "inner", module: weights, optimizer: innerOptimizer,
                             data: [try DataLoader(train, batchSize: 500, shuffle: false)], config: innerConfig) { p, batch in
             let w = p.parameters[0], lam = p["outer"].parameters[0]
             return try binaryCrossEntropyWithLogits(batch.x.matmul(w), batch.y) + 0.5 * (lam * w * w).sum()
         }
-        inner.onInnerLoopStart = { p in p.module.parameters[0].assign(Tensor.zeros([20])) }
+        inner.onInnerLoopStart = { p in
+            p.module.parameters[0].assign(Tensor.zeros([20]))
+            p.optimizer.resetState()
+        }
         let outer = Problem(name: "outer", module: decays, optimizer: SGD(decays.parameters, learningRate: 1, momentum: 0.9),
                             data: [try DataLoader(validation, batchSize: 500, shuffle: false)]) { p, batch in
             try binaryCrossEntropyWithLogits(batch.x.matmul(p["inner"].parameters[0]), batch.y)
