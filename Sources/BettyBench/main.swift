@@ -22,8 +22,9 @@ if let i = arguments.firstIndex(of: "--loop") {
         case "hvp": _ = TensorBenchmarks.hvp()
         case "step": _ = try NNBenchmarks.mlpTrainingStep(threads: 1)
         case "hpo": _ = try MLOBenchmarks.logisticHPO(.darts)
+        case "reverse": _ = try MLOBenchmarks.logisticHPO(.reverse)
         case "mwn": _ = try MLOBenchmarks.metaWeightNet(threads: 1, iterations: 50)
-        default: print("unknown benchmark \(name); one of op, mlp, hvp, step, hpo, mwn"); exit(2)
+        default: print("unknown benchmark \(name); one of op, mlp, hvp, step, hpo, reverse, mwn"); exit(2)
         }
     }
     exit(0)

@@ -8,7 +8,7 @@ enum Autograd {
     /// total gradient is wanted; returns those gradients by node identity.
     static func run(
         output: Tensor, seed: Tensor, isTarget: (GradNode) -> Bool,
-        createGraph: Bool, retainGraph: Bool, requiredTargets: [GradNode] = []
+        createGraph: Bool, retainGraph: Bool, requiredTargets: [GradNode] = [], oldestTarget: Int = 0
     ) throws(TensorError) -> [ObjectIdentifier: (node: GradNode, grad: Tensor)] {
         guard let root = output.node else {
             throw .notDifferentiable(message: "the output does not depend on any tensor that requires a gradient; call requiringGrad() on the inputs and compute the output outside withoutGrad { }")
@@ -29,7 +29,8 @@ enum Autograd {
             }
             stack.append((node, true))
             node.forEachInputNode { n in
-                if n.mark != pass { stack.append((n, false)) }
+                // Older than every target: it cannot lead to one (an unrolled trajectory's history).
+                if n.mark != pass && n.id >= oldestTarget { stack.append((n, false)) }
             }
         }
         defer {
@@ -123,7 +124,8 @@ public func grad(
     let targets = Set(inputs.map { ObjectIdentifier($0.node!) })
     let found = try Autograd.run(output: output, seed: seed, isTarget: { targets.contains(ObjectIdentifier($0)) },
                                  createGraph: createGraph, retainGraph: retainGraph ?? createGraph,
-                                 requiredTargets: allowUnused ? [] : inputs.map { $0.node! })
+                                 requiredTargets: allowUnused ? [] : inputs.map { $0.node! },
+                                 oldestTarget: inputs.map { $0.node!.id }.min() ?? 0)
     var result: [Tensor] = []
     for (i, input) in inputs.enumerated() {
         if let g = found[ObjectIdentifier(input.node!)]?.grad {

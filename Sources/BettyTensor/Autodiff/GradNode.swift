@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One recorded operation: its inputs (edges and saved values at once) and, for rules that need it,
 /// its output.
 ///
@@ -6,6 +8,11 @@
 /// `createGraph` is on.
 @usableFromInline
 final class GradNode {
+    /// Creation order: an operation's inputs are always older than it, so a backward pass can skip
+    /// everything older than the oldest tensor it differentiates with respect to.
+    static let counter = Atomic<Int>(0)
+    let id = GradNode.counter.wrappingAdd(1, ordering: .relaxed).newValue
+
     @usableFromInline let op: Op
     /// Shape of the output.
     @usableFromInline let shape: Shape
