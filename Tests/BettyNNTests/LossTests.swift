@@ -31,15 +31,6 @@ private func bceD(_ z: Double, _ y: Double) -> Double {
     Swift.max(z, 0) - z * y + log1p(exp(-Swift.abs(z)))
 }
 
-private func expectClose(_ actual: [Float], _ expected: [Double], tol: Double, _ what: String,
-                         sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)",
-            sourceLocation: sourceLocation)
-    for (i, (a, e)) in zip(actual, expected).enumerated() where !(Swift.abs(Double(a) - e) <= tol) {
-        Issue.record("\(what)[\(i)] = \(a), expected \(e) (tolerance \(tol))", sourceLocation: sourceLocation)
-        return
-    }
-}
 
 private let rows: [[Float]] = [[2, 1, 0.1, -1], [0.5, 2.5, -0.3, 1], [-2, 0, 3, 0.2]]
 private let labelList = [0, 3, 2]

@@ -12,16 +12,6 @@ import Glibc
 
 // MARK: - Helpers
 
-/// `|actual - expected| <= tol` elementwise, with a message naming the first offender.
-private func expectClose(_ actual: [Float], _ expected: [Double], tol: Double, _ what: String,
-                         sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)",
-            sourceLocation: sourceLocation)
-    for (i, (a, e)) in zip(actual, expected).enumerated() where !(Swift.abs(Double(a) - e) <= tol) {
-        Issue.record("\(what)[\(i)] = \(a), expected \(e) (tolerance \(tol))", sourceLocation: sourceLocation)
-        return
-    }
-}
 
 /// The gradients of the hand-derived SGD cases: one scalar sequence g_t for an element starting at
 /// 1, and the same sequence times -2 for an element starting at -2. SGD's update (momentum,
