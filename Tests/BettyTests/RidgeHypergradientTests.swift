@@ -52,7 +52,8 @@ import Betty
         }
 
         /// A two-level engine with the inner weights set to w*(λ).
-        func engine(lambda: [Float], method: ProblemConfig.Method, configure: (inout ProblemConfig) -> Void = { _ in }) throws -> Engine {
+        func engine(lambda: [Float], method: ProblemConfig.Method, sharedLambda: Bool = false,
+                    configure: (inout ProblemConfig) -> Void = { _ in }) throws -> Engine {
             let inner = ParameterTensor(Tensor.zeros([d]))
             let outer = ParameterTensor(Tensor(lambda))
             var innerConfig = ProblemConfig()
@@ -76,7 +77,8 @@ import Betty
             }
             let engine = try Engine(problems: [outerProblem, innerProblem],
                                     u2l: ["outer": ["inner"]], l2u: ["inner": ["outer"]])
-            let w = closedForm(lambda: lambda.map(Double.init)).w
+            let perFeature = sharedLambda ? [Double](repeating: Double(lambda[0]), count: d) : lambda.map(Double.init)
+            let w = closedForm(lambda: perFeature).w
             inner.parameter.assign(Tensor(w.map(Float.init)))
             _ = try engine.hypergradient(of: "inner")  // draws inner's batch
             return engine
@@ -123,6 +125,20 @@ import Betty
             // Float32 differences at ε = 0.01/‖g‖: ~1e-4 relative of the gradient's size.
             #expect(Swift.abs(Double(hg[j]) - expected) <= 2e-3 * Swift.abs(expected) + 1e-5, "λ[\(j)]: \(hg[j]) vs \(expected)")
         }
+    }
+
+    @Test(arguments: [ProblemConfig.Method.cg, .neumann])
+    func aScalarDecayMatchesTheClosedFormToo(method: ProblemConfig.Method) throws {
+        // One λ shared by all features: dL/dλ = Σ_j −(H⁻¹ g)_j · 2 w*_j, the sum of the vector case.
+        let f = Fixture()
+        let exact = f.exactHypergradient(lambda: [Double](repeating: 0.3, count: 5)).reduce(0, +)
+        let hg = try f.engine(lambda: [0.3], method: method, sharedLambda: true) {
+            $0.cgIterations = 5
+            $0.neumannIterations = 200
+            $0.neumannAlpha = 0.3
+        }.hypergradient(of: "outer")[0].scalars
+        #expect(hg.count == 1)
+        #expect(Swift.abs(Double(hg[0]) - exact) <= 1e-3 * Swift.abs(exact) + 1e-6, "\(method): \(hg[0]) vs \(exact)")
     }
 
     @Test func samaNeedsAdamOnTheLowerLevel() throws {
