@@ -23,11 +23,20 @@ func medianSeconds(runs: Int = 7, repeats: Int, _ body: () throws -> Void) rethr
     return samples[samples.count / 2]
 }
 
-/// Peak resident set size of this process, in MiB.
+/// Peak resident set size of this process, in MiB: VmHWM from /proc, which starts afresh at exec
+/// (getrusage's maxrss would include `swift run`'s own memory, inherited across exec).
 func peakRSSMiB() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
+    guard let file = fopen("/proc/self/status", "r") else { return .nan }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if text.hasPrefix("VmHWM:") {
+            let kb = text.split(separator: " ").compactMap { Double($0) }.first ?? .nan
+            return kb / 1024
+        }
+    }
+    return .nan
 }
 
 /// Keeps a value alive and opaque to the optimiser.
