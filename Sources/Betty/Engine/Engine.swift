@@ -19,6 +19,8 @@ public final class Engine: @unchecked Sendable {
     public var validation: ((Engine) throws -> [String: Float])?
 
     private var byName: [String: Problem] = [:]
+    /// Per problem, the problems on its back-propagation paths (below it), from the graph.
+    private var levelsBelow: [String: [Problem]] = [:]
 
     public init(problems: [Problem], u2l: [String: [String]], l2u: [String: [String]],
                 config: EngineConfig = EngineConfig()) throws(EngineError) {
@@ -50,7 +52,10 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func resetReadyFlags() {
+        levelsBelow = [:]
         for p in problems {
+            let names = Set((graph.paths[p.name] ?? []).flatMap { $0.dropFirst().dropLast() })
+            levelsBelow[p.name] = problems.filter { names.contains($0.name) }
             p.ready = Array(repeating: false, count: graph.children(of: p.name).count)
         }
     }
@@ -133,7 +138,7 @@ public final class Engine: @unchecked Sendable {
             if rollsBack(p), let cache = p.rollBackCache {
                 // Betty's roll-back: return to the window's start and take one step on the last batch
                 // with the uppers just updated, so the window nets one step of progress.
-                for (parameter, value) in zip(p.module.parameters, cache.values) { parameter.assign(value) }
+                for (parameter, value) in zip(p.trainable, cache.values) { parameter.assign(value) }
                 p.optimizer.states = cache.states
                 p.rollBackCache = nil
                 p.accumulated = nil
@@ -158,7 +163,7 @@ public final class Engine: @unchecked Sendable {
         let (next, nextStates) = try attributed(p) { () throws(TensorError) in
             try p.optimizer.functionalStep(theta, gradients: g, states: states)
         }
-        for (parameter, v) in zip(p.module.parameters, next) { parameter.value = v }
+        for (parameter, v) in zip(p.trainable, next) { parameter.value = v }
         p.trajectoryStates = nextStates
         emit(.step(StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: value,
                                  hypergradientNorm: p.lastHypergradientNorm, liveBytes: MemoryStats.liveBytes,
@@ -224,8 +229,7 @@ public final class Engine: @unchecked Sendable {
         // lower's parameters are functions of this problem's (its recorded trajectory), so the loss is
         // re-evaluated with them detached; otherwise its path would be counted twice.
         // Only levels below `p` (on its paths) are held: an upper's parameters are inputs of `p`.
-        let below = Set((graph.paths[p.name] ?? []).flatMap { $0.dropFirst().dropLast() })
-        let unrolled = problems.filter { below.contains($0.name) && $0.isIterative && $0.trajectoryStates != nil }
+        let unrolled = (levelsBelow[p.name] ?? []).filter { $0.isIterative && $0.trajectoryStates != nil }
         var total: [Tensor]
         if unrolled.isEmpty {
             total = try gradients(of: loss, wrt: p.parameters, problem: p.name,

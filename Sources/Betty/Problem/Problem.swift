@@ -60,6 +60,7 @@ public final class Problem: @unchecked Sendable {
         self.schedule = schedule
         self.trainingStep = trainingStep
         baseLearningRate = optimizer.learningRate
+        trainable = module.parameters
     }
 
     /// Another problem of the same engine, by name.
@@ -71,14 +72,18 @@ public final class Problem: @unchecked Sendable {
         return other
     }
 
+    /// The module's parameters, listed once: a module's structure is fixed after it is built, and
+    /// listing walks the module tree and builds names, which a step would otherwise do many times.
+    public let trainable: [Parameter]
+
     /// The trainable parameter values (leaves), in module order.
-    public var parameters: [Tensor] { module.parameterValues }
+    public var parameters: [Tensor] { trainable.map(\.value) }
 
     /// Ends an unroll window of an iterative problem: the trajectory's last point becomes the new
     /// leaves, and the optimizer keeps the (detached) state reached.
     func closeWindow() {
         guard let states = trajectoryStates else { return }
-        for parameter in module.parameters {
+        for parameter in trainable {
             parameter.value = parameter.value.detached().requiringGrad()
         }
         optimizer.states = states.map { state in
