@@ -4,16 +4,26 @@ import Synchronization
 enum Autograd {
     private static let passCounter = Atomic<Int>(0)
 
-    /// Runs one backward pass from `output` seeded with `seed`. `isTarget` picks the nodes whose
-    /// total gradient is wanted; returns those gradients by node identity.
+    /// Runs one backward pass from `output` seeded with `seed` and returns the total gradient of
+    /// each target reached: the given nodes, or every leaf when `targets` is nil. With `requireAll`,
+    /// a target the output does not depend on is an error, raised before anything is computed.
     static func run(
-        output: Tensor, seed: Tensor, isTarget: (GradNode) -> Bool,
-        createGraph: Bool, retainGraph: Bool, requiredTargets: [GradNode] = [], oldestTarget: Int = 0
-    ) throws(TensorError) -> [ObjectIdentifier: (node: GradNode, grad: Tensor)] {
+        output: Tensor, seed: Tensor, targets: [GradNode]?, requireAll: Bool = false,
+        createGraph: Bool, retainGraph: Bool
+    ) throws(TensorError) -> [(node: GradNode, grad: Tensor)] {
         guard let root = output.node else {
             throw .notDifferentiable(message: "the output does not depend on any tensor that requires a gradient; call requiringGrad() on the inputs and compute the output outside withoutGrad { }")
         }
         let pass = passCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        // Targets are marked on the node, not kept in a set: a pass visits every node several times.
+        var oldestTarget = 0
+        if let targets {
+            oldestTarget = targets.map(\.id).min() ?? 0
+            for t in targets { t.targetPass = pass }
+        }
+        @inline(__always) func isTarget(_ node: GradNode) -> Bool {
+            targets == nil ? node.isLeaf : node.targetPass == pass
+        }
 
         // Post-order DFS: every node comes after all of its inputs. Nodes are marked when expanded,
         // not when pushed: marking on push lets a node reached by two paths land before an input.
@@ -43,20 +53,22 @@ enum Autograd {
             node.needed = needed
         }
         // Checked before anything is computed or freed, so the caller can retry.
-        for (i, target) in requiredTargets.enumerated() where !target.needed {
-            throw .notDifferentiable(message: "input \(i) (shape \(target.shape)) is not used to compute the output; pass allowUnused: true to get zeros for it")
+        if requireAll, let targets {
+            for (i, target) in targets.enumerated() where !target.needed {
+                throw .notDifferentiable(message: "input \(i) (shape \(target.shape)) is not used to compute the output; pass allowUnused: true to get zeros for it")
+            }
         }
-        guard root.needed else { return [:] }
+        guard root.needed else { return [] }
 
         let previousMode = GradMode.isEnabled
         GradMode.isEnabled = createGraph
         defer { GradMode.isEnabled = previousMode }
 
         root.pending = createGraph ? seed : seed.detached()
-        var results: [ObjectIdentifier: (node: GradNode, grad: Tensor)] = [:]
+        var results: [(node: GradNode, grad: Tensor)] = []
         for node in order.reversed() where node.needed {
             guard let g = node.pending else { continue }
-            if isTarget(node) { results[ObjectIdentifier(node)] = (node, g) }
+            if isTarget(node) { results.append((node, g)) }
             if node.isLeaf { continue }
             if case let .concat(axis, sizes) = node.op {
                 let needs = node.extra.map { $0.node?.needed == true }
@@ -121,22 +133,12 @@ public func grad(
         throw .notDifferentiable(message: "input \(i) (shape \(input.shape)) does not require a gradient; create it with requiringGrad()")
     }
     let seed = try Autograd.seed(for: output, gradOutputs)
-    let targets = Set(inputs.map { ObjectIdentifier($0.node!) })
-    let found = try Autograd.run(output: output, seed: seed, isTarget: { targets.contains(ObjectIdentifier($0)) },
-                                 createGraph: createGraph, retainGraph: retainGraph ?? createGraph,
-                                 requiredTargets: allowUnused ? [] : inputs.map { $0.node! },
-                                 oldestTarget: inputs.map { $0.node!.id }.min() ?? 0)
-    var result: [Tensor] = []
-    for (i, input) in inputs.enumerated() {
-        if let g = found[ObjectIdentifier(input.node!)]?.grad {
-            result.append(g)
-        } else if allowUnused {
-            result.append(.zeros(input.shape))
-        } else {
-            throw .notDifferentiable(message: "input \(i) (shape \(input.shape)) is not used to compute the output; pass allowUnused: true to get zeros for it")
-        }
+    let nodes = inputs.map { $0.node! }
+    let found = try Autograd.run(output: output, seed: seed, targets: nodes, requireAll: !allowUnused,
+                                 createGraph: createGraph, retainGraph: retainGraph ?? createGraph)
+    return inputs.map { input in
+        found.first { $0.node === input.node! }?.grad ?? .zeros(input.shape)
     }
-    return result
 }
 
 /// Gradient of a scalar `output` with respect to one input.
@@ -154,9 +156,9 @@ extension Tensor {
     /// `grad(of:wrt:createGraph:)`, which returns the gradients instead of storing them.
     public func backward(gradOutput: Tensor? = nil, retainGraph: Bool? = nil, createGraph: Bool = false) throws(TensorError) {
         let seed = try Autograd.seed(for: self, gradOutput)
-        let found = try Autograd.run(output: self, seed: seed, isTarget: { $0.isLeaf },
+        let found = try Autograd.run(output: self, seed: seed, targets: nil,
                                      createGraph: createGraph, retainGraph: retainGraph ?? createGraph)
-        for (node, g) in found.values {
+        for (node, g) in found {
             if let existing = node.grad {
                 node.grad = createGraph ? try existing + g : try existing.detached() + g.detached()
             } else {

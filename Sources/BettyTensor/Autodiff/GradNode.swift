@@ -32,6 +32,7 @@ final class GradNode {
 
     // Scratch for one backward pass (see `Autograd.run`).
     var mark = 0
+    var targetPass = 0
     var needed = false
     var pending: Tensor?
 
