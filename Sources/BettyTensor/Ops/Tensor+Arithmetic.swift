@@ -73,42 +73,35 @@ extension Tensor {
     /// version is bumped); while recording it rebinds `a` to a new tensor in the graph.
     @inlinable
     public static func += (a: inout Tensor, b: Tensor) throws(TensorError) {
-        try a.update(b, AddKernel.self, name: "add")
+        try a.update(b, AddKernel.self, .add, name: "add")
     }
 
     /// `a = a - b`, in place outside recording as `+=` is.
     @inlinable
     public static func -= (a: inout Tensor, b: Tensor) throws(TensorError) {
-        try a.update(b, SubKernel.self, name: "sub")
+        try a.update(b, SubKernel.self, .sub, name: "sub")
     }
 
     /// `a = a * b`, in place outside recording as `+=` is.
     @inlinable
     public static func *= (a: inout Tensor, b: Tensor) throws(TensorError) {
-        try a.update(b, MulKernel.self, name: "mul")
+        try a.update(b, MulKernel.self, .mul, name: "mul")
     }
 
     @inlinable
-    mutating func update<K: BinaryKernel>(_ b: Tensor, _ kernel: K.Type, name: String) throws(TensorError) {
+    mutating func update<K: BinaryKernel>(_ b: Tensor, _ kernel: K.Type, _ op: Op, name: String) throws(TensorError) {
         let recording = GradMode.isEnabled && (node != nil || b.node != nil)
         if !recording && (b.shape == shape || b.count == 1) {
             inPlace(b, K.self)
         } else if !recording {
-            let r = try Tensor.binary(K.self, detached(), b.detached(), .add, name: name)
+            let r = try Tensor.binary(K.self, detached(), b.detached(), op, name: name)
             guard r.shape == shape else { self = r; return }
             withUnsafeMutableBufferPointer { dst in
                 r.withUnsafeBufferPointer { src in _ = dst.update(fromContentsOf: src) }
             }
         } else {
-            self = try Tensor.binary(K.self, self, b, Self.op(for: K.self), name: name)
+            self = try Tensor.binary(K.self, self, b, op, name: name)
         }
-    }
-
-    @usableFromInline
-    static func op<K: BinaryKernel>(for kernel: K.Type) -> Op {
-        if K.self == AddKernel.self { return .add }
-        if K.self == SubKernel.self { return .sub }
-        return .mul
     }
 
     /// `self = f(self, b)` in the existing storage (copied first if shared); `b` has this shape or
