@@ -3,31 +3,12 @@ import BettyTensor
 import _TestSupport
 
 @Suite struct ConvolutionTests {
-    /// Direct definition of cross-correlation, in Double.
-    static func naiveConv(_ x: Tensor, _ w: Tensor, stride: (Int, Int), padding: (Int, Int)) -> [Double] {
-        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (o, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
-        let oh = (h + 2 * padding.0 - kh) / stride.0 + 1, ow = (wd + 2 * padding.1 - kw) / stride.1 + 1
-        let xs = x.scalars, ws = w.scalars
-        var out: [Double] = []
-        for b in 0..<n { for f in 0..<o { for i in 0..<oh { for j in 0..<ow {
-            var s = 0.0
-            for ch in 0..<c { for dy in 0..<kh { for dx in 0..<kw {
-                let y = i * stride.0 - padding.0 + dy, xx = j * stride.1 - padding.1 + dx
-                guard y >= 0, y < h, xx >= 0, xx < wd else { continue }
-                s += Double(xs[((b * c + ch) * h + y) * wd + xx]) * Double(ws[((f * c + ch) * kh + dy) * kw + dx])
-            } } }
-            out.append(s)
-        } } } }
-        return out
-    }
-
     @Test(arguments: [((1, 1), (0, 0)), ((2, 2), (1, 1)), ((1, 2), (2, 0))])
     func conv2dMatchesTheDefinition(stride: (Int, Int), padding: (Int, Int)) throws {
         var gen = RandomGenerator(seed: 1)
         let x = Tensor.randomNormal([2, 3, 7, 6], using: &gen), w = Tensor.randomNormal([4, 3, 3, 2], using: &gen)
         let y = try conv2d(x, weight: w, stride: stride, padding: padding)
-        let reference = Self.naiveConv(x, w, stride: stride, padding: padding)
+        let reference = Reference.conv2d(x, w, stride: stride, padding: padding)
         #expect(y.count == reference.count)
         for (a, b) in zip(y.scalars, reference) {
             // 18-term dot products of N(0,1) values in Float32: 1e-4 absolute is ~100 ulp of the terms.

@@ -126,24 +126,7 @@ enum GradScalarForm: String, CaseIterable, Sendable {
     }
 }
 
-enum GradUnary: String, CaseIterable, Sendable {
-    case exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, softplus
-
-    func apply(_ x: Tensor) -> Tensor {
-        switch self {
-        case .exp: BettyTensor.exp(x)
-        case .log: BettyTensor.log(x)
-        case .sqrt: BettyTensor.sqrt(x)
-        case .abs: BettyTensor.abs(x)
-        case .sin: BettyTensor.sin(x)
-        case .cos: BettyTensor.cos(x)
-        case .tanh: BettyTensor.tanh(x)
-        case .sigmoid: BettyTensor.sigmoid(x)
-        case .relu: BettyTensor.relu(x)
-        case .softplus: BettyTensor.softplus(x)
-        }
-    }
-
+extension UnaryFunction {
     /// 15 elements (a SIMD8 body and a scalar tail) from the function's smooth domain.
     var input: Tensor {
         switch self {
@@ -189,20 +172,9 @@ enum GradReduction: String, CaseIterable, Sendable {
     }
 }
 
-struct GradMatmulCase: Sendable, CustomTestStringConvertible {
-    let aBatched: Bool, bBatched: Bool, tA: Bool, tB: Bool
-    var testDescription: String {
-        "rank \(aBatched ? 3 : 2)\(tA ? "ᵀ" : "") × rank \(bBatched ? 3 : 2)\(tB ? "ᵀ" : "")"
-    }
-
-    static let batched: [GradMatmulCase] = [(true, true), (true, false), (false, true)].flatMap { ab in
-        [(false, false), (true, false), (false, true), (true, true)].map {
-            GradMatmulCase(aBatched: ab.0, bBatched: ab.1, tA: $0.0, tB: $0.1)
-        }
-    }
-
+extension BatchedMatmulLayout {
     /// Stored operands for logical [batch 2] × [3, 4] × [4, 2].
-    func operands() -> [Tensor] {
+    func gradientOperands() -> [Tensor] {
         let (m, k, n) = (3, 4, 2)
         let aBatch: [Int] = aBatched ? [2] : [], bBatch: [Int] = bBatched ? [2] : []
         let aDims: [Int] = aBatch + (tA ? [k, m] : [m, k])
@@ -239,8 +211,8 @@ struct GradMatmulCase: Sendable, CustomTestStringConvertible {
 
     // MARK: Elementwise functions
 
-    @Test(arguments: GradUnary.allCases)
-    func unaryFunction(_ f: GradUnary) throws {
+    @Test(arguments: UnaryFunction.allCases)
+    func unaryFunction(_ f: UnaryFunction) throws {
         try GradFixture.expectGradient(at: [f.input]) { x in f.apply(x[0]) }
     }
 
@@ -324,9 +296,9 @@ struct GradMatmulCase: Sendable, CustomTestStringConvertible {
         }
     }
 
-    @Test(arguments: GradMatmulCase.batched)
-    func batchedMatmul(_ c: GradMatmulCase) throws {
-        try GradFixture.expectGradient(at: c.operands()) { x in
+    @Test(arguments: BatchedMatmulLayout.all)
+    func batchedMatmul(_ c: BatchedMatmulLayout) throws {
+        try GradFixture.expectGradient(at: c.gradientOperands()) { x in
             try x[0].matmul(x[1], transposeA: c.tA, transposeB: c.tB)
         }
     }

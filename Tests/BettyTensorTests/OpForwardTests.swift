@@ -184,20 +184,9 @@ struct FwdBroadcastCase: Sendable, CustomTestStringConvertible {
     ]
 }
 
-struct FwdBatchedCase: Sendable, CustomTestStringConvertible {
-    let aBatched: Bool, bBatched: Bool, tA: Bool, tB: Bool
-    var testDescription: String {
-        "rank \(aBatched ? 3 : 2)\(tA ? "ᵀ" : "") × rank \(bBatched ? 3 : 2)\(tB ? "ᵀ" : "")"
-    }
-
-    static let all: [FwdBatchedCase] = [(true, true), (true, false), (false, true)].flatMap { ab in
-        [(false, false), (true, false), (false, true), (true, true)].map {
-            FwdBatchedCase(aBatched: ab.0, bBatched: ab.1, tA: $0.0, tB: $0.1)
-        }
-    }
-
+extension BatchedMatmulLayout {
     /// Stored operands for logical [batch 2] × [3, 4] × [4, 5].
-    func operands() -> (Tensor, Tensor) {
+    func forwardOperands() -> (Tensor, Tensor) {
         let (m, k, n) = (3, 4, 5)
         let aBatch: [Int] = aBatched ? [2] : [], bBatch: [Int] = bBatched ? [2] : []
         let aDims: [Int] = aBatch + (tA ? [k, m] : [m, k])
@@ -206,41 +195,7 @@ struct FwdBatchedCase: Sendable, CustomTestStringConvertible {
     }
 }
 
-enum FwdUnary: String, CaseIterable, Sendable {
-    case neg, exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, softplus
-
-    func apply(_ x: Tensor) -> Tensor {
-        switch self {
-        case .neg: -x
-        case .exp: BettyTensor.exp(x)
-        case .log: BettyTensor.log(x)
-        case .sqrt: BettyTensor.sqrt(x)
-        case .abs: BettyTensor.abs(x)
-        case .sin: BettyTensor.sin(x)
-        case .cos: BettyTensor.cos(x)
-        case .tanh: BettyTensor.tanh(x)
-        case .sigmoid: BettyTensor.sigmoid(x)
-        case .relu: BettyTensor.relu(x)
-        case .softplus: BettyTensor.softplus(x)
-        }
-    }
-
-    func reference(_ x: Double) -> Double {
-        switch self {
-        case .neg: -x
-        case .exp: Foundation.exp(x)
-        case .log: Foundation.log(x)
-        case .sqrt: x.squareRoot()
-        case .abs: Swift.abs(x)
-        case .sin: Foundation.sin(x)
-        case .cos: Foundation.cos(x)
-        case .tanh: Foundation.tanh(x)
-        case .sigmoid: 1 / (1 + Foundation.exp(-x))
-        case .relu: Swift.max(x, 0)
-        case .softplus: Foundation.log1p(Foundation.exp(x))
-        }
-    }
-
+extension UnaryFunction {
     /// 19 points (two SIMD8 bodies and a scalar tail) over the function's domain.
     var inputs: [Float] {
         let (lo, hi): (Float, Float) = (self == .log || self == .sqrt) ? (0.05, 20) : (-6, 6)
@@ -679,9 +634,9 @@ enum FwdUnary: String, CaseIterable, Sendable {
         }
     }
 
-    @Test(arguments: FwdBatchedCase.all)
-    func batchedMatmulMatchesNaiveLoops(_ c: FwdBatchedCase) throws {
-        let (a, b) = c.operands()
+    @Test(arguments: BatchedMatmulLayout.all)
+    func batchedMatmulMatchesNaiveLoops(_ c: BatchedMatmulLayout) throws {
+        let (a, b) = c.forwardOperands()
         let r = try a.matmul(b, transposeA: c.tA, transposeB: c.tB)
         let ref = FwdRef.matmul(a, b, tA: c.tA, tB: c.tB)
         #expect(ref.dims == [2, 3, 5])
@@ -790,8 +745,8 @@ enum FwdUnary: String, CaseIterable, Sendable {
 
     // MARK: Elementwise functions
 
-    @Test(arguments: FwdUnary.allCases)
-    func unaryFunctionMatchesLibm(_ f: FwdUnary) throws {
+    @Test(arguments: UnaryFunction.allCases)
+    func unaryFunctionMatchesLibm(_ f: UnaryFunction) throws {
         let xs = f.inputs
         let r = f.apply(Tensor(xs))
         // 1e-6 relative-or-absolute (~8 Float32 ulp): the accuracy contract of the kernels, tested

@@ -52,15 +52,8 @@ extension Tensor {
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
         let out = TensorStorage.allocate(count: index.count)
         withExtendedLifetime((storage, index.storage)) {
-            let src = storage.pointer, idx = index.storage.pointer, dst = out.pointer
-            for o in 0..<outer {
-                for j in 0..<m {
-                    for i in 0..<inner {
-                        let k = (o * m + j) * inner + i
-                        dst[k] = src[(o * n + Int(idx[k])) * inner + i]
-                    }
-                }
-            }
+            let src = storage.pointer, dst = out.pointer
+            Self.indexWalk(index, outer: outer, m: m, inner: inner, n: n) { k, source in dst[k] = src[source] }
         }
         return Tensor.result(out, index.shape, .gather(axis: ax), self, extra: [index.detached()])
     }
@@ -68,24 +61,32 @@ extension Tensor {
     /// Zeros of length `size` along `axis` with this tensor's elements added at `index`: the adjoint
     /// of `gather`.
     func scatterAdded(axis ax: Int, index: Tensor, size: Int) -> Tensor {
-        let m = shape[ax]
         var dims = Array(shape)
         dims[ax] = size
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
         let out = TensorStorage.zeros(count: outShape.elementCount)
         withExtendedLifetime((storage, index.storage)) {
-            let src = storage.pointer, idx = index.storage.pointer, dst = out.pointer
-            for o in 0..<outer {
-                for j in 0..<m {
-                    for i in 0..<inner {
-                        let k = (o * m + j) * inner + i
-                        dst[(o * size + Int(idx[k])) * inner + i] += src[k]
-                    }
+            let src = storage.pointer, dst = out.pointer
+            Self.indexWalk(index, outer: outer, m: shape[ax], inner: inner, n: size) { k, target in dst[target] += src[k] }
+        }
+        return Tensor.result(out, outShape, .scatterAdd(axis: ax, size: size), self, extra: [index])
+    }
+
+    /// Visits every element `k` of an `[outer, m, inner]` index with the flat offset it names in an
+    /// `[outer, n, inner]` tensor. One walk serves gather and its adjoint, so they stay exact adjoints.
+    @inline(__always)
+    private static func indexWalk(_ index: Tensor, outer: Int, m: Int, inner: Int, n: Int,
+                                  _ body: (_ k: Int, _ offset: Int) -> Void) {
+        let idx = index.storage.pointer
+        for o in 0..<outer {
+            for j in 0..<m {
+                for i in 0..<inner {
+                    let k = (o * m + j) * inner + i
+                    body(k, (o * n + Int(idx[k])) * inner + i)
                 }
             }
         }
-        return Tensor.result(out, outShape, .scatterAdd(axis: ax, size: size), self, extra: [index])
     }
 
     private func checkIndex(_ index: Tensor, axis ax: Int, op: String, bound: Int) throws(TensorError) {
