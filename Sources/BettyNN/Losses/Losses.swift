@@ -72,7 +72,11 @@ public func binaryCrossEntropyWithLogits(_ logits: Tensor, _ targets: Tensor,
         throw .shapeMismatch(op: "binaryCrossEntropyWithLogits", shapes: [logits.shape, targets.shape],
                              hint: "logits and targets must have the same shape")
     }
-    return reduction.apply(try softplus(logits) - logits * targets)
+    switch reduction {
+    case .mean: return try sigmoidCrossEntropy(logits: logits, targets: targets, scale: 1 / Float(max(logits.count, 1)))
+    case .sum: return try sigmoidCrossEntropy(logits: logits, targets: targets)
+    case .none: return try softplus(logits) - logits * targets
+    }
 }
 
 /// Mean squared error.

@@ -121,6 +121,8 @@ extension GradNode {
         case let .logSoftmax(axis):
             let y = outputTensor()
             return (try g - exp(y) * g.sum(axis: axis, keepDims: true), nil)
+        case let .sigmoidCrossEntropy(scale):
+            return try sigmoidCrossEntropyGradients(g, scale: scale, need0: need0, need1: need1)
         }
     }
 }

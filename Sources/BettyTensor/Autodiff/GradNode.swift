@@ -16,25 +16,26 @@ final class GradNode {
     @usableFromInline let op: Op
     /// Shape of the output.
     @usableFromInline let shape: Shape
-    @usableFromInline var a: Tensor?
-    @usableFromInline var b: Tensor?
+    @usableFromInline @exclusivity(unchecked) var a: Tensor?
+    @usableFromInline @exclusivity(unchecked) var b: Tensor?
     /// Further inputs (concat) or constants a rule needs (a condition, an index tensor).
-    @usableFromInline var extra: [Tensor]
+    @usableFromInline @exclusivity(unchecked) var extra: [Tensor]
     /// The output's storage, for rules that use the result (exp, tanh, softmax, ...). Storage, not a
     /// tensor: a tensor would hold this node and form a cycle.
-    @usableFromInline var output: TensorStorage?
+    @usableFromInline @exclusivity(unchecked) var output: TensorStorage?
     /// Set after a backward pass without `retainGraph` dropped the saved values.
-    @usableFromInline var released = false
+    @usableFromInline @exclusivity(unchecked) var released = false
 
     // Leaf state.
-    @usableFromInline var grad: Tensor?
-    @usableFromInline var version: Int32 = 0
+    @usableFromInline @exclusivity(unchecked) var grad: Tensor?
+    @usableFromInline @exclusivity(unchecked) var version: Int32 = 0
 
-    // Scratch for one backward pass (see `Autograd.run`).
-    var mark = 0
-    var targetPass = 0
-    var needed = false
-    var pending: Tensor?
+    // Scratch for one backward pass (see `Autograd.run`). Only the pass's own thread touches them,
+    // so the runtime's exclusivity bookkeeping (7% of a small hypergradient step) buys nothing.
+    @exclusivity(unchecked) var mark = 0
+    @exclusivity(unchecked) var targetPass = 0
+    @exclusivity(unchecked) var needed = false
+    @exclusivity(unchecked) var pending: Tensor?
 
     // Not inlinable: initialising stored properties from inlined code costs dynamic exclusivity
     // checks (a third of a small operation's time).

@@ -37,6 +37,8 @@ enum Op {
     // Normalisation along an axis.
     case softmax(axis: Int)
     case logSoftmax(axis: Int)
+    // Fused losses.
+    case sigmoidCrossEntropy(scale: Float)  // sigmoid(x) - y saved as `extra[0]` when recorded
 
     var name: String {
         switch self {
@@ -82,6 +84,7 @@ enum Op {
         case .fold: "fold"
         case .softmax: "softmax"
         case .logSoftmax: "logSoftmax"
+        case .sigmoidCrossEntropy: "sigmoidCrossEntropy"
         }
     }
 }
