@@ -14,6 +14,11 @@ public final class Engine: @unchecked Sendable {
     /// Adds a receiver of every event (loggers, the REPL, the dashboard), called on the engine's thread.
     public func subscribe(_ observer: @escaping (EngineEvent) -> Void) { observers.append(observer) }
 
+    private let started = ContinuousClock.now
+    private func elapsed() -> Double {
+        let d = ContinuousClock.now - started
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
     private func emit(_ event: EngineEvent) { for observer in observers { observer(event) } }
     /// Returns named validation metrics; called every `config.validStep` global steps.
     public var validation: ((Engine) throws -> [String: Float])?
@@ -167,7 +172,8 @@ public final class Engine: @unchecked Sendable {
         p.trajectoryStates = nextStates
         emit(.step(StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: value,
                                  hypergradientNorm: p.lastHypergradientNorm, liveBytes: MemoryStats.liveBytes,
-                                 peakBytes: MemoryStats.peakBytes, optimizerStepped: true)))
+                                 peakBytes: MemoryStats.peakBytes, optimizerStepped: true,
+                                 metrics: p.lastMetrics, time: elapsed())))
     }
 
     /// One local step: loss, direct gradient plus path hypergradients, accumulate, and step the
@@ -196,7 +202,7 @@ public final class Engine: @unchecked Sendable {
         var event = StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: loss,
                               hypergradientNorm: p.lastHypergradientNorm,
                               liveBytes: MemoryStats.liveBytes, peakBytes: MemoryStats.peakBytes,
-                              optimizerStepped: false)
+                              optimizerStepped: false, metrics: p.lastMetrics, time: elapsed())
         if p.localStep % p.config.gradientAccumulation == 0, var g = p.accumulated {
             p.accumulated = nil
             do {
@@ -220,7 +226,11 @@ public final class Engine: @unchecked Sendable {
     /// off, every path's hypergradient (§4). With `createGraph` the result stays differentiable (a
     /// reverse-mode problem's own step, inside an upper's unrolled window).
     func totalGradient(_ p: Problem, batch: Batch, createGraph: Bool = false) throws(EngineError) -> (Float, [Tensor]) {
-        let raw = try p.loss(on: batch)
+        p.lastMetrics = [:]
+        p.recordingMetrics = true
+        let evaluated = Result { () throws(EngineError) in try p.loss(on: batch) }
+        p.recordingMetrics = false
+        let raw = try evaluated.get()
         let value = raw.scalar
         guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: p.localStep, value: value) }
         let loss = raw / Float(p.config.gradientAccumulation)

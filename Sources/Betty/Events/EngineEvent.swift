@@ -16,9 +16,14 @@ public struct StepEvent: Sendable, Equatable {
     public var liveBytes: Int
     public var peakBytes: Int
     public var optimizerStepped: Bool
+    /// What the training step logged with `Problem.log(_:_:)` on this step's batch.
+    public var metrics: [String: Float]
+    /// Seconds since the engine was created (monotonic clock).
+    public var time: Double
 
     public init(globalStep: Int, problem: String, localStep: Int, loss: Float, hypergradientNorm: Float?,
-                liveBytes: Int, peakBytes: Int, optimizerStepped: Bool) {
+                liveBytes: Int, peakBytes: Int, optimizerStepped: Bool, metrics: [String: Float] = [:],
+                time: Double = 0) {
         self.globalStep = globalStep
         self.problem = problem
         self.localStep = localStep
@@ -27,5 +32,7 @@ public struct StepEvent: Sendable, Equatable {
         self.liveBytes = liveBytes
         self.peakBytes = peakBytes
         self.optimizerStepped = optimizerStepped
+        self.metrics = metrics
+        self.time = time
     }
 }

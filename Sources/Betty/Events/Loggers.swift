@@ -15,6 +15,7 @@ public struct TextLogger: Sendable {
             guard every <= 1 || e.localStep % every == 0 else { return nil }
             var text = "[Problem \"\(e.problem)\"] [Global Step \(e.globalStep)] [Local Step \(e.localStep)] loss: \(format(e.loss))"
             if let norm = e.hypergradientNorm { text += " | hypergradient norm: \(format(norm))" }
+            for (k, v) in e.metrics.sorted(by: { $0.key < $1.key }) { text += " | \(k): \(format(v))" }
             return text
         case let .validation(step, metrics):
             let values = metrics.sorted { $0.key < $1.key }.map { "\($0.key): \(format($0.value))" }.joined(separator: " | ")
@@ -53,6 +54,9 @@ public final class CSVLogger: @unchecked Sendable {
         switch event {
         case let .step(e):
             rows.append("step,\(e.globalStep),\(e.problem),\(e.localStep),\(e.loss),\(e.hypergradientNorm.map { "\($0)" } ?? ""),\(e.liveBytes),\(e.peakBytes),,")
+            for (k, v) in e.metrics.sorted(by: { $0.key < $1.key }) {
+                rows.append("metric,\(e.globalStep),\(e.problem),\(e.localStep),,,,,\(k),\(v)")
+            }
         case let .validation(step, metrics):
             for (k, v) in metrics.sorted(by: { $0.key < $1.key }) { rows.append("validation,\(step),,,,,,,\(k),\(v)") }
         case let .stopped(step, reason):

@@ -31,6 +31,17 @@ public final class Problem: @unchecked Sendable {
     public internal(set) var currentBatch: Batch?
     /// The unscaled loss of the latest local step.
     public internal(set) var lastLoss: Float?
+    /// What the training step logged (`log(_:_:)`) on the latest step's own loss evaluation.
+    public internal(set) var lastMetrics: [String: Float] = [:]
+    /// On only while the engine evaluates this step's loss, so re-evaluations (finite differences,
+    /// hypergradients) do not overwrite the step's metrics with values at perturbed parameters.
+    var recordingMetrics = false
+
+    /// Records a named metric of the current step, e.g. `p.log("acc", accuracy(logits, y))` in the
+    /// training step; it travels with the step's event to loggers, the REPL and the dashboard.
+    public func log(_ name: String, _ value: Float) {
+        if recordingMetrics { lastMetrics[name] = value }
+    }
     /// The latest total hypergradient norm (direct + paths), when paths exist.
     public internal(set) var lastHypergradientNorm: Float?
 
