@@ -7,7 +7,12 @@ let package = Package(
         .library(name: "BettyTensor", targets: ["BettyTensor"]),
         .library(name: "BettyNN", targets: ["BettyNN"]),
         .library(name: "Betty", targets: ["Betty"]),
+        .library(name: "BettyScript", targets: ["BettyScript"]),
+        .executable(name: "betty-repl", targets: ["betty-repl"]),
         .executable(name: "BettyBench", targets: ["BettyBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // OpenBLAS through a system-library target; only BettyTensor/BLAS imports it.
@@ -16,12 +21,20 @@ let package = Package(
         .target(name: "BettyNN", dependencies: ["BettyTensor"],
                 resources: [.copy("Resources")]),
         .target(name: "Betty", dependencies: ["BettyNN", "BettyTensor"]),
+        // The session language: parsed once into closures over the Betty API.
+        .target(name: "BettyScript", dependencies: ["Betty", "BettyNN", "BettyTensor"]),
+        // GNU readline for the interactive prompt; only betty-repl imports it.
+        .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
+        .executableTarget(name: "betty-repl", dependencies: [
+            "BettyScript", "CReadline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .target(name: "_TestSupport", dependencies: ["BettyTensor"]),
         // Depends on CBLAS directly only to time the raw OpenBLAS call our matmul is measured against.
         .executableTarget(name: "BettyBench", dependencies: ["Betty", "BettyTensor", "BettyNN", "CBLAS"]),
         .testTarget(name: "BettyTensorTests", dependencies: ["BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyNNTests", dependencies: ["BettyNN", "BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyTests", dependencies: ["Betty", "BettyNN", "BettyTensor", "_TestSupport"]),
+        .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,7 +8,7 @@ public final class Engine: @unchecked Sendable {
     public let problems: [Problem]
     public private(set) var graph: DependencyGraph
     public var config: EngineConfig
-    public private(set) var globalStep = 0
+    public internal(set) var globalStep = 0
     private var observers: [(EngineEvent) -> Void] = []
 
     /// Adds a receiver of every event (loggers, the REPL, the dashboard), called on the engine's thread.
@@ -67,12 +67,18 @@ public final class Engine: @unchecked Sendable {
 
     /// Runs `iterations` global steps (default: `config.trainIterations`), validating every
     /// `config.validStep`; returns early when early stopping says so.
+    /// `shouldContinue` is asked before every step (the REPL's Ctrl-C); when it says no, the run
+    /// returns with `interrupted` set and `completed` telling how many steps ran.
     @discardableResult
-    public func run(iterations: Int? = nil) throws(EngineError) -> RunSummary {
+    public func run(iterations: Int? = nil, shouldContinue: () -> Bool = { true }) throws(EngineError) -> RunSummary {
         var stopper = config.earlyStopping.map { EarlyStopper($0) }
         let count = iterations ?? config.trainIterations
         var lastValidation: [String: Float]?
-        for _ in 0..<count {
+        for completed in 0..<count {
+            guard shouldContinue() else {
+                return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation,
+                                  interrupted: true, completed: completed)
+            }
             try step()
             if config.validStep > 0, globalStep % config.validStep == 0, let validation {
                 let metrics = try validate(validation)
@@ -82,12 +88,14 @@ public final class Engine: @unchecked Sendable {
                     stopper = s
                     if stop {
                         emit(.stopped(globalStep: globalStep, reason: "early stopping on \(s.settings.metric)"))
-                        return RunSummary(globalStep: globalStep, stoppedEarly: true, lastValidation: metrics)
+                        return RunSummary(globalStep: globalStep, stoppedEarly: true, lastValidation: metrics,
+                                          interrupted: false, completed: completed + 1)
                     }
                 }
             }
         }
-        return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation)
+        return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation,
+                          interrupted: false, completed: count)
     }
 
     private func validate(_ body: (Engine) throws -> [String: Float]) throws(EngineError) -> [String: Float] {
@@ -227,9 +235,9 @@ public final class Engine: @unchecked Sendable {
     /// reverse-mode problem's own step, inside an upper's unrolled window).
     func totalGradient(_ p: Problem, batch: Batch, createGraph: Bool = false) throws(EngineError) -> (Float, [Tensor]) {
         p.lastMetrics = [:]
-        p.recordingMetrics = true
+        p.isRecordingMetrics = true
         let evaluated = Result { () throws(EngineError) in try p.loss(on: batch) }
-        p.recordingMetrics = false
+        p.isRecordingMetrics = false
         let raw = try evaluated.get()
         let value = raw.scalar
         guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: p.localStep, value: value) }
@@ -291,6 +299,9 @@ public struct RunSummary: Sendable {
     public var globalStep: Int
     public var stoppedEarly: Bool
     public var lastValidation: [String: Float]?
+    public var interrupted = false
+    /// Steps taken by this run (fewer than asked when interrupted or stopped early).
+    public var completed = 0
 }
 
 /// Early stopping with a strict-improvement rule (Betty's intent; its release crashes here).

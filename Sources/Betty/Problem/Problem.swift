@@ -35,12 +35,12 @@ public final class Problem: @unchecked Sendable {
     public internal(set) var lastMetrics: [String: Float] = [:]
     /// On only while the engine evaluates this step's loss, so re-evaluations (finite differences,
     /// hypergradients) do not overwrite the step's metrics with values at perturbed parameters.
-    var recordingMetrics = false
+    public internal(set) var isRecordingMetrics = false
 
     /// Records a named metric of the current step, e.g. `p.log("acc", accuracy(logits, y))` in the
     /// training step; it travels with the step's event to loggers, the REPL and the dashboard.
     public func log(_ name: String, _ value: Float) {
-        if recordingMetrics { lastMetrics[name] = value }
+        if isRecordingMetrics { lastMetrics[name] = value }
     }
     /// The latest total hypergradient norm (direct + paths), when paths exist.
     public internal(set) var lastHypergradientNorm: Float?

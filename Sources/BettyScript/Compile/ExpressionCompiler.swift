@@ -1,0 +1,262 @@
+import Betty
+import BettyNN
+import BettyTensor
+
+/// Turns an expression into a closure once, resolving every name it can at compile time; what it
+/// cannot (a problem defined later) goes through a late-bound `ProblemRef`.
+struct ExpressionCompiler {
+    let bindings: Bindings
+    /// The problem whose block is being compiled: enables `x`, `y` and `params`.
+    var problemName: String?
+    var locals: [String: Int] = [:]
+    /// Problems called or read that were not defined yet when compiled.
+    private(set) var forwardReferences: [Name] = []
+
+    init(bindings: Bindings, problemName: String? = nil) {
+        self.bindings = bindings
+        self.problemName = problemName
+    }
+
+    /// The names visible here, for "did you mean".
+    private var visibleNames: [String] {
+        Array(locals.keys) + (problemName == nil ? [] : ["x", "y", "params"]) + bindings.allNames
+    }
+
+    mutating func compile(_ e: Expr) throws(ScriptError) -> Compiled {
+        switch e {
+        case let .number(x, _):
+            return { _ in .number(x) }
+        case let .string(_, l):
+            throw ScriptError("a string is not a value here", at: l)
+        case let .tuple(_, l):
+            throw ScriptError("a list of values is only allowed as an option (e.g. milestones=(100, 200))", at: l)
+        case let .name(n, l):
+            return try name(n, at: l)
+        case let .member(base, member, l):
+            return try self.member(base, member, at: l)
+        case let .call(callee, arguments, l):
+            return try call(callee, arguments, at: l)
+        case let .unary(op, operand, _):
+            let inner = try compile(operand)
+            if op == "+" { return inner }
+            return { (env: inout Env) throws(ScriptError) -> Value in
+                switch try inner(&env) {
+                case let .number(x): .number(-x)
+                case let .tensor(t): .tensor(-t)
+                }
+            }
+        case let .binary(op, lhs, rhs, l):
+            return try binary(op, lhs, rhs, at: l)
+        }
+    }
+
+    // MARK: - Names
+
+    private mutating func name(_ n: String, at l: SourceLocation) throws(ScriptError) -> Compiled {
+        if let slot = locals[n] { return { env in env.locals[slot] } }
+        if let problemName {
+            switch n {
+            case "x": return { (env: inout Env) throws(ScriptError) -> Value in .tensor(env.batch!.x) }
+            case "y": return { (env: inout Env) throws(ScriptError) -> Value in .tensor(env.batch!.y) }
+            case "params": return try parameters(of: bindings.ref(problemName), member: "params", at: l)
+            default: break
+            }
+        }
+        if let slot = bindings.values[n] { return { _ in slot.value } }
+        if n == "pi" { return { _ in .number(.pi) } }
+        if bindings.datasets[n] != nil {
+            throw ScriptError("'\(n)' is a data set; use \(n).x or \(n).y", at: l)
+        }
+        if bindings.refs[n] != nil || bindings.problemOrder.contains(n) {
+            throw ScriptError("'\(n)' is a problem; call it, \(n)(input), or read \(n).params", at: l)
+        }
+        if Functions.names.contains(n) { throw ScriptError("'\(n)' is a function; call it with arguments: \(n)(...)", at: l) }
+        throw ScriptError("unknown name '\(n)'\(didYouMean(n, in: visibleNames))", at: l)
+    }
+
+    private mutating func member(_ base: Expr, _ member: String, at l: SourceLocation) throws(ScriptError) -> Compiled {
+        guard let path = base.dottedName else {
+            throw ScriptError("'.\(member)' can only follow a name (a data set, a problem or validation)", at: l)
+        }
+        let head = path.split(separator: ".").first.map(String.init) ?? path
+        let rest = (path.split(separator: ".").dropFirst().map(String.init) + [member]).joined(separator: ".")
+        if head == "validation" {
+            let bindings = bindings
+            return { (_: inout Env) throws(ScriptError) -> Value in
+                guard let v = bindings.lastValidation[rest] else {
+                    let known = bindings.lastValidation.keys.sorted()
+                    throw ScriptError(known.isEmpty ? "no validation has run yet; define one with 'validate every N: name = expression' and run, or type 'validate'"
+                                                    : "no validation metric '\(rest)'\(didYouMean(rest, in: known)); have \(known.joined(separator: ", "))", at: l)
+                }
+                return .number(v)
+            }
+        }
+        if let slot = bindings.datasets[head] {
+            switch rest {
+            case "x": return { _ in .tensor(slot.value.x) }
+            case "y": return { _ in .tensor(slot.value.y) }
+            case "count": return { _ in .number(Float(slot.value.count)) }
+            default: throw ScriptError("a data set has x, y and count, not '\(rest)'", at: l)
+            }
+        }
+        if locals[head] != nil || bindings.values[head] != nil || (problemName != nil && ["x", "y", "params"].contains(head)) {
+            throw ScriptError("'\(head)' is a tensor; it has no member '\(rest)'", at: l)
+        }
+        if bindings.refs[head] == nil && !bindings.problemOrder.contains(head) && head != problemName {
+            if let guess = closest(to: head, in: visibleNames) {
+                throw ScriptError("unknown name '\(head)'; did you mean '\(guess)'?", at: base.location)
+            }
+            forwardReferences.append(Name(text: head, location: base.location))
+        }
+        return try parameters(of: bindings.ref(head), member: rest, at: l)
+    }
+
+    /// `P.params` (the only parameter tensor), `P.<parameter name>`, `P.loss`, `P.<metric>`.
+    private func parameters(of ref: ProblemRef, member: String, at l: SourceLocation) throws(ScriptError) -> Compiled {
+        { (_: inout Env) throws(ScriptError) -> Value in
+            let p = try ref.resolved(at: l)
+            if member == "params" {
+                guard p.trainable.count == 1 else {
+                    let names = p.module.namedParameters.map(\.name)
+                    throw ScriptError("problem '\(ref.name)' has \(names.count) parameter tensors; name one: \(names.map { "\(ref.name).\($0)" }.joined(separator: ", "))", at: l)
+                }
+                return .tensor(p.trainable[0].value)
+            }
+            if let i = ref.parameterIndex[member] { return .tensor(p.trainable[i].value) }
+            if member == "loss" {
+                guard let loss = p.lastLoss else { throw ScriptError("problem '\(ref.name)' has not taken a step yet", at: l) }
+                return .number(loss)
+            }
+            if let m = p.lastMetrics[member] { return .number(m) }
+            let known = ["params", "loss"] + Array(ref.parameterIndex.keys) + Array(p.lastMetrics.keys)
+            throw ScriptError("problem '\(ref.name)' has no parameter or metric '\(member)'\(didYouMean(member, in: known))", at: l)
+        }
+    }
+
+    // MARK: - Calls
+
+    private mutating func call(_ callee: Expr, _ arguments: [Argument], at l: SourceLocation) throws(ScriptError) -> Compiled {
+        guard case let .name(name, nameLocation) = callee else {
+            throw ScriptError("only functions and problems can be called", at: callee.location)
+        }
+        let isProblem = bindings.problemOrder.contains(name) || bindings.refs[name] != nil || name == problemName
+        if Functions.names.contains(name) && !isProblem {
+            var positional: [Compiled] = []
+            var keywords: [String: (Constant, SourceLocation)] = [:]
+            for argument in arguments {
+                if let label = argument.label {
+                    keywords[label] = (try constant(argument.value), argument.labelLocation!.through(argument.value.location))
+                } else {
+                    positional.append(try compile(argument.value))
+                }
+            }
+            return try Functions.build(name, positional, keywords, at: l)
+        }
+        if !isProblem {
+            if locals[name] != nil || bindings.values[name] != nil || bindings.datasets[name] != nil {
+                throw ScriptError("'\(name)' is not a function or a problem; it cannot be called", at: nameLocation)
+            }
+            if let guess = closest(to: name, in: Functions.names + bindings.problemOrder) {
+                throw ScriptError("unknown function or problem '\(name)'; did you mean '\(guess)'?", at: nameLocation)
+            }
+            forwardReferences.append(Name(text: name, location: nameLocation))
+        }
+        guard arguments.count == 1, arguments[0].label == nil else {
+            throw ScriptError("a problem is called with one input: \(name)(x)", at: l)
+        }
+        let ref = bindings.ref(name)
+        let input = try compile(arguments[0].value)
+        return { (env: inout Env) throws(ScriptError) -> Value in
+            let p = try ref.resolved(at: nameLocation)
+            let x = try input(&env).tensor
+            return try Value.attempt(l) { () throws(TensorError) in .tensor(try p.module(x)) }
+        }
+    }
+
+    /// A keyword argument or option value known at compile time: a number, a constant expression
+    /// (`1/255`), or a word (`none`).
+    func constant(_ e: Expr) throws(ScriptError) -> Constant {
+        if case let .name(word, _) = e { return .word(word) }
+        if let x = Self.constantNumber(e) { return .number(x) }
+        throw ScriptError("expected a number or a word here", at: e.location)
+    }
+
+    static func constantNumber(_ e: Expr) -> Float? {
+        switch e {
+        case let .number(x, _): return x
+        case let .unary(op, operand, _): return constantNumber(operand).map { op == "-" ? -$0 : $0 }
+        case let .binary(op, a, b, _):
+            guard let x = constantNumber(a), let y = constantNumber(b) else { return nil }
+            switch op {
+            case "+": return x + y
+            case "-": return x - y
+            case "*": return x * y
+            case "/": return x / y
+            case "^": return Float(Foundation_pow(Double(x), Double(y)))
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    // MARK: - Arithmetic
+
+    private mutating func binary(_ op: String, _ lhs: Expr, _ rhs: Expr, at l: SourceLocation) throws(ScriptError) -> Compiled {
+        if let x = Self.constantNumber(.binary(op, lhs, rhs, l)) { return { _ in .number(x) } }
+        let a = try compile(lhs), b = try compile(rhs)
+        if op == "^" {
+            guard let p = Self.constantNumber(rhs) else { throw ScriptError("the exponent must be a number", at: rhs.location) }
+            return { (env: inout Env) throws(ScriptError) -> Value in
+                switch try a(&env) {
+                case let .number(x): .number(Float(Foundation_pow(Double(x), Double(p))))
+                case let .tensor(t): .tensor(pow(t, p))
+                }
+            }
+        }
+        return { (env: inout Env) throws(ScriptError) -> Value in
+            let u = try a(&env), v = try b(&env)
+            return try Value.attempt(l) { () throws(TensorError) in try Self.apply(op, u, v) }
+        }
+    }
+
+    static func apply(_ op: String, _ u: Value, _ v: Value) throws(TensorError) -> Value {
+        switch (u, v) {
+        case let (.number(x), .number(y)):
+            switch op {
+            case "+": return .number(x + y)
+            case "-": return .number(x - y)
+            case "*": return .number(x * y)
+            case "/": return .number(x / y)
+            default: throw .invalidArgument(op: "@", message: "matrix product of two numbers")
+            }
+        case let (.tensor(t), .number(y)):
+            switch op {
+            case "+": return .tensor(t + y)
+            case "-": return .tensor(t - y)
+            case "*": return .tensor(t * y)
+            case "/": return .tensor(t / y)
+            default: throw .invalidArgument(op: "@", message: "matrix product of a tensor \(t.shape) and a number; use *")
+            }
+        case let (.number(x), .tensor(t)):
+            switch op {
+            case "+": return .tensor(x + t)
+            case "-": return .tensor(x - t)
+            case "*": return .tensor(x * t)
+            case "/": return .tensor(x / t)
+            default: throw .invalidArgument(op: "@", message: "matrix product of a number and a tensor \(t.shape); use *")
+            }
+        case let (.tensor(s), .tensor(t)):
+            switch op {
+            case "+": return .tensor(try s + t)
+            case "-": return .tensor(try s - t)
+            case "*": return .tensor(try s * t)
+            case "/": return .tensor(try s / t)
+            default: return .tensor(try s.matmul(t))
+            }
+        }
+    }
+}
+
+import Foundation
+
+@inline(__always) private func Foundation_pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }

@@ -1,0 +1,163 @@
+import BettyNN
+import BettyTensor
+
+/// A keyword argument's value, fixed when the expression is compiled (`axis=1`, `reduction=none`).
+enum Constant {
+    case number(Float)
+    case word(String)
+}
+
+/// The functions a loss or metric expression can call.
+enum Functions {
+    static let help: [(name: String, usage: String)] = [
+        ("exp", "exp(x)"), ("log", "log(x)"), ("sqrt", "sqrt(x)"), ("abs", "abs(x)"), ("sin", "sin(x)"), ("cos", "cos(x)"),
+        ("tanh", "tanh(x)"), ("sigmoid", "sigmoid(x)"), ("relu", "relu(x)"), ("softplus", "softplus(x)"),
+        ("square", "square(x)"), ("detach", "detach(x): a constant, no gradient flows through it"),
+        ("sum", "sum(x, axis=k)"), ("mean", "mean(x, axis=k)"), ("max", "max(x, axis=k)"), ("norm", "norm(x): sqrt(sum(x^2))"),
+        ("softmax", "softmax(x, axis=-1)"), ("log_softmax", "log_softmax(x, axis=-1)"),
+        ("reshape", "reshape(x, d1, d2, ...): -1 infers one size"), ("flatten", "flatten(x): [N, ...] -> [N, -1]"),
+        ("transpose", "transpose(x): swap the two axes of a matrix"), ("clamp", "clamp(x, min=a, max=b)"),
+        ("pow", "pow(x, p)"),
+        ("cross_entropy", "cross_entropy(logits, labels, reduction=mean|sum|none, smoothing=0)"),
+        ("nll", "nll(log_probabilities, labels, reduction=mean|sum|none)"),
+        ("bce_logits", "bce_logits(logits, targets, reduction=mean|sum|none)"),
+        ("mse", "mse(prediction, target, reduction=mean|sum|none)"), ("l1", "l1(prediction, target, reduction=...)"),
+        ("huber", "huber(prediction, target, delta=1, reduction=...)"),
+        ("accuracy", "accuracy(logits, labels): fraction of rows whose argmax is the label"),
+    ]
+    static let names = help.map(\.name)
+
+    private static let unary: [String: @Sendable (Tensor) -> Tensor] = [
+        "exp": { exp($0) }, "log": { log($0) }, "sqrt": { sqrt($0) }, "abs": { abs($0) },
+        "sin": { sin($0) }, "cos": { cos($0) }, "tanh": { tanh($0) }, "sigmoid": { sigmoid($0) },
+        "relu": { relu($0) }, "softplus": { softplus($0) }, "detach": { $0.detached() },
+        "square": { pow($0, 2) },
+    ]
+
+    /// The compiled call, with arguments already compiled and keywords fixed.
+    static func build(_ name: String, _ args: [Compiled], _ keywords: [String: (Constant, SourceLocation)],
+                      at location: SourceLocation) throws(ScriptError) -> Compiled {
+        var keywords = keywords
+        func arity(_ n: ClosedRange<Int>) throws(ScriptError) {
+            guard n.contains(args.count) else {
+                let usage = help.first { $0.name == name }?.usage ?? name
+                throw ScriptError("\(name) takes \(n.lowerBound == n.upperBound ? "\(n.lowerBound)" : "\(n.lowerBound) to \(n.upperBound)") argument\(n.upperBound == 1 ? "" : "s"), got \(args.count); usage: \(usage)", at: location)
+            }
+        }
+        func number(_ key: String, default value: Float?) throws(ScriptError) -> Float? {
+            guard let (c, loc) = keywords.removeValue(forKey: key) else { return value }
+            guard case let .number(x) = c else { throw ScriptError("\(key) must be a number", at: loc) }
+            return x
+        }
+        func integer(_ key: String) throws(ScriptError) -> Int? {
+            guard let x = try number(key, default: nil) else { return nil }
+            guard x == x.rounded() else { throw ScriptError("\(key) must be an integer, got \(x)", at: keywords[key]?.1 ?? location) }
+            return Int(x)
+        }
+        func reduction() throws(ScriptError) -> Reduction {
+            guard let (c, loc) = keywords.removeValue(forKey: "reduction") else { return .mean }
+            guard case let .word(w) = c, let r = Reduction(rawValue: w) else {
+                throw ScriptError("reduction must be mean, sum or none", at: loc)
+            }
+            return r
+        }
+        func finish(_ body: @escaping (Tensor, Tensor?) throws(TensorError) -> Value) throws(ScriptError) -> Compiled {
+            if let (key, (_, loc)) = keywords.first {
+                throw ScriptError("\(name) has no argument '\(key)'", at: loc)
+            }
+            let first = args[0], second = args.count > 1 ? args[1] : nil
+            return { (env: inout Env) throws(ScriptError) -> Value in
+                let a = try first(&env).tensor
+                let b = try second?(&env).tensor
+                return try Value.attempt(location) { () throws(TensorError) in try body(a, b) }
+            }
+        }
+
+        if let f = unary[name] {
+            try arity(1...1)
+            return try finish { a, _ in .tensor(f(a)) }
+        }
+        switch name {
+        case "sum", "mean", "max":
+            try arity(1...1)
+            let axis = try integer("axis")
+            return try finish { (a, _) throws(TensorError) in
+                switch (name, axis) {
+                case ("sum", nil): .tensor(a.sum())
+                case ("mean", nil): .tensor(a.mean())
+                case ("max", nil): .tensor(a.max())
+                case let ("sum", k?): .tensor(try a.sum(axis: k))
+                case let ("mean", k?): .tensor(try a.mean(axis: k))
+                case let (_, k?): .tensor(try a.max(axis: k))
+                default: .tensor(a.max())
+                }
+            }
+        case "norm":
+            try arity(1...1)
+            return try finish { a, _ in .tensor(BettyTensor.sqrt(pow(a, 2).sum())) }
+        case "softmax", "log_softmax":
+            try arity(1...1)
+            let axis = try integer("axis") ?? -1
+            return try finish { (a, _) throws(TensorError) in
+                .tensor(name == "softmax" ? try softmax(a, axis: axis) : try logSoftmax(a, axis: axis))
+            }
+        case "flatten":
+            try arity(1...1)
+            return try finish { (a, _) throws(TensorError) in .tensor(try a.reshaped(to: [a.shape.first ?? 1, -1])) }
+        case "transpose":
+            try arity(1...1)
+            return try finish { (a, _) throws(TensorError) in .tensor(try a.transposed()) }
+        case "clamp":
+            try arity(1...1)
+            let lower = try number("min", default: -.infinity)!, upper = try number("max", default: .infinity)!
+            return try finish { a, _ in .tensor(BettyTensor.clamp(a, min: lower, max: upper)) }
+        case "pow":
+            try arity(2...2)
+            let x = args[0], p = args[1]
+            return { (env: inout Env) throws(ScriptError) -> Value in
+                let base = try x(&env).tensor
+                guard let exponent = try p(&env).scalar else { throw ScriptError("pow: the exponent must be a number", at: location) }
+                return .tensor(BettyTensor.pow(base, exponent))
+            }
+        case "reshape":
+            guard args.count >= 2 else { throw ScriptError("reshape takes a tensor and its new sizes", at: location) }
+            let x = args[0], sizes = Array(args.dropFirst())
+            return { (env: inout Env) throws(ScriptError) -> Value in
+                let t = try x(&env).tensor
+                var dims: [Int] = []
+                for s in sizes {
+                    guard let d = try s(&env).scalar, d == d.rounded() else { throw ScriptError("reshape: sizes must be integers", at: location) }
+                    dims.append(Int(d))
+                }
+                return try Value.attempt(location) { () throws(TensorError) in .tensor(try t.reshaped(to: dims)) }
+            }
+        case "cross_entropy":
+            try arity(2...2)
+            let r = try reduction(), smoothing = try number("smoothing", default: 0)!
+            return try finish { (a, b) throws(TensorError) in .tensor(try crossEntropy(a, b!, reduction: r, labelSmoothing: smoothing)) }
+        case "nll":
+            try arity(2...2)
+            let r = try reduction()
+            return try finish { (a, b) throws(TensorError) in .tensor(try nllLoss(a, b!, reduction: r)) }
+        case "bce_logits":
+            try arity(2...2)
+            let r = try reduction()
+            return try finish { (a, b) throws(TensorError) in .tensor(try binaryCrossEntropyWithLogits(a, b!, reduction: r)) }
+        case "mse", "l1":
+            try arity(2...2)
+            let r = try reduction()
+            return try finish { (a, b) throws(TensorError) in
+                .tensor(name == "mse" ? try mseLoss(a, b!, reduction: r) : try l1Loss(a, b!, reduction: r))
+            }
+        case "huber":
+            try arity(2...2)
+            let r = try reduction(), delta = try number("delta", default: 1)!
+            return try finish { (a, b) throws(TensorError) in .tensor(try huberLoss(a, b!, delta: delta, reduction: r)) }
+        case "accuracy":
+            try arity(2...2)
+            return try finish { (a, b) throws(TensorError) in .number(try accuracy(a.detached(), b!)) }
+        default:
+            throw ScriptError("unknown function '\(name)'\(didYouMean(name, in: names))", at: location)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Betty
+import BettyNN
+import BettyTensor
+
+/// What an expression evaluates to: a plain number (kept out of tensors so constant arithmetic
+/// costs nothing per step) or a tensor.
+enum Value {
+    case number(Float)
+    case tensor(Tensor)
+
+    var tensor: Tensor {
+        switch self {
+        case let .number(x): Tensor(x)
+        case let .tensor(t): t
+        }
+    }
+
+    /// The value as one number, if it is a number or a one-element tensor.
+    var scalar: Float? {
+        switch self {
+        case let .number(x): x
+        case let .tensor(t): t.count == 1 ? t.scalar : nil
+        }
+    }
+
+    var summary: String {
+        switch self {
+        case let .number(x): formatNumber(x)
+        case let .tensor(t): t.count == 1 ? formatNumber(t.scalar) : "tensor of shape \(t.shape)"
+        }
+    }
+}
+
+func formatNumber(_ x: Float) -> String {
+    if x == x.rounded(), abs(x) < 1e7 { return String(Int(x)) }
+    let text = "\(x)"
+    return text
+}
+
+/// The evaluation environment of a compiled expression: the problem whose training step runs (nil
+/// at the top level), its batch, and the slots of its `let` bindings.
+struct Env {
+    var problem: Problem?
+    var batch: Batch?
+    var locals: [Value]
+
+    static let topLevel = Env(problem: nil, batch: nil, locals: [])
+}
+
+/// An expression compiled once into a closure over the Swift API.
+typealias Compiled = (inout Env) throws(ScriptError) -> Value
+
+/// A problem referred to by name, bound late: a loss may call a problem defined after it, and
+/// `reset` rebuilds problems, so compiled code holds this box rather than a `Problem`.
+final class ProblemRef {
+    let name: String
+    var problem: Problem?
+    /// Named parameters of the bound problem, for `name.param` lookups.
+    var parameterIndex: [String: Int] = [:]
+
+    init(name: String) { self.name = name }
+
+    func bind(_ p: Problem?) {
+        problem = p
+        parameterIndex = [:]
+        if let p {
+            for (i, entry) in p.module.namedParameters.enumerated() { parameterIndex[entry.name] = i }
+        }
+    }
+
+    func resolved(at location: SourceLocation) throws(ScriptError) -> Problem {
+        guard let problem else { throw ScriptError("problem '\(name)' is not defined", at: location) }
+        return problem
+    }
+}
+
+/// A top-level name's current value (`let`, data sets), boxed so compiled code sees redefinitions.
+final class Slot<T> {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
+extension Value {
+    /// Wraps a tensor failure with the span it happened at.
+    static func attempt(_ location: SourceLocation, _ body: () throws(TensorError) -> Value) throws(ScriptError) -> Value {
+        do { return try body() } catch { throw ScriptError("\(error)", at: location) }
+    }
+}

@@ -1,0 +1,93 @@
+/// Reads `key=value` options by name and type, then rejects whatever was not asked for (with a
+/// "did you mean" among the keys that were).
+struct OptionReader {
+    private var remaining: [String: Option] = [:]
+    private var asked: [String] = []
+    private let context: String
+
+    init(_ options: [Option], context: String) throws(ScriptError) {
+        self.context = context
+        for option in options {
+            if remaining[option.key] != nil { throw ScriptError("\(option.key) is given twice", at: option.keyLocation) }
+            remaining[option.key] = option
+        }
+    }
+
+    private mutating func take(_ key: String) -> Option? {
+        asked.append(key)
+        return remaining.removeValue(forKey: key)
+    }
+
+    mutating func has(_ key: String) -> Bool { remaining[key] != nil }
+
+    mutating func number(_ key: String, default value: Float) throws(ScriptError) -> Float {
+        try optionalNumber(key) ?? value
+    }
+
+    mutating func optionalNumber(_ key: String) throws(ScriptError) -> Float? {
+        guard let option = take(key) else { return nil }
+        guard let expr = option.value else { throw ScriptError("\(key) needs a value: \(key)=...", at: option.keyLocation) }
+        guard let x = ExpressionCompiler.constantNumber(expr) else {
+            throw ScriptError("\(key) must be a number", at: expr.location)
+        }
+        guard x.isFinite else { throw ScriptError("\(key) must be finite", at: expr.location) }
+        return x
+    }
+
+    mutating func integer(_ key: String, default value: Int, minimum: Int = Int.min) throws(ScriptError) -> Int {
+        try optionalInteger(key, minimum: minimum) ?? value
+    }
+
+    mutating func optionalInteger(_ key: String, minimum: Int = Int.min) throws(ScriptError) -> Int? {
+        let location = remaining[key]?.location
+        guard let x = try optionalNumber(key) else { return nil }
+        guard x == x.rounded(), abs(x) < 1e15 else { throw ScriptError("\(key) must be an integer, got \(x)", at: location) }
+        guard Int(x) >= minimum else { throw ScriptError("\(key) must be at least \(minimum), got \(Int(x))", at: location) }
+        return Int(x)
+    }
+
+    mutating func bool(_ key: String, default value: Bool) throws(ScriptError) -> Bool {
+        guard let option = take(key) else { return value }
+        guard let expr = option.value else { return true }
+        if case let .name(word, l) = expr {
+            switch word {
+            case "true", "yes", "on": return true
+            case "false", "no", "off": return false
+            default: throw ScriptError("\(key) must be true or false, got '\(word)'", at: l)
+            }
+        }
+        if let x = ExpressionCompiler.constantNumber(expr), x == 0 || x == 1 { return x == 1 }
+        throw ScriptError("\(key) must be true or false", at: expr.location)
+    }
+
+    mutating func word(_ key: String, from allowed: [String], default value: String?) throws(ScriptError) -> String? {
+        guard let option = take(key) else { return value }
+        guard let expr = option.value, case let .name(word, l) = expr else {
+            throw ScriptError("\(key) must be one of \(allowed.joined(separator: ", "))", at: option.value?.location ?? option.keyLocation)
+        }
+        guard allowed.contains(word) else {
+            throw ScriptError("\(key) must be one of \(allowed.joined(separator: ", ")), not '\(word)'\(didYouMean(word, in: allowed))", at: l)
+        }
+        return word
+    }
+
+    mutating func numbers(_ key: String) throws(ScriptError) -> [Float]? {
+        guard let option = take(key) else { return nil }
+        guard let expr = option.value else { throw ScriptError("\(key) needs values: \(key)=(a, b, ...)", at: option.keyLocation) }
+        let items: [Expr]
+        if case let .tuple(list, _) = expr { items = list } else { items = [expr] }
+        var result: [Float] = []
+        for item in items {
+            guard let x = ExpressionCompiler.constantNumber(item) else { throw ScriptError("\(key): expected numbers", at: item.location) }
+            result.append(x)
+        }
+        return result
+    }
+
+    /// Fails on the first option nobody asked for.
+    func finish() throws(ScriptError) {
+        guard let option = remaining.values.min(by: { $0.keyLocation.column < $1.keyLocation.column }) else { return }
+        throw ScriptError("\(context) has no option '\(option.key)'\(didYouMean(option.key, in: asked)); options: \(asked.joined(separator: ", "))",
+                          at: option.keyLocation)
+    }
+}

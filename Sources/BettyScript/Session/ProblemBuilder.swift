@@ -1,0 +1,346 @@
+import Betty
+import BettyNN
+import BettyTensor
+
+/// Builds a `Problem` from its block: module, optimizer, schedule, loaders, the compiled training
+/// step, config and hooks. Everything is checked before anything is created.
+struct ProblemBuilder {
+    let session: Session
+    let spec: ProblemSpec
+
+    struct Built {
+        var problem: Problem
+        /// Problems the expressions refer to that were not defined yet.
+        var forwardReferences: [Name]
+        /// Evaluates loss and metrics on the first batch, to catch shape errors before any run.
+        var check: () throws(ScriptError) -> Void
+    }
+
+    func build() throws(ScriptError) -> Built {
+        let name = spec.name
+        var generator = RandomGenerator(seed: session.seed ^ stableHash(name.text))
+        guard let moduleLine = spec.module else { throw ScriptError("problem '\(name.text)' has no module line", at: name.location) }
+        let module = try buildModule(moduleLine, using: &generator)
+        let parameters = module.parameters
+        guard !parameters.isEmpty else { throw ScriptError("problem '\(name.text)': its module has no parameters", at: name.location) }
+        let optimizer = try buildOptimizer(parameters)
+        let schedule = try buildSchedule()
+        guard !spec.data.isEmpty else { throw ScriptError("problem '\(name.text)' has no data line (data SET batch=N)", at: name.location) }
+        var loaders: [DataLoader] = []
+        for (index, (set, options)) in spec.data.enumerated() {
+            let dataset = try session.dataset(set)
+            var reader = try OptionReader(options, context: "data")
+            let batch = try reader.integer("batch", default: min(32, dataset.count), minimum: 1)
+            let shuffle = try reader.bool("shuffle", default: true)
+            let dropLast = try reader.bool("drop_last", default: false)
+            try reader.finish()
+            do {
+                loaders.append(try DataLoader(dataset, batchSize: batch, shuffle: shuffle, dropLast: dropLast,
+                                              seed: generator.next() &+ UInt64(index)))
+            } catch {
+                throw ScriptError("\(error)", at: set.location)
+            }
+        }
+        let config = try buildConfig()
+        guard let lossExpr = spec.loss else { throw ScriptError("problem '\(name.text)' has no loss line", at: name.location) }
+
+        var compiler = ExpressionCompiler(bindings: session.bindings, problemName: name.text)
+        var lets: [Compiled] = []
+        for (letName, e) in spec.lets {
+            lets.append(try compiler.compile(e))
+            compiler.locals[letName.text] = lets.count - 1
+        }
+        let loss = try compiler.compile(lossExpr)
+        var metrics: [(String, Compiled, SourceLocation)] = []
+        for (metricName, e) in spec.metrics { metrics.append((metricName.text, try compiler.compile(e), e.location)) }
+
+        let lossLocation = lossExpr.location
+        let problemName = name.text
+        /// The loss (and, when asked, the metrics, recorded with `Problem.log`) on one batch.
+        let evaluate = { (p: Problem, batch: Batch, withMetrics: Bool) throws(ScriptError) -> Tensor in
+            var env = Env(problem: p, batch: batch, locals: [])
+            env.locals.reserveCapacity(lets.count)
+            do throws(ScriptError) {
+                for binding in lets { env.locals.append(try binding(&env)) }
+                let value = try loss(&env)
+                guard case let .tensor(t) = value, t.count == 1 else {
+                    let shape = if case let .tensor(t) = value { "\(t.shape)" } else { "a constant" }
+                    throw ScriptError("the loss must be one number, got \(shape); reduce it with mean(...) or sum(...)", at: lossLocation)
+                }
+                if withMetrics {
+                    try withoutGrad { () throws(ScriptError) in
+                        for (metricName, metric, location) in metrics {
+                            guard let v = try metric(&env).scalar else {
+                                throw ScriptError("metric '\(metricName)' must be one number", at: location)
+                            }
+                            p.log(metricName, v)
+                        }
+                    }
+                }
+                return t
+            } catch {
+                var located = error
+                if !located.message.hasPrefix("problem '") { located.message = "problem '\(problemName)': \(located.message)" }
+                throw located
+            }
+        }
+        let step: Problem.TrainingStep = { [weak session] p, batch in
+            do throws(ScriptError) {
+                return try evaluate(p, batch, p.isRecordingMetrics)
+            } catch {
+                session?.lastStepError = error
+                throw error
+            }
+        }
+        let problem = Problem(name: name.text, module: module, optimizer: optimizer, data: loaders, config: config,
+                              schedule: schedule, trainingStep: step)
+        try installHooks(problem)
+        let first = loaders[0]
+        let check = { () throws(ScriptError) in
+            let n = min(first.batchSize, first.dataset.count)
+            let sample = try? first.dataset.subset(Array(0..<n))
+            guard let sample else { return }
+            let batch = Batch(x: sample.x, y: sample.y)
+            let loss = try evaluate(problem, batch, true)
+            guard loss.requiresGrad else {
+                throw ScriptError("problem '\(problemName)': the loss does not depend on any parameter, so there is nothing to train", at: lossLocation)
+            }
+        }
+        return Built(problem: problem, forwardReferences: compiler.forwardReferences, check: check)
+    }
+
+    // MARK: - Module
+
+    private func sizes(_ exprs: [Expr]) throws(ScriptError) -> [Int] {
+        var result: [Int] = []
+        for e in exprs {
+            guard let x = ExpressionCompiler.constantNumber(e), x >= 1, x == x.rounded(), x < 1e8 else {
+                throw ScriptError("a size must be a positive integer", at: e.location)
+            }
+            result.append(Int(x))
+        }
+        return result
+    }
+
+    private func buildModule(_ line: ProblemLine, using generator: inout RandomGenerator) throws(ScriptError) -> any Module {
+        guard case let .module(kind, sizeExprs, layers, options) = line else { preconditionFailure() }
+        var reader = try OptionReader(options, context: "module \(kind.text)")
+        switch kind.text {
+        case "linear":
+            let s = try sizes(sizeExprs)
+            guard s.count == 2 else { throw ScriptError("linear takes IN -> OUT", at: kind.location) }
+            let bias = try reader.bool("bias", default: true)
+            try reader.finish()
+            return Linear(s[0], s[1], bias: bias, using: &generator)
+        case "mlp":
+            let s = try sizes(sizeExprs)
+            guard s.count >= 2 else { throw ScriptError("mlp takes at least IN -> OUT", at: kind.location) }
+            let kinds = Activation.Kind.allCases.map(\.rawValue)
+            let activation = try reader.word("activation", from: kinds, default: "relu")!
+            let out = try reader.word("out", from: kinds, default: "identity")!
+            let bias = try reader.bool("bias", default: true)
+            try reader.finish()
+            return MLP(s, activation: Activation.Kind(rawValue: activation)!, output: Activation.Kind(rawValue: out)!,
+                       bias: bias, using: &generator)
+        case "params":
+            let s = try sizes(sizeExprs)
+            let initializer = try reader.word("init", from: ["zeros", "ones", "constant", "normal", "uniform"], default: "zeros")!
+            let value = try reader.number("value", default: 0)
+            let mean = try reader.number("mean", default: 0), std = try reader.number("std", default: 1)
+            let low = try reader.number("low", default: -1), high = try reader.number("high", default: 1)
+            try reader.finish()
+            let chosen: Initializer = switch initializer {
+            case "ones": .ones
+            case "constant": .constant(value)
+            case "normal": .normal(mean: mean, std: std)
+            case "uniform": .uniform(low: low, high: high)
+            default: .zeros
+            }
+            return ParameterTensor(Shape(s), initializer: chosen, using: &generator)
+        default:
+            try reader.finish()
+            var built: [any Module] = []
+            for layer in layers { built.append(try buildLayer(layer, using: &generator)) }
+            return Sequential(built)
+        }
+    }
+
+    static let layerNames = ["linear", "conv2d", "maxpool", "avgpool", "relu", "tanh", "sigmoid", "softplus", "flatten",
+                             "dropout", "batchnorm"]
+
+    private func buildLayer(_ e: Expr, using generator: inout RandomGenerator) throws(ScriptError) -> any Module {
+        let name: String, location: SourceLocation, arguments: [Argument]
+        switch e {
+        case let .name(n, l): (name, location, arguments) = (n, l, [])
+        case let .call(.name(n, l), args, _): (name, location, arguments) = (n, l, args)
+        default: throw ScriptError("a layer is a name or a call, e.g. relu or linear(784, 10)", at: e.location)
+        }
+        var positional: [Int] = []
+        var options: [Option] = []
+        for a in arguments {
+            if let label = a.label {
+                options.append(Option(key: label, keyLocation: a.labelLocation!, value: a.value))
+            } else {
+                positional += try sizes([a.value])
+            }
+        }
+        var reader = try OptionReader(options, context: name)
+        func expectCount(_ n: Int, _ usage: String) throws(ScriptError) {
+            guard positional.count == n else { throw ScriptError("\(name) takes \(usage)", at: e.location) }
+        }
+        let module: any Module
+        switch name {
+        case "linear":
+            try expectCount(2, "(in, out)")
+            let bias = try reader.bool("bias", default: true)
+            module = Linear(positional[0], positional[1], bias: bias, using: &generator)
+        case "conv2d":
+            try expectCount(2, "(in_channels, out_channels, kernel=k, stride=s, padding=p)")
+            let k = try reader.integer("kernel", default: 3, minimum: 1), s = try reader.integer("stride", default: 1, minimum: 1)
+            let pad = try reader.integer("padding", default: 0, minimum: 0)
+            let bias = try reader.bool("bias", default: true)
+            module = Conv2d(positional[0], positional[1], kernel: (k, k), stride: (s, s), padding: (pad, pad), bias: bias, using: &generator)
+        case "maxpool", "avgpool":
+            try expectCount(1, "(kernel)")
+            let k = positional[0]
+            module = name == "maxpool" ? MaxPool2d(kernel: (k, k)) as any Module : AvgPool2d(kernel: (k, k))
+        case "relu", "tanh", "sigmoid", "softplus":
+            try expectCount(0, "no arguments")
+            module = Activation(Activation.Kind(rawValue: name)!)
+        case "flatten":
+            try expectCount(0, "no arguments")
+            module = Flatten()
+        case "dropout":
+            try expectCount(0, "p=probability")
+            let p = try reader.number("p", default: 0.5)
+            guard (0..<1).contains(p) else { throw ScriptError("dropout p must be in [0, 1)", at: e.location) }
+            module = Dropout(p, seed: generator.next())
+        case "batchnorm":
+            try expectCount(1, "(features)")
+            module = BatchNorm(positional[0])
+        default:
+            throw ScriptError("unknown layer '\(name)'\(didYouMean(name, in: Self.layerNames)); one of \(Self.layerNames.joined(separator: ", "))", at: location)
+        }
+        try reader.finish()
+        return module
+    }
+
+    // MARK: - Optimizer, schedule, config, hooks
+
+    private func buildOptimizer(_ parameters: [Parameter]) throws(ScriptError) -> any Optimizer {
+        guard let (kind, options) = spec.optimizer else {
+            throw ScriptError("problem '\(spec.name.text)' has no optimizer line (e.g. optimizer sgd lr=0.1)", at: spec.name.location)
+        }
+        var reader = try OptionReader(options, context: "optimizer \(kind.text)")
+        func nonNegative(_ key: String, _ value: Float) throws(ScriptError) -> Float {
+            guard value >= 0 else { throw ScriptError("\(key) must be >= 0", at: kind.location) }
+            return value
+        }
+        let optimizer: any Optimizer
+        switch kind.text {
+        case "sgd":
+            let lr = try nonNegative("lr", try reader.number("lr", default: 0.01))
+            let momentum = try nonNegative("momentum", try reader.number("momentum", default: 0))
+            let dampening = try reader.number("dampening", default: 0)
+            let decay = try nonNegative("weight_decay", try reader.number("weight_decay", default: 0))
+            let nesterov = try reader.bool("nesterov", default: false)
+            optimizer = SGD(parameters, learningRate: lr, momentum: momentum, dampening: dampening, weightDecay: decay, nesterov: nesterov)
+        case "adam", "adamw":
+            let lr = try nonNegative("lr", try reader.number("lr", default: 1e-3))
+            let beta1 = try reader.number("beta1", default: 0.9), beta2 = try reader.number("beta2", default: 0.999)
+            guard (0..<1).contains(beta1), (0..<1).contains(beta2) else { throw ScriptError("beta1 and beta2 must be in [0, 1)", at: kind.location) }
+            let eps = try nonNegative("eps", try reader.number("eps", default: 1e-8))
+            let decay = try nonNegative("weight_decay", try reader.number("weight_decay", default: kind.text == "adamw" ? 1e-2 : 0))
+            let amsgrad = try reader.bool("amsgrad", default: false)
+            optimizer = kind.text == "adam"
+                ? Adam(parameters, learningRate: lr, beta1: beta1, beta2: beta2, epsilon: eps, weightDecay: decay, amsgrad: amsgrad)
+                : AdamW(parameters, learningRate: lr, beta1: beta1, beta2: beta2, epsilon: eps, weightDecay: decay, amsgrad: amsgrad)
+        default:
+            throw ScriptError("unknown optimizer '\(kind.text)'\(didYouMean(kind.text, in: ["sgd", "adam", "adamw"])); one of sgd, adam, adamw", at: kind.location)
+        }
+        try reader.finish()
+        return optimizer
+    }
+
+    private func buildSchedule() throws(ScriptError) -> LearningRateSchedule? {
+        guard let (kind, options) = spec.schedule else { return nil }
+        var reader = try OptionReader(options, context: "schedule \(kind.text)")
+        var schedule: LearningRateSchedule
+        switch kind.text {
+        case "constant": schedule = .constant
+        case "step":
+            schedule = .step(stepSize: try reader.integer("size", default: 1000, minimum: 1), gamma: try reader.number("gamma", default: 0.1))
+        case "multistep":
+            let milestones = try reader.numbers("milestones") ?? []
+            schedule = .multiStep(milestones: milestones.map { Int($0) }, gamma: try reader.number("gamma", default: 0.1))
+        case "cosine":
+            schedule = .cosine(period: try reader.integer("period", default: 1000, minimum: 1), minimum: try reader.number("min", default: 0))
+        default:
+            throw ScriptError("unknown schedule '\(kind.text)'\(didYouMean(kind.text, in: ["constant", "step", "multistep", "cosine"])); one of constant, step, multistep, cosine (each takes warmup=N)", at: kind.location)
+        }
+        if let warmup = try reader.optionalInteger("warmup", minimum: 1) {
+            schedule = .linearWarmup(steps: warmup, startFactor: try reader.number("warmup_start", default: 0.1), then: schedule)
+        }
+        try reader.finish()
+        return schedule
+    }
+
+    static let configKeys = ["type", "unroll_steps", "unroll", "first_order", "retain_graph", "allow_unused",
+                             "gradient_accumulation", "gradient_clipping", "precision", "warmup_steps", "log_step",
+                             "darts_alpha", "neumann_iterations", "neumann_alpha", "cg_iterations", "cg_alpha", "sama_alpha"]
+
+    func buildConfig() throws(ScriptError) -> ProblemConfig {
+        try Self.apply(spec.config, to: ProblemConfig(), problem: spec.name.text)
+    }
+
+    /// `config` options applied over `base`, validated as a whole.
+    static func apply(_ options: [Option], to base: ProblemConfig, problem: String) throws(ScriptError) -> ProblemConfig {
+        var c = base
+        var reader = try OptionReader(options, context: "config")
+        if let t = try reader.word("type", from: ProblemConfig.Method.allCases.map(\.rawValue), default: nil) { c.type = .init(rawValue: t)! }
+        if let u = try reader.optionalInteger("unroll_steps", minimum: 1) { c.unrollSteps = u }
+        if let u = try reader.optionalInteger("unroll", minimum: 1) { c.unrollSteps = u }
+        c.firstOrder = try reader.bool("first_order", default: c.firstOrder)
+        c.retainGraph = try reader.bool("retain_graph", default: c.retainGraph)
+        c.allowUnused = try reader.bool("allow_unused", default: c.allowUnused)
+        c.gradientAccumulation = try reader.integer("gradient_accumulation", default: c.gradientAccumulation, minimum: 1)
+        c.gradientClipping = try reader.number("gradient_clipping", default: c.gradientClipping)
+        if let p = try reader.word("precision", from: ProblemConfig.Precision.allCases.map(\.rawValue), default: nil) { c.precision = .init(rawValue: p)! }
+        c.warmupSteps = try reader.integer("warmup_steps", default: c.warmupSteps, minimum: 0)
+        c.logStep = try reader.integer("log_step", default: c.logStep, minimum: 0)
+        c.dartsAlpha = try reader.number("darts_alpha", default: c.dartsAlpha)
+        c.neumannIterations = try reader.integer("neumann_iterations", default: c.neumannIterations, minimum: 0)
+        c.neumannAlpha = try reader.number("neumann_alpha", default: c.neumannAlpha)
+        c.cgIterations = try reader.integer("cg_iterations", default: c.cgIterations, minimum: 0)
+        c.cgAlpha = try reader.number("cg_alpha", default: c.cgAlpha)
+        c.samaAlpha = try reader.number("sama_alpha", default: c.samaAlpha)
+        try reader.finish()
+        do { try c.validate(problem: problem) } catch {
+            throw ScriptError("\(error)", at: options.first.map { $0.keyLocation.through(options.last!.location) })
+        }
+        return c
+    }
+
+    private func installHooks(_ problem: Problem) throws(ScriptError) {
+        for (kind, options) in spec.hooks {
+            var reader = try OptionReader(options, context: kind.text)
+            switch kind.text {
+            case "reset_on_start":
+                try reader.finish()
+                // Copies: the values the problem starts from, restored at every inner loop start.
+                let initial = problem.trainable.map { $0.value.detached() * 1 }
+                problem.onInnerLoopStart = { p in
+                    for (parameter, value) in zip(p.trainable, initial) { parameter.assign(value) }
+                    p.optimizer.resetState()
+                }
+            default:
+                let lower = try reader.number("min", default: -.infinity), upper = try reader.number("max", default: .infinity)
+                try reader.finish()
+                guard lower <= upper else { throw ScriptError("clamp: min must not exceed max", at: kind.location) }
+                problem.paramCallback = { p in
+                    for parameter in p.trainable { parameter.assign(clamp(parameter.value.detached(), min: lower, max: upper)) }
+                }
+            }
+        }
+    }
+}

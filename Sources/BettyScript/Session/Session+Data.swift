@@ -1,0 +1,186 @@
+import Betty
+import BettyNN
+import BettyTensor
+
+extension Session {
+    static let dataSources = ["digits", "mnist5k", "logistic", "npy", "csv", "idx"]
+
+    func defineData(_ name: Name, _ source: Name, _ arguments: [Expr], _ options: [Option]) throws(ScriptError) {
+        try checkFreeName(name)
+        var reader = try OptionReader(options, context: "data source \(source.text)")
+        func paths(_ count: ClosedRange<Int>) throws(ScriptError) -> [String] {
+            var result: [String] = []
+            for a in arguments {
+                guard case let .string(path, _) = a else { throw ScriptError("expected a quoted file path", at: a.location) }
+                result.append(path)
+            }
+            guard count.contains(result.count) else {
+                throw ScriptError("\(source.text) takes \(count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound) or \(count.upperBound)") quoted path\(count.upperBound == 1 ? "" : "s")", at: source.location)
+            }
+            return result
+        }
+        func loaded(_ body: () throws(DataError) -> Dataset) throws(ScriptError) -> Dataset {
+            do { return try body() } catch { throw ScriptError("\(error)", at: source.location) }
+        }
+        var dataset: Dataset
+        switch source.text {
+        case "digits", "mnist5k":
+            _ = try paths(0...0)
+            dataset = try loaded { () throws(DataError) in try BuiltinDataset(rawValue: source.text)!.load() }
+        case "logistic":
+            _ = try paths(0...0)
+            let samples = try reader.integer("samples", default: 1000, minimum: 1)
+            let features = try reader.integer("features", default: 20, minimum: 1)
+            let dataSeed = try reader.integer("seed", default: Int(seed % (1 << 62)), minimum: 0)
+            dataset = try loaded { () throws(DataError) in try Dataset.logistic(samples: samples, features: features, seed: UInt64(dataSeed)) }
+        case "npy":
+            let files = try paths(2...2)
+            dataset = try loaded { () throws(DataError) in
+                try Dataset(x: NPYReader.read(path: files[0]), y: NPYReader.read(path: files[1]))
+            }
+        case "idx":
+            let files = try paths(2...2)
+            dataset = try loaded { () throws(DataError) in
+                try Dataset(x: IDXReader.read(path: files[0]), y: IDXReader.read(path: files[1]))
+            }
+        case "csv":
+            let files = try paths(1...1)
+            let label = try reader.integer("label", default: -1)
+            dataset = try loaded { () throws(DataError) in try Dataset.csv(path: files[0], labelColumn: label) }
+        default:
+            throw ScriptError("unknown data source '\(source.text)'\(didYouMean(source.text, in: Self.dataSources)); one of \(Self.dataSources.joined(separator: ", "))",
+                              at: source.location)
+        }
+        if let factor = try reader.optionalNumber("scale") { dataset = dataset.scaled(by: factor) }
+        let flatten = try reader.bool("flatten", default: false)
+        try reader.finish()
+        if flatten, dataset.x.rank > 2 {
+            dataset = try loaded { () throws(DataError) in
+                let n = dataset.x.shape[0]
+                return try Dataset(x: try! dataset.x.reshaped(to: [n, -1]), y: dataset.y)
+            }
+        }
+        store(dataset, as: name.text)
+        output.text("\(name.text): \(describe(dataset))")
+    }
+
+    func split(_ source: Name, _ parts: [(Name, Expr)], _ options: [Option]) throws(ScriptError) {
+        let dataset = try self.dataset(source)
+        var reader = try OptionReader(options, context: "split")
+        let perClass = try reader.bool("per_class", default: false)
+        let splitSeed = UInt64(try reader.integer("seed", default: Int(seed % (1 << 62)), minimum: 0))
+        try reader.finish()
+        var seen: Set<String> = []
+        var amounts: [Float] = []
+        for (part, amount) in parts {
+            try checkFreeName(part, allowing: source.text)
+            guard seen.insert(part.text).inserted else { throw ScriptError("'\(part.text)' appears twice", at: part.location) }
+            guard let x = ExpressionCompiler.constantNumber(amount), x > 0 else {
+                throw ScriptError("a part's size must be a positive number (a count, or a fraction below 1)", at: amount.location)
+            }
+            amounts.append(x)
+        }
+        let counts = amounts.allSatisfy { $0 >= 1 && $0 == $0.rounded() }
+        let fractions = amounts.allSatisfy { $0 < 1 }
+        guard counts || fractions else {
+            throw ScriptError("give every part as a count (400) or every part as a fraction (0.8), not a mix", at: parts[0].1.location.through(parts.last!.1.location))
+        }
+        var pieces: [Dataset]
+        do {
+            if perClass {
+                guard counts else { throw ScriptError("per_class needs counts per class", at: parts[0].1.location) }
+                pieces = try dataset.splitPerClass(counts: amounts.map { Int($0) }, seed: splitSeed)
+            } else if counts {
+                let total = amounts.reduce(0, +)
+                guard Int(total) <= dataset.count else {
+                    throw ScriptError("the parts ask for \(Int(total)) samples; \(source.text) has \(dataset.count)", at: parts[0].1.location.through(parts.last!.1.location))
+                }
+                pieces = try dataset.split(fractions: amounts.map { $0 / Float(dataset.count) }, seed: splitSeed)
+            } else {
+                pieces = try dataset.split(fractions: amounts, seed: splitSeed)
+            }
+        } catch let error as ScriptError {
+            throw error
+        } catch {
+            throw ScriptError("\(error)", at: source.location)
+        }
+        var lines: [String] = []
+        for ((part, _), piece) in zip(parts, pieces) {
+            store(piece, as: part.text)
+            lines.append("\(part.text): \(describe(piece))")
+        }
+        output.text(lines.joined(separator: "\n"))
+    }
+
+    func transform(_ kind: Name, _ name: Name, _ options: [Option]) throws(ScriptError) {
+        let dataset = try self.dataset(name)
+        var reader = try OptionReader(options, context: kind.text)
+        let result: Dataset
+        do {
+            switch kind.text {
+            case "imbalance":
+                let factor = try reader.number("factor", default: 100)
+                try reader.finish()
+                guard factor >= 1 else { throw ScriptError("factor must be at least 1", at: kind.location) }
+                result = try dataset.imbalanced(factor: factor)
+            case "noise":
+                let ratio = try reader.number("ratio", default: 0.2)
+                let kindWord = try reader.word("kind", from: LabelNoise.allCases.map(\.rawValue), default: "uniform")!
+                let noiseSeed = UInt64(try reader.integer("seed", default: Int(seed % (1 << 62)), minimum: 0))
+                try reader.finish()
+                guard (0...1).contains(ratio) else { throw ScriptError("ratio must be in [0, 1]", at: kind.location) }
+                result = try dataset.withLabelNoise(LabelNoise(rawValue: kindWord)!, ratio: ratio,
+                                                    classes: try dataset.classCount(), seed: noiseSeed)
+            default:
+                let factor = try reader.number("by", default: 1)
+                try reader.finish()
+                result = dataset.scaled(by: factor)
+            }
+        } catch let error as ScriptError {
+            throw error
+        } catch {
+            throw ScriptError("\(error)", at: name.location)
+        }
+        store(result, as: name.text)
+        output.text("\(name.text): \(describe(result))")
+    }
+
+    // MARK: - Helpers
+
+    func dataset(_ name: Name) throws(ScriptError) -> Dataset {
+        guard let slot = bindings.datasets[name.text] else {
+            throw ScriptError("unknown data set '\(name.text)'\(didYouMean(name.text, in: bindings.datasetOrder))", at: name.location)
+        }
+        return slot.value
+    }
+
+    func store(_ dataset: Dataset, as name: String) {
+        if let slot = bindings.datasets[name] {
+            slot.value = dataset
+        } else {
+            bindings.datasets[name] = Slot(dataset)
+            bindings.datasetOrder.append(name)
+        }
+    }
+
+    func describe(_ dataset: Dataset) -> String {
+        var text = "\(dataset.count) samples, x \(dataset.x.shape), y \(dataset.y.shape)"
+        if let labels = try? dataset.labels(), dataset.y.rank == 1, labels.count <= 100_000 {
+            var counts: [Int: Int] = [:]
+            for l in labels { counts[l, default: 0] += 1 }
+            if counts.count <= 20 {
+                text += ", \(counts.count) classes (\(counts.values.min() ?? 0)-\(counts.values.max() ?? 0) per class)"
+            }
+        }
+        return text
+    }
+
+    func checkFreeName(_ name: Name, allowing existing: String? = nil) throws(ScriptError) {
+        if bindings.refs[name.text]?.problem != nil {
+            throw ScriptError("'\(name.text)' already names a problem", at: name.location)
+        }
+        if Parser.commands.contains(name.text) || Functions.names.contains(name.text) || ["x", "y", "params", "validation"].contains(name.text) {
+            throw ScriptError("'\(name.text)' is a reserved word; choose another name", at: name.location)
+        }
+    }
+}

@@ -1,0 +1,421 @@
+import Betty
+import BettyNN
+import BettyTensor
+
+extension Session {
+    // MARK: - Problems
+
+    func define(_ spec: ProblemSpec, at location: SourceLocation) throws(ScriptError) {
+        let name = spec.name.text
+        let built = try ProblemBuilder(session: self, spec: spec).build()
+        let ref = bindings.ref(name)
+        let previous = ref.problem
+        ref.bind(built.problem)
+        let pending = built.forwardReferences.filter { bindings.refs[$0.text]?.problem == nil }
+        do {
+            if pending.isEmpty { try built.check() }
+            let order = bindings.problemOrder.contains(name) ? bindings.problemOrder : bindings.problemOrder + [name]
+            try rebuildEngine(order: order)
+            bindings.problemOrder = order
+        } catch {
+            ref.bind(previous)
+            if previous != nil { try? rebuildEngine(order: bindings.problemOrder) }
+            throw error
+        }
+        specs[name] = spec
+        if pending.isEmpty { unchecked.remove(name) } else { unchecked.insert(name) }
+        // Problems that were waiting for this one can be checked now.
+        for other in unchecked where other != name { try? recheck(other) }
+        var text = "\(previous == nil ? "problem" : "redefined problem") \(name): \(summary(of: built.problem))"
+        if let first = pending.first {
+            let names = Set(pending.map(\.text)).sorted().joined(separator: ", ")
+            text += "\nnote: \(names) \(pending.count == 1 ? "is" : "are") not defined yet; \(name)'s loss is checked when \(pending.count == 1 ? "it is" : "they are") (\(first.location))"
+        }
+        output.text(text)
+    }
+
+    private func recheck(_ name: String) throws(ScriptError) {
+        guard let spec = specs[name] else { return }
+        let built = try ProblemBuilder(session: self, spec: spec).build()
+        guard built.forwardReferences.allSatisfy({ bindings.refs[$0.text]?.problem != nil }) else { return }
+        // Check with the live problem (its current parameters), not the fresh copy.
+        let ref = bindings.ref(name)
+        let live = ref.problem
+        ref.bind(built.problem)
+        defer { ref.bind(live) }
+        try built.check()
+        unchecked.remove(name)
+    }
+
+    /// Checks every problem whose loss could not be checked when it was defined.
+    func checkPending() throws(ScriptError) {
+        for name in bindings.problemOrder where unchecked.contains(name) {
+            guard let spec = specs[name] else { continue }
+            let built = try ProblemBuilder(session: self, spec: spec).build()
+            if let missing = built.forwardReferences.first(where: { bindings.refs[$0.text]?.problem == nil }) {
+                throw ScriptError("problem '\(name)' refers to '\(missing.text)', which is not defined\(didYouMean(missing.text, in: bindings.problemOrder))", at: missing.location)
+            }
+            try recheck(name)
+        }
+    }
+
+    func summary(of p: Problem) -> String {
+        let count = p.trainable.reduce(0) { $0 + $1.value.count }
+        var parts = ["\(count) parameters"]
+        parts.append("\(type(of: p.optimizer)) lr \(p.optimizer.learningRate)".lowercased())
+        if let loader = p.loaders.first { parts.append("batch \(loader.batchSize) of \(loader.dataset.count)") }
+        parts.append("\(p.config.type.rawValue) unroll \(p.config.unrollSteps)")
+        return parts.joined(separator: ", ")
+    }
+
+    func rebuildEngine(order: [String]? = nil) throws(ScriptError) {
+        let names = order ?? bindings.problemOrder
+        let problems = names.compactMap { bindings.refs[$0]?.problem }
+        guard !problems.isEmpty else { engine = nil; return }
+        let (u2l, l2u) = dependencies(connections)
+        let built: Engine
+        do {
+            built = try Engine(problems: problems, u2l: u2l, l2u: l2u, config: engineConfig)
+        } catch {
+            throw ScriptError("\(error)")
+        }
+        built.subscribe { [weak self] event in self?.handle(event) }
+        installValidation(on: built)
+        engine = built
+    }
+
+    func dependencies(_ pairs: [(upper: String, lower: String)]) -> ([String: [String]], [String: [String]]) {
+        var u2l: [String: [String]] = [:], l2u: [String: [String]] = [:]
+        for (upper, lower) in pairs {
+            u2l[upper, default: []].append(lower)
+            l2u[lower, default: []].append(upper)
+        }
+        return (u2l, l2u)
+    }
+
+    private func handle(_ event: EngineEvent) {
+        switch event {
+        case let .step(e):
+            var progress: Bool
+            if let p = bindings.refs[e.problem]?.problem, p.config.logStep > 0 {
+                progress = e.localStep % p.config.logStep == 0
+            } else {
+                let every = logEvery > 0 ? logEvery : runLogEvery
+                progress = e.globalStep % every == 0
+            }
+            output.event(event, isProgress: progress)
+        case let .validation(_, metrics):
+            bindings.lastValidation = metrics
+            output.event(event, isProgress: true)
+        case .stopped:
+            output.event(event, isProgress: true)
+        }
+    }
+
+    // MARK: - Connections
+
+    private func pairs(_ names: [Name]) throws(ScriptError) -> [(Name, Name)] {
+        for n in names { _ = try problem(n) }
+        var result: [(Name, Name)] = []
+        for i in 0..<(names.count - 1) {
+            if names[i].text == names[i + 1].text {
+                throw ScriptError("a problem cannot be its own upper level", at: names[i].location.through(names[i + 1].location))
+            }
+            result.append((names[i], names[i + 1]))
+        }
+        return result
+    }
+
+    func connect(_ names: [Name]) throws(ScriptError) {
+        var next = connections
+        for (upper, lower) in try pairs(names) {
+            guard !next.contains(where: { $0.upper == upper.text && $0.lower == lower.text }) else {
+                throw ScriptError("\(upper.text) -> \(lower.text) is already connected", at: upper.location.through(lower.location))
+            }
+            next.append((upper.text, lower.text))
+        }
+        try apply(next, at: names[0].location.through(names.last!.location))
+    }
+
+    func disconnect(_ names: [Name]) throws(ScriptError) {
+        var next = connections
+        for (upper, lower) in try pairs(names) {
+            guard let i = next.firstIndex(where: { $0.upper == upper.text && $0.lower == lower.text }) else {
+                throw ScriptError("\(upper.text) -> \(lower.text) is not connected", at: upper.location.through(lower.location))
+            }
+            next.remove(at: i)
+        }
+        try apply(next, at: names[0].location.through(names.last!.location))
+    }
+
+    /// Checks the graph with the new connections before anything changes.
+    private func apply(_ next: [(upper: String, lower: String)], at location: SourceLocation) throws(ScriptError) {
+        let (u2l, l2u) = dependencies(next)
+        let graph: DependencyGraph
+        do {
+            graph = try DependencyGraph(problems: bindings.problemOrder, u2l: u2l, l2u: l2u)
+        } catch {
+            throw ScriptError("\(error)", at: location)
+        }
+        do {
+            try engine?.setDependencies(u2l: u2l, l2u: l2u)
+        } catch {
+            throw ScriptError("\(error)", at: location)
+        }
+        connections = next
+        output.text(describe(graph))
+    }
+
+    func describe(_ graph: DependencyGraph) -> String {
+        var lines = ["leaves: \(graph.leaves.joined(separator: ", "))"]
+        for name in bindings.problemOrder {
+            for path in graph.paths[name] ?? [] { lines.append("path: \(path.joined(separator: " -> "))") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    // MARK: - Configuration
+
+    func configureEngine(_ options: [Option]) throws(ScriptError) {
+        var reader = try OptionReader(options, context: "engine")
+        var c = engineConfig
+        c.trainIterations = try reader.integer("train_iters", default: c.trainIterations, minimum: 1)
+        c.validStep = try reader.integer("valid_step", default: c.validStep, minimum: 0)
+        c.rollBack = try reader.bool("roll_back", default: c.rollBack)
+        if let metric = try reader.word("early_stopping", from: Array(Set(validationMetrics.map(\.name) + bindings.lastValidation.keys)).sorted() + ["off"], default: nil) {
+            c.earlyStopping = metric == "off" ? nil : .init(metric: metric)
+        }
+        if let mode = try reader.word("early_stopping_mode", from: ["min", "max"], default: nil) {
+            guard c.earlyStopping != nil else { throw ScriptError("set early_stopping=METRIC first", at: options[0].keyLocation) }
+            c.earlyStopping?.mode = .init(rawValue: mode)!
+        }
+        if let tolerance = try reader.optionalInteger("early_stopping_tolerance", minimum: 1) {
+            guard c.earlyStopping != nil else { throw ScriptError("set early_stopping=METRIC first", at: options[0].keyLocation) }
+            c.earlyStopping?.tolerance = tolerance
+        }
+        let every = try reader.integer("log_every", default: logEvery, minimum: 0)
+        var csv: CSVLogger?
+        if reader.has("csv"), let option = options.first(where: { $0.key == "csv" }) {
+            guard case let .string(path, l)? = option.value else { throw ScriptError("csv needs a quoted path: csv=\"run.csv\"", at: option.keyLocation) }
+            _ = try reader.word("csv", from: [], default: nil) as String?
+            do { csv = try CSVLogger(path: path) } catch { throw ScriptError("cannot write \(path): \(error)", at: l) }
+        }
+        try reader.finish()
+        engineConfig = c
+        logEvery = every
+        engine?.config = c
+        if let csv { engine?.subscribe { csv.log($0) } }
+        output.text("engine: train_iters \(c.trainIterations), valid_step \(c.validStep), roll_back \(c.rollBack)"
+                    + (c.earlyStopping.map { ", early stopping on \($0.metric) (\($0.mode.rawValue), tolerance \($0.tolerance))" } ?? ""))
+    }
+
+    func configure(_ name: Name, _ options: [Option]) throws(ScriptError) {
+        let p = try problem(name)
+        let config = try ProblemBuilder.apply(options, to: p.config, problem: name.text)
+        p.config = config
+        specs[name.text]?.config += options
+        output.text("\(name.text): \(config.type.rawValue), unroll \(config.unrollSteps)")
+    }
+
+    // MARK: - Validation
+
+    func defineValidation(_ every: Expr?, _ metrics: [(Name, Expr)]) throws(ScriptError) {
+        var compiled: [(String, Compiled)] = []
+        for (name, e) in metrics {
+            var compiler = ExpressionCompiler(bindings: bindings)
+            let c = try compiler.compile(e)
+            if let missing = compiler.forwardReferences.first {
+                throw ScriptError("problem '\(missing.text)' is not defined", at: missing.location)
+            }
+            compiled.append((name.text, c))
+        }
+        if let every {
+            guard let n = ExpressionCompiler.constantNumber(every), n >= 1, n == n.rounded() else {
+                throw ScriptError("every takes a positive number of steps", at: every.location)
+            }
+            engineConfig.validStep = Int(n)
+            engine?.config.validStep = Int(n)
+        }
+        validationMetrics = compiled.map { (name: $0.0, compiled: $0.1) }
+        if let engine { installValidation(on: engine) }
+        output.text("validation every \(engineConfig.validStep) steps: \(compiled.map(\.0).joined(separator: ", "))")
+    }
+
+    private func installValidation(on engine: Engine) {
+        guard !validationMetrics.isEmpty else { engine.validation = nil; return }
+        let metrics = validationMetrics
+        engine.validation = { _ in try Self.evaluate(metrics) }
+    }
+
+    static func evaluate(_ metrics: [(name: String, compiled: Compiled)]) throws(ScriptError) -> [String: Float] {
+        var result: [String: Float] = [:]
+        for (name, compiled) in metrics {
+            var env = Env.topLevel
+            let value = try compiled(&env)
+            guard let x = value.scalar else { throw ScriptError("validation metric '\(name)' must be one number, got \(value.summary)") }
+            result[name] = x
+        }
+        return result
+    }
+
+    func validateNow() throws(ScriptError) {
+        guard !validationMetrics.isEmpty else {
+            throw ScriptError("no validation is defined; e.g. validate every 500: acc = accuracy(model(test.x), test.y)")
+        }
+        let problems = bindings.problems
+        for p in problems { p.module.eval() }
+        defer { for p in problems { p.module.train() } }
+        let metrics = try withoutGrad { () throws(ScriptError) in try Self.evaluate(validationMetrics) }
+        handle(.validation(globalStep: engine?.globalStep ?? 0, metrics: metrics))
+    }
+
+    // MARK: - Running
+
+    private func readyEngine(at location: SourceLocation) throws(ScriptError) -> Engine {
+        guard let engine else { throw ScriptError("there is nothing to run: define a problem first (problem NAME ... end)", at: location) }
+        try checkPending()
+        return engine
+    }
+
+    func runSteps(_ countExpr: Expr?, at location: SourceLocation) throws(ScriptError) {
+        let engine = try readyEngine(at: location)
+        var count = engineConfig.trainIterations
+        if let countExpr {
+            guard let n = ExpressionCompiler.constantNumber(countExpr), n >= 1, n == n.rounded(), n < 1e9 else {
+                throw ScriptError("run takes a positive number of steps", at: countExpr.location)
+            }
+            count = Int(n)
+        }
+        try execute(count, on: engine, at: location)
+    }
+
+    func resume() throws(ScriptError) {
+        guard pendingSteps > 0, let engine else { throw ScriptError("nothing to continue: no run was interrupted") }
+        try execute(pendingSteps, on: engine, at: nil)
+    }
+
+    private func execute(_ count: Int, on engine: Engine, at location: SourceLocation?) throws(ScriptError) {
+        runLogEvery = max(1, count / 10)
+        _ = consumeInterrupt()
+        lastStepError = nil
+        let start = engine.globalStep
+        let clock = ContinuousClock.now
+        let summary: RunSummary
+        do {
+            summary = try engine.run(iterations: count, shouldContinue: { [unowned self] in !self.isInterrupted })
+        } catch {
+            pendingSteps = 0
+            throw runError(error, at: location)
+        }
+        let seconds = Double((ContinuousClock.now - clock).components.attoseconds) * 1e-18 + Double((ContinuousClock.now - clock).components.seconds)
+        let ran = engine.globalStep - start
+        var text = "ran \(ran) step\(ran == 1 ? "" : "s") (global step \(engine.globalStep)) in \(String(format: "%.2f", seconds)) s"
+        let losses = bindings.problems.compactMap { p in p.lastLoss.map { "\(p.name) \(formatNumber($0))" } }
+        if !losses.isEmpty { text += "; last loss: " + losses.joined(separator: ", ") }
+        if summary.interrupted {
+            _ = consumeInterrupt()
+            pendingSteps = count - summary.completed
+            text = "interrupted: " + text + "; 'continue' runs the remaining \(pendingSteps)"
+        } else {
+            pendingSteps = 0
+            if summary.stoppedEarly { text += "; stopped early" }
+        }
+        output.text(text)
+    }
+
+    func runError(_ error: EngineError, at location: SourceLocation?) -> ScriptError {
+        if let located = lastStepError {
+            lastStepError = nil
+            return located
+        }
+        return ScriptError("\(error)", at: location)
+    }
+
+    func stepOnce(_ countExpr: Expr?, at location: SourceLocation) throws(ScriptError) {
+        let engine = try readyEngine(at: location)
+        var count = 1
+        if let countExpr {
+            guard let n = ExpressionCompiler.constantNumber(countExpr), n >= 1, n == n.rounded(), n < 1e6 else {
+                throw ScriptError("step takes a positive number of steps", at: countExpr.location)
+            }
+            count = Int(n)
+        }
+        let saved = logEvery
+        logEvery = 1
+        defer { logEvery = saved }
+        lastStepError = nil
+        for _ in 0..<count {
+            do { try engine.step() } catch { throw runError(error, at: location) }
+        }
+    }
+
+    func hypergrad(_ name: Name) throws(ScriptError) {
+        let p = try problem(name)
+        guard let engine else { throw ScriptError("no engine yet", at: name.location) }
+        try checkPending()
+        lastStepError = nil
+        let grads: [Tensor]
+        do { grads = try engine.hypergradient(of: name.text) } catch { throw runError(error, at: name.location) }
+        let names = p.module.namedParameters.map(\.name)
+        var total: Float = 0
+        var lines: [String] = []
+        for (parameterName, g) in zip(names, grads) {
+            let norm = (try? sqrt((g * g).sum()).scalar) ?? .nan
+            total += norm * norm
+            var line = "  \(name.text).\(parameterName) \(g.shape): norm \(formatNumber(norm))"
+            if g.count <= 20 { line += "  [" + g.scalars.map { String(format: "%.4g", $0) }.joined(separator: ", ") + "]" }
+            lines.append(line)
+        }
+        let paths = engine.graph.paths[name.text]?.count ?? 0
+        let header = "hypergradient of \(name.text) (direct term\(paths > 0 ? " + \(paths) path\(paths == 1 ? "" : "s")" : " only: no lower level")): norm \(formatNumber(total.squareRoot()))"
+        output.text(([header] + lines).joined(separator: "\n"))
+    }
+
+    func expect(_ lhs: Expr, _ op: String, _ rhs: Expr, at location: SourceLocation) throws(ScriptError) {
+        let a = try evaluate(lhs), b = try evaluate(rhs)
+        guard let x = a.scalar else { throw ScriptError("expect compares numbers; this is \(a.summary)", at: lhs.location) }
+        guard let y = b.scalar else { throw ScriptError("expect compares numbers; this is \(b.summary)", at: rhs.location) }
+        let passed = switch op {
+        case "<": x < y
+        case ">": x > y
+        case "<=": x <= y
+        case ">=": x >= y
+        case "==": x == y
+        default: x != y
+        }
+        let text = "\(source(lhs)) = \(formatNumber(x)) \(op) \(formatNumber(y))"
+        if !passed { failedExpectations += 1 }
+        output.expectation(text, passed: passed, location: location)
+    }
+
+    private func source(_ e: Expr) -> String { e.dottedName ?? "value" }
+
+    func reset() throws(ScriptError) {
+        var rebuilt: [(ProblemRef, Problem?, Problem)] = []
+        for name in bindings.problemOrder {
+            guard let spec = specs[name] else { continue }
+            let built = try ProblemBuilder(session: self, spec: spec).build()
+            rebuilt.append((bindings.ref(name), bindings.ref(name).problem, built.problem))
+        }
+        for (ref, _, fresh) in rebuilt { ref.bind(fresh) }
+        do {
+            try rebuildEngine()
+        } catch {
+            for (ref, old, _) in rebuilt { ref.bind(old) }
+            try? rebuildEngine()
+            throw error
+        }
+        pendingSteps = 0
+        output.text("reset \(rebuilt.count) problem\(rebuilt.count == 1 ? "" : "s") to their initial state (global step 0)")
+    }
+
+    func save(_ path: String, at location: SourceLocation) throws(ScriptError) {
+        throw ScriptError("save is not implemented yet", at: location)
+    }
+
+    func load(_ path: String, at location: SourceLocation) throws(ScriptError) {
+        throw ScriptError("load is not implemented yet", at: location)
+    }
+}
+
+import Foundation

@@ -1,0 +1,190 @@
+import Betty
+import BettyNN
+import BettyTensor
+import Synchronization
+
+/// A BettyScript session: feed it lines (typed or replayed); it keeps the data, problems, their
+/// connections and the engine, and reports through a `SessionOutput`. An error in a line is
+/// reported and leaves the state as it was before that line.
+public final class Session: @unchecked Sendable {
+    public let output: any SessionOutput
+    let bindings = Bindings()
+    var seed: UInt64 = 0
+    var specs: [String: ProblemSpec] = [:]
+    /// Connections as `upper -> lower` pairs, in the order made.
+    var connections: [(upper: String, lower: String)] = []
+    var engine: Engine?
+    var engineConfig = EngineConfig()
+    /// Print a progress line every this many local steps (0: about ten per `run`).
+    var logEvery = 0
+    var runLogEvery = 1
+    var validationMetrics: [(name: String, compiled: Compiled)] = []
+    /// Steps still to run after an interrupted `run` (`continue` runs them).
+    var pendingSteps = 0
+    /// Problems whose loss has not been checked on a batch yet (they referred to undefined problems).
+    var unchecked: Set<String> = []
+    /// The error a compiled training step raised, with its position (the engine only carries text).
+    var lastStepError: ScriptError?
+
+    private let interruptFlag = Atomic<Bool>(false)
+    private var block: (spec: ProblemSpec, lines: [String])?
+    /// Every statement accepted so far, for `record`.
+    private(set) var transcript: [String] = []
+    public internal(set) var failedExpectations = 0
+    public private(set) var errors = 0
+    public private(set) var quitRequested = false
+
+    public init(output: any SessionOutput) {
+        self.output = output
+    }
+
+    /// Whether the session is inside a `problem ... end` block (the REPL shows a continuation prompt).
+    public var isContinuing: Bool { block != nil }
+
+    /// Asks a running `run` to stop after the current step. Safe from a signal handler's thread.
+    public func interrupt() { interruptFlag.store(true, ordering: .relaxed) }
+
+    /// Runs one line. Returns the error, if any, after reporting it.
+    @discardableResult
+    public func execute(_ line: String, file: String = "<input>", line lineNumber: Int = 1) -> ScriptError? {
+        let endOfLine = SourceLocation(file: file, line: lineNumber, column: line.count + 1)
+        do {
+            let tokens = try Lexer.tokens(of: line, file: file, lineNumber: lineNumber)
+            guard let statement = try Parser.statement(tokens, inBlock: block != nil, endOfLine: endOfLine) else { return nil }
+            output.echo(line, location: endOfLine)
+            try run(statement, line: line)
+            return nil
+        } catch var error {
+            if error.location?.line == lineNumber, error.location?.file == file { error.sourceLine = line }
+            errors += 1
+            output.error(error)
+            return error
+        }
+    }
+
+    private func run(_ statement: Statement, line: String) throws(ScriptError) {
+        if var current = block {
+            switch statement {
+            case let .problemLine(problemLine):
+                try current.spec.add(problemLine)
+                current.lines.append(line)
+                block = current
+            case let .end(location):
+                block = nil
+                try define(current.spec, at: location)
+                transcript += current.lines + [line]
+            default:
+                throw ScriptError("only problem lines are allowed inside 'problem ... end'", at: nil)
+            }
+            return
+        }
+        try dispatch(statement)
+        if case .record = statement { return }
+        if case .problemStart = statement { return }
+        transcript.append(line)
+    }
+
+    private func dispatch(_ statement: Statement) throws(ScriptError) {
+        switch statement {
+        case let .seed(e):
+            guard let x = ExpressionCompiler.constantNumber(e), x >= 0, x == x.rounded(), x < 1e15 else {
+                throw ScriptError("seed must be a non-negative integer", at: e.location)
+            }
+            seed = UInt64(x)
+        case let .data(name, source, arguments, options): try defineData(name, source, arguments, options)
+        case let .split(source, parts, options): try split(source, parts, options)
+        case let .transform(kind, dataset, options): try transform(kind, dataset, options)
+        case let .problemStart(name):
+            guard !Parser.commands.contains(name.text), !Functions.names.contains(name.text), !["x", "y", "params", "validation"].contains(name.text) else {
+                throw ScriptError("'\(name.text)' is a reserved word; choose another problem name", at: name.location)
+            }
+            if bindings.datasets[name.text] != nil || bindings.values[name.text] != nil {
+                throw ScriptError("'\(name.text)' already names a data set or value", at: name.location)
+            }
+            block = (ProblemSpec(name: name), ["problem \(name.text)"])
+        case .problemLine:
+            throw ScriptError("a problem line outside 'problem NAME ... end'", at: nil)
+        case let .end(location):
+            throw ScriptError("'end' without 'problem'", at: location)
+        case let .connect(names): try connect(names)
+        case let .disconnect(names): try disconnect(names)
+        case let .engine(options): try configureEngine(options)
+        case let .config(problem, options): try configure(problem, options)
+        case let .validate(every, metrics): try defineValidation(every, metrics)
+        case .validateNow: try validateNow()
+        case let .letValue(name, e):
+            guard bindings.refs[name.text]?.problem == nil, bindings.datasets[name.text] == nil else {
+                throw ScriptError("'\(name.text)' already names a problem or data set", at: name.location)
+            }
+            var compiler = ExpressionCompiler(bindings: bindings)
+            let compiled = try compiler.compile(e)
+            var env = Env.topLevel
+            let value = try withoutGrad { () throws(ScriptError) in try compiled(&env) }
+            if let slot = bindings.values[name.text] { slot.value = value } else { bindings.values[name.text] = Slot(value) }
+            output.text("\(name.text) = \(value.summary)")
+        case let .print(e): try printValue(e)
+        case let .run(count, location): try runSteps(count, at: location)
+        case let .step(count, location): try stepOnce(count, at: location)
+        case .pause: output.text("nothing is running: 'run' returns when done; press Ctrl-C during a run to pause it")
+        case .resume: try resume()
+        case let .show(words): try show(words)
+        case let .hypergrad(name): try hypergrad(name)
+        case let .save(path, location): try save(path, at: location)
+        case let .load(path, location): try load(path, at: location)
+        case let .record(path, location): try record(path, at: location)
+        case let .expect(lhs, op, rhs, location): try expect(lhs, op, rhs, at: location)
+        case let .help(topic): try help(topic)
+        case .reset: try reset()
+        case .quit: quitRequested = true
+        }
+    }
+
+    // MARK: - Shared helpers
+
+    func consumeInterrupt() -> Bool { interruptFlag.exchange(false, ordering: .relaxed) }
+    var isInterrupted: Bool { interruptFlag.load(ordering: .relaxed) }
+
+    /// Evaluates a top-level expression without recording gradients.
+    func evaluate(_ e: Expr) throws(ScriptError) -> Value {
+        var compiler = ExpressionCompiler(bindings: bindings)
+        let compiled = try compiler.compile(e)
+        if let missing = compiler.forwardReferences.first {
+            throw ScriptError("problem '\(missing.text)' is not defined", at: missing.location)
+        }
+        var env = Env.topLevel
+        return try withoutGrad { () throws(ScriptError) in try compiled(&env) }
+    }
+
+    func problem(_ name: Name) throws(ScriptError) -> Problem {
+        guard let p = bindings.refs[name.text]?.problem else {
+            throw ScriptError("unknown problem '\(name.text)'\(didYouMean(name.text, in: bindings.problemOrder))", at: name.location)
+        }
+        return p
+    }
+
+    private func printValue(_ e: Expr) throws(ScriptError) {
+        let value = try evaluate(e)
+        switch value {
+        case let .tensor(t) where t.count > 1:
+            output.text("tensor of shape \(t.shape):\n\(t)")
+        default:
+            output.text(value.summary)
+        }
+    }
+
+    private func record(_ path: String, at location: SourceLocation) throws(ScriptError) {
+        let text = "# recorded by betty-repl\n" + transcript.joined(separator: "\n") + "\n"
+        do {
+            try writeAtomically(text, to: path)
+        } catch {
+            throw ScriptError("cannot write \(path): \(error)", at: location)
+        }
+        output.text("recorded \(transcript.count) lines to \(path)")
+    }
+}
+
+import Foundation
+
+func writeAtomically(_ text: String, to path: String) throws {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+}

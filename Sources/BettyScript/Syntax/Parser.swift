@@ -1,0 +1,308 @@
+/// Parses one line's tokens into a statement. Statements are one line each; `problem NAME` opens
+/// a block whose lines (`inBlock`) are problem lines until `end`.
+struct Parser {
+    static let commands = ["seed", "data", "split", "imbalance", "noise", "scale", "problem", "connect", "disconnect",
+                           "engine", "config", "validate", "let", "print", "run", "step", "pause", "continue",
+                           "show", "hypergrad", "save", "load", "record", "expect", "help", "reset", "quit", "exit"]
+    static let blockCommands = ["module", "optimizer", "schedule", "data", "let", "loss", "metric", "config",
+                                "reset_on_start", "clamp", "end"]
+    static let comparisons: Set<String> = ["<", ">", "<=", ">=", "==", "!="]
+
+    private let tokens: [Token]
+    private var index = 0
+    private let endOfLine: SourceLocation
+
+    init(tokens: [Token], endOfLine: SourceLocation) {
+        self.tokens = tokens
+        self.endOfLine = endOfLine
+    }
+
+    /// nil for an empty (or comment-only) line.
+    static func statement(_ tokens: [Token], inBlock: Bool, endOfLine: SourceLocation) throws(ScriptError) -> Statement? {
+        guard !tokens.isEmpty else { return nil }
+        var parser = Parser(tokens: tokens, endOfLine: endOfLine)
+        let statement = inBlock ? try parser.blockLine() : try parser.command()
+        try parser.expectEnd()
+        return statement
+    }
+
+    // MARK: - Top-level commands
+
+    private mutating func command() throws(ScriptError) -> Statement {
+        let word = try name("a command")
+        switch word.text {
+        case "seed": return .seed(try expression())
+        case "data":
+            let target = try name("a data set name")
+            try expect("=")
+            let source = try name("a data source (digits, mnist5k, logistic, npy, csv, idx)")
+            var arguments: [Expr] = []
+            while let t = peek, t.kind == .string || t.kind == .number { arguments.append(try primary()) }
+            return .data(name: target, source: source, arguments: arguments, options: try options())
+        case "split":
+            let source = try name("the data set to split")
+            try expect("->")
+            var parts: [(Name, Expr)] = []
+            repeat {
+                let part = try name("a name for the part")
+                parts.append((part, try unary()))
+            } while accept(",")
+            return .split(source: source, parts: parts, options: try options())
+        case "imbalance", "noise", "scale":
+            return .transform(kind: word, dataset: try name("a data set"), options: try options())
+        case "problem": return .problemStart(try name("a problem name"))
+        case "end": return .end(word.location)
+        case "connect", "disconnect":
+            var names = [try name("a problem")]
+            try expect("->")
+            repeat { names.append(try name("a problem")) } while accept("->")
+            return word.text == "connect" ? .connect(names) : .disconnect(names)
+        case "engine": return .engine(try options())
+        case "config": return .config(problem: try name("a problem"), options: try options())
+        case "validate":
+            if atEnd { return .validateNow }
+            var every: Expr?
+            if acceptWord("every") { every = try expression() }
+            try expect(":")
+            var metrics: [(Name, Expr)] = []
+            repeat {
+                let metric = try name("a metric name")
+                try expect("=")
+                metrics.append((metric, try expression()))
+            } while accept(",")
+            return .validate(every: every, metrics: metrics)
+        case "let":
+            let target = try name("a name")
+            try expect("=")
+            return .letValue(target, try expression())
+        case "print": return .print(try expression())
+        case "run": return .run(atEnd ? nil : try expression(), word.location)
+        case "step": return .step(atEnd ? nil : try expression(), word.location)
+        case "pause": return .pause
+        case "continue": return .resume
+        case "show":
+            var words: [Name] = []
+            while !atEnd { words.append(try name("what to show")) }
+            return .show(words)
+        case "hypergrad": return .hypergrad(try name("a problem"))
+        case "save", "load", "record":
+            let (path, location) = try pathArgument()
+            switch word.text {
+            case "save": return .save(path, location)
+            case "load": return .load(path, location)
+            default: return .record(path, location)
+            }
+        case "expect":
+            let lhs = try expression()
+            guard let op = peek, op.kind == .symbol, Self.comparisons.contains(op.text) else {
+                throw ScriptError("expected a comparison (<, >, <=, >=, ==, !=) after the expression", at: peek?.location ?? endOfLine)
+            }
+            index += 1
+            let rhs = try expression()
+            return .expect(lhs, op: op.text, rhs, lhs.location.through(rhs.location))
+        case "help": return .help(atEnd ? nil : try name("a topic"))
+        case "reset": return .reset
+        case "quit", "exit": return .quit
+        default:
+            throw ScriptError("unknown command '\(word.text)'\(didYouMean(word.text, in: Self.commands)); type 'help' for the list",
+                              at: word.location)
+        }
+    }
+
+    // MARK: - Problem block lines
+
+    private mutating func blockLine() throws(ScriptError) -> Statement {
+        let word = try name("a problem line (module, optimizer, data, loss, ...)")
+        switch word.text {
+        case "end": return .end(word.location)
+        case "module":
+            let kind = try name("a module kind (linear, mlp, params, sequential)")
+            var sizes: [Expr] = [], layers: [Expr] = []
+            switch kind.text {
+            case "linear", "mlp":
+                sizes.append(try unary())
+                while accept("->") { sizes.append(try unary()) }
+            case "params":
+                sizes.append(try unary())
+                while accept(",") { sizes.append(try unary()) }
+            case "sequential":
+                layers.append(try postfix())
+                while accept(",") { layers.append(try postfix()) }
+            default:
+                throw ScriptError("unknown module kind '\(kind.text)'\(didYouMean(kind.text, in: ["linear", "mlp", "params", "sequential"]))",
+                                  at: kind.location)
+            }
+            return .problemLine(.module(kind: kind, sizes: sizes, layers: layers, options: try options()))
+        case "optimizer": return .problemLine(.optimizer(try name("an optimizer (sgd, adam, adamw)"), try options()))
+        case "schedule": return .problemLine(.schedule(try name("a schedule (constant, step, multistep, cosine, warmup)"), try options()))
+        case "data": return .problemLine(.data(try name("a data set"), try options()))
+        case "let":
+            let target = try name("a name")
+            try expect("=")
+            return .problemLine(.letBinding(target, try expression()))
+        case "loss": return .problemLine(.loss(try expression()))
+        case "metric":
+            let metric = try name("a metric name")
+            try expect("=")
+            return .problemLine(.metric(metric, try expression()))
+        case "config": return .problemLine(.config(try options()))
+        case "reset_on_start", "clamp": return .problemLine(.hook(word, try options()))
+        default:
+            let known = Self.blockCommands
+            throw ScriptError("'\(word.text)' is not a problem line\(didYouMean(word.text, in: known)); one of \(known.joined(separator: ", "))",
+                              at: word.location)
+        }
+    }
+
+    // MARK: - Options and paths
+
+    /// `key=value` pairs and bare flags until the end of the line.
+    private mutating func options() throws(ScriptError) -> [Option] {
+        var result: [Option] = []
+        while !atEnd {
+            let key = try name("an option (key=value)")
+            if accept("=") {
+                result.append(Option(key: key.text, keyLocation: key.location, value: try expression()))
+            } else {
+                result.append(Option(key: key.text, keyLocation: key.location, value: nil))
+            }
+        }
+        return result
+    }
+
+    /// A quoted path, or the rest of the line taken as a path.
+    private mutating func pathArgument() throws(ScriptError) -> (String, SourceLocation) {
+        guard let first = peek else { throw ScriptError("expected a file path", at: endOfLine) }
+        if first.kind == .string {
+            index += 1
+            return (first.text, first.location)
+        }
+        let rest = tokens[index...]
+        index = tokens.count
+        return (rest.map(\.text).joined(), first.location.through(rest.last!.location))
+    }
+
+    // MARK: - Expressions
+
+    mutating func expression() throws(ScriptError) -> Expr { try additive() }
+
+    private mutating func additive() throws(ScriptError) -> Expr {
+        var lhs = try multiplicative()
+        while let t = peek, t.is("+") || t.is("-") {
+            index += 1
+            let rhs = try multiplicative()
+            lhs = .binary(t.text, lhs, rhs, lhs.location.through(rhs.location))
+        }
+        return lhs
+    }
+
+    private mutating func multiplicative() throws(ScriptError) -> Expr {
+        var lhs = try unary()
+        while let t = peek, t.is("*") || t.is("/") || t.is("@") {
+            index += 1
+            let rhs = try unary()
+            lhs = .binary(t.text, lhs, rhs, lhs.location.through(rhs.location))
+        }
+        return lhs
+    }
+
+    private mutating func unary() throws(ScriptError) -> Expr {
+        if let t = peek, t.is("-") || t.is("+") {
+            index += 1
+            let operand = try unary()
+            return .unary(t.text, operand, t.location.through(operand.location))
+        }
+        return try power()
+    }
+
+    private mutating func power() throws(ScriptError) -> Expr {
+        let base = try postfix()
+        if let t = peek, t.is("^") || t.is("**") {
+            index += 1
+            let exponent = try unary()
+            return .binary("^", base, exponent, base.location.through(exponent.location))
+        }
+        return base
+    }
+
+    private mutating func postfix() throws(ScriptError) -> Expr {
+        var e = try primary()
+        while true {
+            if accept(".") {
+                let member = try name("a member name after '.'")
+                e = .member(e, member.text, e.location.through(member.location))
+            } else if let open = peek, open.is("(") {
+                index += 1
+                var arguments: [Argument] = []
+                if !accept(")") {
+                    repeat {
+                        if let t = peek, t.kind == .name, index + 1 < tokens.count, tokens[index + 1].is("=") {
+                            index += 2
+                            arguments.append(Argument(label: t.text, labelLocation: t.location, value: try expression()))
+                        } else {
+                            arguments.append(Argument(label: nil, labelLocation: nil, value: try expression()))
+                        }
+                    } while accept(",")
+                    try expect(")", opening: open)
+                }
+                e = .call(e, arguments, e.location.through(tokens[index - 1].location))
+            } else {
+                return e
+            }
+        }
+    }
+
+    private mutating func primary() throws(ScriptError) -> Expr {
+        guard let t = peek else { throw ScriptError("expected an expression", at: endOfLine) }
+        index += 1
+        switch t.kind {
+        case .number: return .number(Float(t.text)!, t.location)
+        case .string: return .string(t.text, t.location)
+        case .name: return .name(t.text, t.location)
+        case .symbol:
+            if t.is("(") {
+                var items = [try expression()]
+                while accept(",") { items.append(try expression()) }
+                try expect(")", opening: t)
+                return items.count == 1 ? items[0] : .tuple(items, t.location.through(tokens[index - 1].location))
+            }
+            throw ScriptError("expected an expression, found '\(t.text)'", at: t.location)
+        }
+    }
+
+    // MARK: - Token helpers
+
+    private var peek: Token? { index < tokens.count ? tokens[index] : nil }
+    private var atEnd: Bool { index >= tokens.count }
+
+    private mutating func accept(_ symbol: String) -> Bool {
+        if let t = peek, t.is(symbol) { index += 1; return true }
+        return false
+    }
+
+    private mutating func acceptWord(_ word: String) -> Bool {
+        if let t = peek, t.isWord(word) { index += 1; return true }
+        return false
+    }
+
+    private mutating func expect(_ symbol: String, opening: Token? = nil) throws(ScriptError) {
+        guard accept(symbol) else {
+            if let opening, symbol == ")" {
+                throw ScriptError("'(' is never closed", at: peek?.location ?? opening.location)
+            }
+            let found = peek.map { "found '\($0.text)'" } ?? "the line ended"
+            throw ScriptError("expected '\(symbol)', \(found)", at: peek?.location ?? endOfLine)
+        }
+    }
+
+    private mutating func name(_ what: String) throws(ScriptError) -> Name {
+        guard let t = peek else { throw ScriptError("expected \(what)", at: endOfLine) }
+        guard t.kind == .name else { throw ScriptError("expected \(what), found '\(t.text)'", at: t.location) }
+        index += 1
+        return Name(text: t.text, location: t.location)
+    }
+
+    private func expectEnd() throws(ScriptError) {
+        if let t = peek { throw ScriptError("unexpected '\(t.text)' after the end of the statement", at: t.location) }
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import BettyScript
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct BettyREPL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "betty-repl",
+        abstract: "Betty for Swift: define, connect and run multilevel optimization problems.",
+        discussion: """
+            With no FILE, an interactive prompt (type 'help'). With FILE, replays the session line by line;
+            headless (plain progress lines) when stdout is not a terminal. Exit status: 0 when every
+            expect holds, 1 when one fails, 2 on an error (a replay stops at the line with the error).
+            """)
+
+    @Argument(help: "A .betty session file to replay.")
+    var file: String?
+
+    @Flag(help: "Plain progress lines and results, no terminal UI (automatic when stdout is not a terminal).")
+    var headless = false
+
+    @Flag(help: "One JSON object per line for every event, output, error and expectation.")
+    var json = false
+
+    @Flag(help: "After replaying FILE, hand the prompt to the user.")
+    var thenInteractive = false
+
+    @Option(help: "History file for the interactive prompt.")
+    var history: String = (ProcessInfo.processInfo.environment["HOME"].map { $0 + "/.betty_history" }) ?? ".betty_history"
+
+    mutating func run() throws {
+        // Unbuffered line writes: progress shows as it happens even when stdout is a pipe.
+        let write: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        let output: any SessionOutput = json ? JSONOutput(write: write) : PlainOutput(echo: file != nil, write: write)
+        let session = Session(output: output)
+        InterruptHandler.install { session.interrupt() }
+
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                output.error(ScriptError("cannot read session file \(file)"))
+                throw ExitCode(2)
+            }
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            for (i, line) in lines.enumerated() {
+                if session.execute(line, file: file, line: i + 1) != nil {
+                    throw ExitCode(2)
+                }
+                if session.quitRequested { break }
+            }
+            if session.isContinuing {
+                output.error(ScriptError("the file ends inside a problem block; add 'end'",
+                                         at: SourceLocation(file: file, line: lines.count, column: 1)))
+                throw ExitCode(2)
+            }
+            guard thenInteractive, !session.quitRequested else {
+                throw ExitCode(session.failedExpectations > 0 ? 1 : 0)
+            }
+        }
+
+        if isatty(STDIN_FILENO) != 0 && !json {
+            interactive(session)
+        } else if file == nil {
+            // Statements piped in: a replay of stdin.
+            var number = 0
+            while let line = Swift.readLine(strippingNewline: true) {
+                number += 1
+                if session.execute(line, file: "<stdin>", line: number) != nil { throw ExitCode(2) }
+                if session.quitRequested { break }
+            }
+        }
+        throw ExitCode(session.failedExpectations > 0 ? 1 : 0)
+    }
+
+    private func interactive(_ session: Session) {
+        print("Betty for Swift. Type 'help' for the language, 'quit' or Ctrl-D to leave.")
+        let editor = LineEditor(historyPath: history) { word, line in session.completions(for: word, line: line) }
+        var number = 0
+        while !session.quitRequested {
+            guard let line = editor.readLine(prompt: session.isContinuing ? "  ...> " : "betty> ") else { break }
+            number += 1
+            editor.addHistory(line)
+            session.execute(line, file: "<input>", line: number)
+        }
+    }
+}
