@@ -34,7 +34,8 @@ let package = Package(
         .testTarget(name: "BettyTensorTests", dependencies: ["BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyNNTests", dependencies: ["BettyNN", "BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyTests", dependencies: ["Betty", "BettyNN", "BettyTensor", "_TestSupport"]),
-        .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor"]),
+        .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor"],
+                    exclude: ["Golden"]),
     ],
     swiftLanguageModes: [.v6]
 )

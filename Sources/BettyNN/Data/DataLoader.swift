@@ -21,10 +21,10 @@ public final class DataLoader: @unchecked Sendable {
     public let batchSize: Int
     public let shuffle: Bool
     public let dropLast: Bool
-    public private(set) var epoch = 0
-    public private(set) var generator: RandomGenerator
-    private var order: [Int] = []
-    private var position = 0
+    public internal(set) var epoch = 0
+    public internal(set) var generator: RandomGenerator
+    var order: [Int] = []
+    var position = 0
 
     public init(_ dataset: Dataset, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false,
                 seed: UInt64 = 0) throws(DataError) {

@@ -104,7 +104,7 @@ struct ExpressionCompiler {
         }
         if bindings.refs[head] == nil && !bindings.problemOrder.contains(head) && head != problemName {
             if let guess = closest(to: head, in: visibleNames) {
-                throw ScriptError("unknown name '\(head)'; did you mean '\(guess)'?", at: base.location)
+                throw ScriptError("unknown name '\(head)' (did you mean '\(guess)'?)", at: base.location)
             }
             forwardReferences.append(Name(text: head, location: base.location))
         }
@@ -157,7 +157,7 @@ struct ExpressionCompiler {
                 throw ScriptError("'\(name)' is not a function or a problem; it cannot be called", at: nameLocation)
             }
             if let guess = closest(to: name, in: Functions.names + bindings.problemOrder) {
-                throw ScriptError("unknown function or problem '\(name)'; did you mean '\(guess)'?", at: nameLocation)
+                throw ScriptError("unknown function or problem '\(name)' (did you mean '\(guess)'?)", at: nameLocation)
             }
             forwardReferences.append(Name(text: name, location: nameLocation))
         }

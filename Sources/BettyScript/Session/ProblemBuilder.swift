@@ -290,7 +290,9 @@ struct ProblemBuilder {
                              "darts_alpha", "neumann_iterations", "neumann_alpha", "cg_iterations", "cg_alpha", "sama_alpha"]
 
     func buildConfig() throws(ScriptError) -> ProblemConfig {
-        try Self.apply(spec.config, to: ProblemConfig(), problem: spec.name.text)
+        var config = try Self.apply(spec.config, to: ProblemConfig(), problem: spec.name.text)
+        for change in spec.configChanges { config = try Self.apply(change, to: config, problem: spec.name.text) }
+        return config
     }
 
     /// `config` options applied over `base`, validated as a whole.

@@ -14,6 +14,8 @@ struct ProblemSpec {
     var loss: Expr?
     var metrics: [(Name, Expr)] = []
     var config: [Option] = []
+    /// Later `config NAME ...` commands, applied in order over the block's config.
+    var configChanges: [[Option]] = []
     var hooks: [(Name, [Option])] = []
 
     init(name: Name) { self.name = name }

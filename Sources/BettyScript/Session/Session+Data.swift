@@ -131,6 +131,16 @@ extension Session {
                 guard (0...1).contains(ratio) else { throw ScriptError("ratio must be in [0, 1]", at: kind.location) }
                 result = try dataset.withLabelNoise(LabelNoise(rawValue: kindWord)!, ratio: ratio,
                                                     classes: try dataset.classCount(), seed: noiseSeed)
+            case "normalize":
+                let x = dataset.x
+                let n = Float(x.count)
+                let globalMean = x.sum().scalar / n
+                let globalStd = ((try (x - globalMean) * (x - globalMean)).sum().scalar / n).squareRoot()
+                let mean = try reader.number("mean", default: globalMean)
+                let std = try reader.number("std", default: globalStd)
+                try reader.finish()
+                guard std > 0 else { throw ScriptError("std must be positive", at: kind.location) }
+                result = try Dataset(x: (x - mean) / std, y: dataset.y)
             default:
                 let factor = try reader.number("by", default: 1)
                 try reader.finish()

@@ -213,7 +213,7 @@ extension Session {
         let p = try problem(name)
         let config = try ProblemBuilder.apply(options, to: p.config, problem: name.text)
         p.config = config
-        specs[name.text]?.config += options
+        specs[name.text]?.configChanges.append(options)
         output.text("\(name.text): \(config.type.rawValue), unroll \(config.unrollSteps)")
     }
 
@@ -410,11 +410,26 @@ extension Session {
     }
 
     func save(_ path: String, at location: SourceLocation) throws(ScriptError) {
-        throw ScriptError("save is not implemented yet", at: location)
+        guard let engine else { throw ScriptError("nothing to save: define a problem first", at: location) }
+        do {
+            try engine.saveCheckpoint(to: path, metadata: ["seed": "\(seed)"])
+        } catch {
+            throw ScriptError("\(error)", at: location)
+        }
+        output.text("saved \(bindings.problemOrder.count) problem\(bindings.problemOrder.count == 1 ? "" : "s") at global step \(engine.globalStep) to \(path)")
     }
 
+    /// Restores parameters, buffers, optimizer state, counters and loaders into the problems as
+    /// defined now; every mismatch is reported and nothing changes unless all of it fits.
     func load(_ path: String, at location: SourceLocation) throws(ScriptError) {
-        throw ScriptError("load is not implemented yet", at: location)
+        guard let engine else { throw ScriptError("define the problems the checkpoint holds before loading it", at: location) }
+        do {
+            try engine.loadCheckpoint(from: path)
+        } catch {
+            throw ScriptError("\(error)", at: location)
+        }
+        pendingSteps = 0
+        output.text("loaded \(path): global step \(engine.globalStep)")
     }
 }
 

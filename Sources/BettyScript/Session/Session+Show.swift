@@ -108,6 +108,7 @@ extension Session {
             imbalance NAME factor=100             long-tailed classes (largest / smallest)
             noise NAME ratio=0.2 [kind=uniform|flip]
             scale NAME by=0.5
+            normalize NAME [mean=0.1307 std=0.3081]   (x - mean) / std; without values, the data set's own
             """,
         "problem": """
             problem NAME

@@ -27,6 +27,8 @@ public final class Session: @unchecked Sendable {
     var lastStepError: ScriptError?
 
     private let interruptFlag = Atomic<Bool>(false)
+    /// Recent lines by "file:line", so an error found at a block's `end` can show the line it is about.
+    private var recentLines: [String: String] = [:]
     private var block: (spec: ProblemSpec, lines: [String])?
     /// Every statement accepted so far, for `record`.
     private(set) var transcript: [String] = []
@@ -38,6 +40,9 @@ public final class Session: @unchecked Sendable {
         self.output = output
     }
 
+    /// The defined problems, in definition order.
+    public var problemNames: [String] { bindings.problemOrder }
+
     /// Whether the session is inside a `problem ... end` block (the REPL shows a continuation prompt).
     public var isContinuing: Bool { block != nil }
 
@@ -48,6 +53,8 @@ public final class Session: @unchecked Sendable {
     @discardableResult
     public func execute(_ line: String, file: String = "<input>", line lineNumber: Int = 1) -> ScriptError? {
         let endOfLine = SourceLocation(file: file, line: lineNumber, column: line.count + 1)
+        if recentLines.count > 5000 { recentLines = [:] }
+        recentLines["\(file):\(lineNumber)"] = line
         do {
             let tokens = try Lexer.tokens(of: line, file: file, lineNumber: lineNumber)
             guard let statement = try Parser.statement(tokens, inBlock: block != nil, endOfLine: endOfLine) else { return nil }
@@ -55,7 +62,7 @@ public final class Session: @unchecked Sendable {
             try run(statement, line: line)
             return nil
         } catch var error {
-            if error.location?.line == lineNumber, error.location?.file == file { error.sourceLine = line }
+            if let l = error.location { error.sourceLine = recentLines["\(l.file):\(l.line)"] }
             errors += 1
             output.error(error)
             return error

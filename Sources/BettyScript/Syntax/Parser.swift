@@ -1,7 +1,7 @@
 /// Parses one line's tokens into a statement. Statements are one line each; `problem NAME` opens
 /// a block whose lines (`inBlock`) are problem lines until `end`.
 struct Parser {
-    static let commands = ["seed", "data", "split", "imbalance", "noise", "scale", "problem", "connect", "disconnect",
+    static let commands = ["seed", "data", "split", "imbalance", "noise", "scale", "normalize", "problem", "connect", "disconnect",
                            "engine", "config", "validate", "let", "print", "run", "step", "pause", "continue",
                            "show", "hypergrad", "save", "load", "record", "expect", "help", "reset", "quit", "exit"]
     static let blockCommands = ["module", "optimizer", "schedule", "data", "let", "loss", "metric", "config",
@@ -48,7 +48,7 @@ struct Parser {
                 parts.append((part, try unary()))
             } while accept(",")
             return .split(source: source, parts: parts, options: try options())
-        case "imbalance", "noise", "scale":
+        case "imbalance", "noise", "scale", "normalize":
             return .transform(kind: word, dataset: try name("a data set"), options: try options())
         case "problem": return .problemStart(try name("a problem name"))
         case "end": return .end(word.location)

@@ -42,9 +42,9 @@ func closest(to name: String, in candidates: some Sequence<String>) -> String? {
     return best?.0
 }
 
-/// `" did you mean 'x'?"` or nothing.
+/// `" (did you mean 'x'?)"` or nothing.
 func didYouMean(_ name: String, in candidates: some Sequence<String>) -> String {
-    closest(to: name, in: candidates).map { "; did you mean '\($0)'?" } ?? ""
+    closest(to: name, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
 }
 
 /// Optimal string alignment distance: insertions, deletions, substitutions and adjacent

@@ -1,0 +1,154 @@
+import BettyScript
+import Testing
+
+// Bad input: one error with file, line, column and a caret under the offending text; the session
+// keeps its state and goes on.
+@Suite struct ErrorTests {
+    /// Runs `tinyProgram` then `line`; returns the single error it must produce.
+    private func error(after setup: String = tinyProgram, _ line: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) -> ScriptError? {
+        let (session, transcript) = replay(setup)
+        #expect(transcript.errors.isEmpty, "setup: \(transcript.errors.map(\.rendered))", sourceLocation: sourceLocation)
+        let problemsBefore = session.problemNames
+        session.execute(line, file: "t.betty", line: 99)
+        #expect(transcript.errors.count == 1, "\(line) gave \(transcript.errors.count) errors", sourceLocation: sourceLocation)
+        #expect(session.problemNames == problemsBefore, sourceLocation: sourceLocation)
+        // The session still answers.
+        session.execute("show", file: "t.betty", line: 100)
+        #expect(transcript.errors.count == 1, sourceLocation: sourceLocation)
+        return transcript.errors.first
+    }
+
+    /// The caret line of a rendered error: spaces then ^~~.
+    private func caret(_ e: ScriptError?) -> (column: Int, width: Int)? {
+        guard let lines = e?.rendered.split(separator: "\n"), lines.count == 3 else { return nil }
+        let line = lines[2].dropFirst(4)
+        guard let start = line.firstIndex(of: "^") else { return nil }
+        return (line.distance(from: line.startIndex, to: start) + 1, line[start...].count)
+    }
+
+    @Test func unknownCommandSuggestsTheClosest() {
+        let e = error("conect outer -> inner")
+        #expect(e?.message.contains("did you mean 'connect'") == true, "\(String(describing: e))")
+        #expect(e?.location?.line == 99 && e?.location?.column == 1)
+        #expect(caret(e)! == (1, 6))
+    }
+
+    @Test func malformedNumbers() {
+        for (line, column) in [("run 2.0.0", 5), ("run 3x", 5), ("seed 1e", 6), ("let a = 1..2", 9)] {
+            let e = error(line)
+            #expect(e?.message.hasPrefix("malformed number") == true || e?.message.contains("number") == true, "\(line): \(String(describing: e))")
+            #expect(e?.location?.column == column, "\(line): \(String(describing: e?.location))")
+        }
+    }
+
+    @Test func unknownNamesInAnExpressionPointAtTheName() {
+        let e = error("print mean(valid.x @ inner.parms)")
+        #expect(e?.message.contains("did you mean 'params'") == true, "\(String(describing: e))")
+        #expect(caret(e)?.column == 22)
+        let f = error("print bce_logits(valid.x @ inner.params, vallid.y)")
+        #expect(f?.message.contains("did you mean 'valid'") == true, "\(String(describing: f))")
+    }
+
+    @Test func connectingAProblemToItselfOrMakingACycle() {
+        let e = error("connect inner -> inner")
+        #expect(e?.message.contains("its own upper level") == true)
+        let c = error("connect inner -> outer")
+        #expect(c?.message.contains("cycle") == true, "\(String(describing: c))")
+        #expect(c?.location?.column == 9)
+        let u = error("connect outer -> iner")
+        #expect(u?.message.contains("did you mean 'inner'") == true)
+        #expect(caret(u)! == (18, 4))
+    }
+
+    @Test func runningWithNothingDefined() {
+        let e = error(after: "seed 1", "run 10")
+        #expect(e?.message.contains("nothing to run") == true)
+    }
+
+    @Test func missingFiles() {
+        let e = error(#"data d = npy "/no/such/x.npy" "/no/such/y.npy""#)
+        #expect(e?.message.contains("no such file") == true, "\(String(describing: e))")
+        let s = error("load /no/such/checkpoint.safetensors")
+        #expect(s != nil)
+    }
+
+    @Test func unknownOptionAndBadValues() {
+        let e = error("config inner unrol=3")
+        #expect(e?.message.contains("did you mean 'unroll'") == true, "\(String(describing: e))")
+        #expect(caret(e)! == (14, 5))
+        let t = error("config inner type=dart")
+        #expect(t?.message.contains("did you mean 'darts'") == true)
+        let n = error("config inner unroll=0")
+        #expect(n?.message.contains("at least 1") == true)
+        let p = error("config inner precision=fp16")
+        #expect(p?.message.contains("not supported yet") == true, "\(String(describing: p))")
+    }
+
+    @Test func unclosedParenthesis() {
+        let e = error("print mean(valid.x")
+        #expect(e?.message.contains("never closed") == true, "\(String(describing: e))")
+    }
+
+    @Test func aShapeMismatchIsReportedWhenTheProblemIsDefinedNamingIt() {
+        let (session, transcript) = replay(tinyProgram + """
+
+            problem wrong
+              module    params 3 init=zeros
+              optimizer sgd lr=0.1
+              data      train batch=10
+              loss      mean(x @ params)
+            end
+            """)
+        #expect(transcript.errors.count == 1)
+        let e = transcript.errors.first
+        #expect(e?.message.contains("problem 'wrong'") == true && e?.message.contains("matmul") == true, "\(String(describing: e))")
+        #expect(e?.location?.line == 24 && caret(e)?.column == 18, "\(String(describing: e?.rendered))")
+        #expect(!session.problemNames.contains("wrong"))
+    }
+
+    @Test func aNaNLossStopsTheRunWithOneLine() {
+        let (session, transcript) = replay(tinyProgram + """
+
+            problem blowup
+              module    params 4 init=ones
+              optimizer sgd lr=0.1
+              data      train batch=60
+              loss      sum(log(params - 2))
+            end
+            run 3
+            """)
+        #expect(transcript.errors.count == 1)
+        #expect(transcript.errors.first?.message.contains("blowup") == true, "\(transcript.errors.map(\.rendered))")
+        session.execute("show", file: "t", line: 1)
+        #expect(transcript.errors.count == 1)
+    }
+
+    @Test func lossMustBeAScalar() {
+        let (_, transcript) = replay(tinyProgram + """
+
+            problem vector
+              module    params 4 init=ones
+              optimizer sgd lr=0.1
+              data      train batch=60
+              loss      x @ params
+            end
+            """)
+        #expect(transcript.errors.first?.message.contains("must be one number") == true, "\(transcript.errors.map(\.rendered))")
+    }
+
+    @Test func blockErrorsKeepTheBlockOpenForTheRest() {
+        let (session, transcript) = replay("""
+            data d = logistic samples=50 features=3
+            problem p
+              modul params 3
+              module params 3
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss bce_logits(x @ params, y)
+            end
+            """)
+        #expect(transcript.errors.count == 1)
+        #expect(transcript.errors.first?.message.contains("did you mean 'module'") == true)
+        #expect(session.problemNames == ["p"])
+    }
+}

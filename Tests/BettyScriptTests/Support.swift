@@ -1,0 +1,69 @@
+import Betty
+import BettyScript
+import Foundation
+
+/// Collects what a session reports, as the plain REPL would print it.
+final class Transcript: SessionOutput {
+    var lines: [String] = []
+    var errors: [ScriptError] = []
+    var expectations: [(String, Bool)] = []
+    var events: [EngineEvent] = []
+    private let plain: PlainOutput
+    private let box = Box()
+
+    final class Box { var lines: [String] = [] }
+
+    init(echo: Bool = false) {
+        let box = self.box
+        plain = PlainOutput(echo: echo) { box.lines.append($0) }
+    }
+
+    var text: String { box.lines.joined(separator: "\n") }
+    var output: [String] { box.lines }
+
+    func text(_ text: String) { plain.text(text) }
+    func error(_ error: ScriptError) { errors.append(error); plain.error(error) }
+    func event(_ event: EngineEvent, isProgress: Bool) { events.append(event); plain.event(event, isProgress: isProgress) }
+    func expectation(_ description: String, passed: Bool, location: SourceLocation) {
+        expectations.append((description, passed))
+        plain.expectation(description, passed: passed, location: location)
+    }
+    func echo(_ line: String, location: SourceLocation) { plain.echo(line, location: location) }
+}
+
+/// A session fed `text` line by line; `stopAtError` mimics a headless replay.
+@discardableResult
+func replay(_ text: String, file: String = "test.betty", stopAtError: Bool = false, echo: Bool = false) -> (Session, Transcript) {
+    let transcript = Transcript(echo: echo)
+    let session = Session(output: transcript)
+    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        if session.execute(String(line), file: file, line: i + 1) != nil, stopAtError { break }
+    }
+    return (session, transcript)
+}
+
+/// The repository's root, from this file's path.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A small two-level program on the logistic generator, used by several tests.
+let tinyProgram = """
+    seed 3
+    data all = logistic samples=120 features=4
+    split all -> train 60, valid 60
+    problem inner
+      module    params 4 init=zeros
+      optimizer sgd lr=0.1
+      data      train batch=60 shuffle=false
+      loss      bce_logits(x @ params, y) + 0.5 * sum(outer.params * params^2)
+      config    type=darts unroll=5
+      reset_on_start
+    end
+    problem outer
+      module    params 4 init=ones
+      optimizer sgd lr=1 momentum=0.9
+      data      valid batch=60 shuffle=false
+      loss      bce_logits(x @ inner.params, y)
+      clamp     min=1e-8
+    end
+    connect outer -> inner
+    """
