@@ -217,7 +217,7 @@ enum VectorMath {
     /// |x| > 8192 or ±inf use libm's double-precision cos. NaN -> NaN.
     @inlinable @inline(__always)
     static func cos(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let ax = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+        let ax = _abs(x)
         let (r, j) = _reduceQuarterPi(ax)
         let z = r * r
         let ps = _sinPoly(r, z)
@@ -358,10 +358,19 @@ enum VectorMath {
     /// NaN -> NaN.
     @inlinable @inline(__always)
     static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let ax = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
-        let e = exp(-ax)
-        let num = e.replacing(with: 1, where: x .>= 0)
-        return num / (1 + e)
+        _sigmoid(x, expNegativeAbs: exp(-_abs(x)))
+    }
+
+    /// sigmoid(x) from e = exp(-|x|) already computed (the fused logistic loss shares it).
+    @inlinable @inline(__always)
+    static func _sigmoid(_ x: SIMD8<Float>, expNegativeAbs e: SIMD8<Float>) -> SIMD8<Float> {
+        e.replacing(with: 1, where: x .>= 0) / (1 + e)
+    }
+
+    /// |x| by clearing the sign bit (NaN stays NaN).
+    @inlinable @inline(__always)
+    static func _abs(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
     }
 
     // MARK: - softplus
@@ -372,18 +381,20 @@ enum VectorMath {
     /// softplus(-inf) = 0, NaN -> NaN.
     @inlinable @inline(__always)
     static func softplus(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let ax = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
-        let pos = x.replacing(with: 0, where: x .< 0)
-        // log1p(e) for e = exp(-|x|) in [0, 1], written out with the bare log
-        // core rather than calling log1p: u = 1 + e is in [1, 2], so none of
-        // log's special cases apply, and the full log1p -> log nest pushes
-        // softplus past the SIL inliner's caller size limit (it would stay an
-        // out-of-line call).
-        let e = exp(-ax)
+        let e = exp(-_abs(x))
+        return x.replacing(with: 0, where: x .< 0) + _log1pSmall(e)
+    }
+
+    /// log1p(e) for e in [0, 1] (e = exp(-|x|) in softplus and the fused logistic loss), written out
+    /// with the bare log core rather than calling log1p: u = 1 + e is in [1, 2], so none of log's
+    /// special cases apply, and the full log1p -> log nest pushes softplus past the SIL inliner's
+    /// caller size limit (it would stay an out-of-line call). The factor e / (u - 1) corrects for
+    /// the rounding of 1 + e.
+    @inlinable @inline(__always)
+    static func _log1pSmall(_ e: SIMD8<Float>) -> SIMD8<Float> {
         let u = 1 + e
         let d = u - 1
-        let l = (_logCore(u, exponentBias: SIMD8<Float>(repeating: 0)) * (e / d)).replacing(with: e, where: d .== 0)
-        return pos + l
+        return (_logCore(u, exponentBias: SIMD8<Float>(repeating: 0)) * (e / d)).replacing(with: e, where: d .== 0)
     }
 
     // MARK: - Scalar overloads

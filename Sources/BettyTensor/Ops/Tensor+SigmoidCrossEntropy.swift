@@ -47,15 +47,9 @@ enum SigmoidCrossEntropyKernel {
 
     @inline(__always)
     static func element(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> (loss: SIMD8<Float>, residual: SIMD8<Float>) {
-        let ax = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
-        let e = VectorMath.exp(-ax)
-        let u = 1 + e
-        let d = u - 1
-        // log1p(e) from log(u), corrected for the rounding of 1 + e (see VectorMath.softplus).
-        let l = (VectorMath._logCore(u, exponentBias: SIMD8<Float>(repeating: 0)) * (e / d)).replacing(with: e, where: d .== 0)
-        let softplus = x.replacing(with: 0, where: x .< 0) + l
-        let sigmoid = e.replacing(with: 1, where: x .>= 0) / u
-        return (softplus - x * y, sigmoid - y)
+        let e = VectorMath.exp(-VectorMath._abs(x))
+        let softplus = x.replacing(with: 0, where: x .< 0) + VectorMath._log1pSmall(e)
+        return (softplus - x * y, VectorMath._sigmoid(x, expNegativeAbs: e) - y)
     }
 }
 
