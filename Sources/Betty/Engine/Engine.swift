@@ -15,10 +15,7 @@ public final class Engine: @unchecked Sendable {
     public func subscribe(_ observer: @escaping (EngineEvent) -> Void) { observers.append(observer) }
 
     private let started = ContinuousClock.now
-    private func elapsed() -> Double {
-        let d = ContinuousClock.now - started
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
+    private func elapsed() -> Double { (ContinuousClock.now - started) / .seconds(1) }
     private func emit(_ event: EngineEvent) { for observer in observers { observer(event) } }
     /// Returns named validation metrics; called every `config.validStep` global steps.
     public var validation: ((Engine) throws -> [String: Float])?
@@ -236,9 +233,11 @@ public final class Engine: @unchecked Sendable {
     func totalGradient(_ p: Problem, batch: Batch, createGraph: Bool = false) throws(EngineError) -> (Float, [Tensor]) {
         p.lastMetrics = [:]
         p.isRecordingMetrics = true
-        let evaluated = Result { () throws(EngineError) in try p.loss(on: batch) }
-        p.isRecordingMetrics = false
-        let raw = try evaluated.get()
+        let raw: Tensor
+        do {
+            defer { p.isRecordingMetrics = false }
+            raw = try p.loss(on: batch)
+        }
         let value = raw.scalar
         guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: p.localStep, value: value) }
         let loss = raw / Float(p.config.gradientAccumulation)
