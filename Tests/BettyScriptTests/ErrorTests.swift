@@ -151,4 +151,47 @@ import Testing
         #expect(transcript.errors.first?.message.contains("did you mean 'module'") == true)
         #expect(session.problemNames == ["p"])
     }
+
+    @Test func aLossNamingAProblemNeverDefinedFailsTheRunAtThatName() {
+        let (session, transcript) = replay("""
+            data d = logistic samples=50 features=3
+            problem p
+              module params 3
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss bce_logits(x @ params, y) + sum(qqq.params)
+            end
+            run 2
+            """)
+        #expect(transcript.errors.count == 1)
+        let e = transcript.errors.first
+        #expect(e?.message.contains("refers to 'qqq', which is not defined") == true, "\(String(describing: e))")
+        #expect(e?.location?.line == 6 && e?.location?.column == 40, "\(String(describing: e?.location))")
+        #expect(session.problemNames == ["p"])
+    }
+
+    @Test func aDeferredCheckRunsAgainstTheProblemDefinedLater() {
+        let (_, transcript) = replay("""
+            data d = logistic samples=50 features=3
+            problem p
+              module params 3
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss bce_logits(x @ params, y) + sum(params * prior.params)
+            end
+            problem prior
+              module params 4
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss sum(prior.params^2)
+            end
+            run 1
+            """)
+        // prior's 4 parameters do not broadcast against p's 3: found before the run, in p's loss.
+        #expect(transcript.errors.count == 1)
+        let e = transcript.errors.first
+        #expect(e?.message.contains("problem 'p'") == true, "\(String(describing: e))")
+        #expect(e?.location?.line == 6, "\(String(describing: e?.location))")
+        #expect(transcript.events.isEmpty, "no step may run")
+    }
 }

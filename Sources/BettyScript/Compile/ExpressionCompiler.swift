@@ -1,3 +1,4 @@
+import Foundation
 import Betty
 import BettyNN
 import BettyTensor
@@ -187,14 +188,8 @@ struct ExpressionCompiler {
         case let .unary(op, operand, _): return constantNumber(operand).map { op == "-" ? -$0 : $0 }
         case let .binary(op, a, b, _):
             guard let x = constantNumber(a), let y = constantNumber(b) else { return nil }
-            switch op {
-            case "+": return x + y
-            case "-": return x - y
-            case "*": return x * y
-            case "/": return x / y
-            case "^": return Float(Foundation_pow(Double(x), Double(y)))
-            default: return nil
-            }
+            if op == "^" { return Float(Foundation.pow(Double(x), Double(y))) }
+            return Arithmetic(op)?.numbers(x, y)
         default: return nil
         }
     }
@@ -204,59 +199,79 @@ struct ExpressionCompiler {
     private mutating func binary(_ op: String, _ lhs: Expr, _ rhs: Expr, at l: SourceLocation) throws(ScriptError) -> Compiled {
         if let x = Self.constantNumber(.binary(op, lhs, rhs, l)) { return { _ in .number(x) } }
         let a = try compile(lhs), b = try compile(rhs)
-        if op == "^" {
+        guard op != "^" else {
             guard let p = Self.constantNumber(rhs) else { throw ScriptError("the exponent must be a number", at: rhs.location) }
             return { (env: inout Env) throws(ScriptError) -> Value in
                 switch try a(&env) {
-                case let .number(x): .number(Float(Foundation_pow(Double(x), Double(p))))
+                case let .number(x): .number(Float(Foundation.pow(Double(x), Double(p))))
                 case let .tensor(t): .tensor(pow(t, p))
                 }
             }
         }
+        // The operator is resolved here, once, not matched as text on every evaluation.
+        guard let arithmetic = Arithmetic(op) else { throw ScriptError("unknown operator '\(op)'", at: l) }
         return { (env: inout Env) throws(ScriptError) -> Value in
             let u = try a(&env), v = try b(&env)
-            return try Value.attempt(l) { () throws(TensorError) in try Self.apply(op, u, v) }
-        }
-    }
-
-    static func apply(_ op: String, _ u: Value, _ v: Value) throws(TensorError) -> Value {
-        switch (u, v) {
-        case let (.number(x), .number(y)):
-            switch op {
-            case "+": return .number(x + y)
-            case "-": return .number(x - y)
-            case "*": return .number(x * y)
-            case "/": return .number(x / y)
-            default: throw .invalidArgument(op: "@", message: "matrix product of two numbers")
-            }
-        case let (.tensor(t), .number(y)):
-            switch op {
-            case "+": return .tensor(t + y)
-            case "-": return .tensor(t - y)
-            case "*": return .tensor(t * y)
-            case "/": return .tensor(t / y)
-            default: throw .invalidArgument(op: "@", message: "matrix product of a tensor \(t.shape) and a number; use *")
-            }
-        case let (.number(x), .tensor(t)):
-            switch op {
-            case "+": return .tensor(x + t)
-            case "-": return .tensor(x - t)
-            case "*": return .tensor(x * t)
-            case "/": return .tensor(x / t)
-            default: throw .invalidArgument(op: "@", message: "matrix product of a number and a tensor \(t.shape); use *")
-            }
-        case let (.tensor(s), .tensor(t)):
-            switch op {
-            case "+": return .tensor(try s + t)
-            case "-": return .tensor(try s - t)
-            case "*": return .tensor(try s * t)
-            case "/": return .tensor(try s / t)
-            default: return .tensor(try s.matmul(t))
-            }
+            return try Value.attempt(l) { () throws(TensorError) in try arithmetic.apply(u, v) }
         }
     }
 }
 
-import Foundation
+/// The binary operators other than `^` (which takes a constant exponent).
+enum Arithmetic {
+    case add, subtract, multiply, divide, matmul
 
-@inline(__always) private func Foundation_pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
+    init?(_ symbol: String) {
+        switch symbol {
+        case "+": self = .add
+        case "-": self = .subtract
+        case "*": self = .multiply
+        case "/": self = .divide
+        case "@": self = .matmul
+        default: return nil
+        }
+    }
+
+    /// The result for two numbers; nil for a matrix product.
+    func numbers(_ x: Float, _ y: Float) -> Float? {
+        switch self {
+        case .add: x + y
+        case .subtract: x - y
+        case .multiply: x * y
+        case .divide: x / y
+        case .matmul: nil
+        }
+    }
+
+    func apply(_ u: Value, _ v: Value) throws(TensorError) -> Value {
+        switch (u, v) {
+        case let (.number(x), .number(y)):
+            guard let r = numbers(x, y) else { throw .invalidArgument(op: "@", message: "matrix product of two numbers") }
+            return .number(r)
+        case let (.tensor(t), .number(y)):
+            switch self {
+            case .add: return .tensor(t + y)
+            case .subtract: return .tensor(t - y)
+            case .multiply: return .tensor(t * y)
+            case .divide: return .tensor(t / y)
+            case .matmul: throw .invalidArgument(op: "@", message: "matrix product of a tensor \(t.shape) and a number; use *")
+            }
+        case let (.number(x), .tensor(t)):
+            switch self {
+            case .add: return .tensor(x + t)
+            case .subtract: return .tensor(x - t)
+            case .multiply: return .tensor(x * t)
+            case .divide: return .tensor(x / t)
+            case .matmul: throw .invalidArgument(op: "@", message: "matrix product of a number and a tensor \(t.shape); use *")
+            }
+        case let (.tensor(s), .tensor(t)):
+            switch self {
+            case .add: return .tensor(try s + t)
+            case .subtract: return .tensor(try s - t)
+            case .multiply: return .tensor(try s * t)
+            case .divide: return .tensor(try s / t)
+            case .matmul: return .tensor(try s.matmul(t))
+            }
+        }
+    }
+}

@@ -80,27 +80,27 @@ enum Functions {
         switch name {
         case "sum", "mean", "max":
             try arity(1...1)
-            let axis = try integer("axis")
-            return try finish { (a, _) throws(TensorError) in
-                switch (name, axis) {
-                case ("sum", nil): .tensor(a.sum())
-                case ("mean", nil): .tensor(a.mean())
-                case ("max", nil): .tensor(a.max())
-                case let ("sum", k?): .tensor(try a.sum(axis: k))
-                case let ("mean", k?): .tensor(try a.mean(axis: k))
-                case let (_, k?): .tensor(try a.max(axis: k))
-                default: .tensor(a.max())
-                }
+            // Chosen here, once, not by name on every evaluation.
+            let reduce: (Tensor) throws(TensorError) -> Tensor
+            switch (name, try integer("axis")) {
+            case ("sum", nil): reduce = { $0.sum() }
+            case ("mean", nil): reduce = { $0.mean() }
+            case (_, nil): reduce = { $0.max() }
+            case let ("sum", k?): reduce = { (a) throws(TensorError) in try a.sum(axis: k) }
+            case let ("mean", k?): reduce = { (a) throws(TensorError) in try a.mean(axis: k) }
+            case let (_, k?): reduce = { (a) throws(TensorError) in try a.max(axis: k) }
             }
+            return try finish { (a, _) throws(TensorError) in .tensor(try reduce(a)) }
         case "norm":
             try arity(1...1)
             return try finish { a, _ in .tensor(BettyTensor.sqrt(pow(a, 2).sum())) }
         case "softmax", "log_softmax":
             try arity(1...1)
             let axis = try integer("axis") ?? -1
-            return try finish { (a, _) throws(TensorError) in
-                .tensor(name == "softmax" ? try softmax(a, axis: axis) : try logSoftmax(a, axis: axis))
+            if name == "softmax" {
+                return try finish { (a, _) throws(TensorError) in .tensor(try softmax(a, axis: axis)) }
             }
+            return try finish { (a, _) throws(TensorError) in .tensor(try logSoftmax(a, axis: axis)) }
         case "flatten":
             try arity(1...1)
             return try finish { (a, _) throws(TensorError) in .tensor(try a.reshaped(to: [a.shape.first ?? 1, -1])) }
@@ -143,12 +143,14 @@ enum Functions {
             try arity(2...2)
             let r = try reduction()
             return try finish { (a, b) throws(TensorError) in .tensor(try binaryCrossEntropyWithLogits(a, b!, reduction: r)) }
-        case "mse", "l1":
+        case "mse":
             try arity(2...2)
             let r = try reduction()
-            return try finish { (a, b) throws(TensorError) in
-                .tensor(name == "mse" ? try mseLoss(a, b!, reduction: r) : try l1Loss(a, b!, reduction: r))
-            }
+            return try finish { (a, b) throws(TensorError) in .tensor(try mseLoss(a, b!, reduction: r)) }
+        case "l1":
+            try arity(2...2)
+            let r = try reduction()
+            return try finish { (a, b) throws(TensorError) in .tensor(try l1Loss(a, b!, reduction: r)) }
         case "huber":
             try arity(2...2)
             let r = try reduction(), delta = try number("delta", default: 1)!

@@ -23,9 +23,9 @@ extension Session {
             throw error
         }
         specs[name] = spec
-        if pending.isEmpty { unchecked.remove(name) } else { unchecked.insert(name) }
-        // Problems that were waiting for this one can be checked now.
-        for other in unchecked where other != name { try? recheck(other) }
+        pendingChecks[name] = pending.isEmpty ? nil : (built.forwardReferences, built.check)
+        // Problems that were waiting for this one can be checked now; a failure is reported at `run`.
+        for other in pendingChecks.keys where other != name { try? runPendingCheck(other) }
         var text = "\(previous == nil ? "problem" : "redefined problem") \(name): \(summary(of: built.problem))"
         if let first = pending.first {
             let names = Set(pending.map(\.text)).sorted().joined(separator: ", ")
@@ -34,29 +34,21 @@ extension Session {
         output.text(text)
     }
 
-    private func recheck(_ name: String) throws(ScriptError) {
-        guard let spec = specs[name] else { return }
-        let built = try ProblemBuilder(session: self, spec: spec).build()
-        guard built.forwardReferences.allSatisfy({ bindings.refs[$0.text]?.problem != nil }) else { return }
-        // Check with the live problem (its current parameters), not the fresh copy.
-        let ref = bindings.ref(name)
-        let live = ref.problem
-        ref.bind(built.problem)
-        defer { ref.bind(live) }
-        try built.check()
-        unchecked.remove(name)
+    /// Runs a deferred check once every problem it names exists; throws naming one that does not
+    /// when `requireAll` (before a run), else leaves the check pending.
+    private func runPendingCheck(_ name: String, requireAll: Bool = false) throws(ScriptError) {
+        guard let pending = pendingChecks[name] else { return }
+        if let missing = pending.waitsFor.first(where: { bindings.refs[$0.text]?.problem == nil }) {
+            guard requireAll else { return }
+            throw ScriptError("problem '\(name)' refers to '\(missing.text)', which is not defined\(didYouMean(missing.text, in: bindings.problemOrder))", at: missing.location)
+        }
+        try pending.check()
+        pendingChecks[name] = nil
     }
 
     /// Checks every problem whose loss could not be checked when it was defined.
     func checkPending() throws(ScriptError) {
-        for name in bindings.problemOrder where unchecked.contains(name) {
-            guard let spec = specs[name] else { continue }
-            let built = try ProblemBuilder(session: self, spec: spec).build()
-            if let missing = built.forwardReferences.first(where: { bindings.refs[$0.text]?.problem == nil }) {
-                throw ScriptError("problem '\(name)' refers to '\(missing.text)', which is not defined\(didYouMean(missing.text, in: bindings.problemOrder))", at: missing.location)
-            }
-            try recheck(name)
-        }
+        for name in bindings.problemOrder { try runPendingCheck(name, requireAll: true) }
     }
 
     func summary(of p: Problem) -> String {
@@ -307,7 +299,7 @@ extension Session {
             pendingSteps = 0
             throw runError(error, at: location)
         }
-        let seconds = Double((ContinuousClock.now - clock).components.attoseconds) * 1e-18 + Double((ContinuousClock.now - clock).components.seconds)
+        let seconds = (ContinuousClock.now - clock) / .seconds(1)
         let ran = engine.globalStep - start
         var text = "ran \(ran) step\(ran == 1 ? "" : "s") (global step \(engine.globalStep)) in \(String(format: "%.2f", seconds)) s"
         let losses = bindings.problems.compactMap { p in p.lastLoss.map { "\(p.name) \(formatNumber($0))" } }
@@ -392,10 +384,13 @@ extension Session {
 
     func reset() throws(ScriptError) {
         var rebuilt: [(ProblemRef, Problem?, Problem)] = []
+        var checks = pendingChecks
         for name in bindings.problemOrder {
             guard let spec = specs[name] else { continue }
             let built = try ProblemBuilder(session: self, spec: spec).build()
             rebuilt.append((bindings.ref(name), bindings.ref(name).problem, built.problem))
+            // A deferred check must evaluate the rebuilt problem, not the one it replaces.
+            if checks[name] != nil { checks[name] = (built.forwardReferences, built.check) }
         }
         for (ref, _, fresh) in rebuilt { ref.bind(fresh) }
         do {
@@ -405,6 +400,7 @@ extension Session {
             try? rebuildEngine()
             throw error
         }
+        pendingChecks = checks
         pendingSteps = 0
         output.text("reset \(rebuilt.count) problem\(rebuilt.count == 1 ? "" : "s") to their initial state (global step 0)")
     }

@@ -46,7 +46,7 @@ extension Session {
             var line = "problem \(name): \(summary(of: p)), local step \(p.localStep)"
             if let loss = p.lastLoss { line += ", loss \(formatNumber(loss))" }
             if let norm = p.lastHypergradientNorm { line += ", hypergradient norm \(formatNumber(norm))" }
-            if unchecked.contains(name) { line += " (loss not checked yet)" }
+            if pendingChecks[name] != nil { line += " (loss not checked yet)" }
             return line
         }.joined(separator: "\n")
     }

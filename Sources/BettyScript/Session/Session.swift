@@ -21,8 +21,9 @@ public final class Session: @unchecked Sendable {
     var validationMetrics: [(name: String, compiled: Compiled)] = []
     /// Steps still to run after an interrupted `run` (`continue` runs them).
     var pendingSteps = 0
-    /// Problems whose loss has not been checked on a batch yet (they referred to undefined problems).
-    var unchecked: Set<String> = []
+    /// Problems whose loss has not been checked on a batch yet, because it names problems that were
+    /// not defined: the names it waits for and the check to run once they are.
+    var pendingChecks: [String: (waitsFor: [Name], check: () throws(ScriptError) -> Void)] = [:]
     /// The error a compiled training step raised, with its position (the engine only carries text).
     var lastStepError: ScriptError?
 
