@@ -83,6 +83,17 @@ import BettyNN
         #expect(Swift.abs(changed - 719) < 100)
     }
 
+    @Test func splitByCountsGivesExactSizesAndTheSamePartsAsFractions() throws {
+        let digits = try BuiltinDataset.digits.load()
+        let byCount = try digits.split(counts: [400, 997, 3], seed: 5)
+        #expect(byCount.map(\.count) == [400, 997, 3])
+        let byFraction = try digits.split(fractions: [0.5, 0.25], seed: 5)
+        let same = try digits.split(counts: byFraction.map(\.count), seed: 5)
+        #expect(zip(byFraction, same).allSatisfy { $0.x.scalars == $1.x.scalars && $0.y.scalars == $1.y.scalars })
+        #expect(throws: DataError.self) { try digits.split(counts: [1000, 1000], seed: 0) }
+        #expect(throws: DataError.self) { try digits.split(counts: [-1], seed: 0) }
+    }
+
     @Test func mlpOnDigitsReaches95PercentTestAccuracy() throws {
         let digits = try BuiltinDataset.digits.load()
         let parts = try digits.split(fractions: [0.8, 0.2], seed: 0)

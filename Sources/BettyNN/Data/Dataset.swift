@@ -57,12 +57,26 @@ public struct Dataset: Sendable {
         guard fractions.allSatisfy({ $0 >= 0 }), fractions.reduce(0, +) <= 1 + 1e-6 else {
             throw .invalidArgument("split: fractions \(fractions) must be non-negative and sum to at most 1")
         }
+        var remaining = count
+        let counts = fractions.map { f in
+            let n = Swift.min(Int((f * Float(count)).rounded()), remaining)
+            remaining -= n
+            return n
+        }
+        return try split(counts: counts, seed: seed)
+    }
+
+    /// Random disjoint parts of exactly `counts[k]` samples (summing to at most the sample count),
+    /// after a seeded shuffle: the same parts `split(fractions:)` gives for the matching fractions.
+    public func split(counts: [Int], seed: UInt64) throws(DataError) -> [Dataset] {
+        guard counts.allSatisfy({ $0 >= 0 }), counts.reduce(0, +) <= count else {
+            throw .invalidArgument("split: counts \(counts) must be non-negative and sum to at most the \(count) samples")
+        }
         var generator = RandomGenerator(seed: seed)
         let order = shuffled(Array(0..<count), using: &generator)
         var parts: [Dataset] = []
         var start = 0
-        for f in fractions {
-            let n = Swift.min(Int((f * Float(count)).rounded()), count - start)
+        for n in counts {
             parts.append(try subset(Array(order[start..<(start + n)])))
             start += n
         }

@@ -95,7 +95,7 @@ extension Session {
                 guard Int(total) <= dataset.count else {
                     throw ScriptError("the parts ask for \(Int(total)) samples; \(source.text) has \(dataset.count)", at: parts[0].1.location.through(parts.last!.1.location))
                 }
-                pieces = try dataset.split(fractions: amounts.map { $0 / Float(dataset.count) }, seed: splitSeed)
+                pieces = try dataset.split(counts: amounts.map { Int($0) }, seed: splitSeed)
             } else {
                 pieces = try dataset.split(fractions: amounts, seed: splitSeed)
             }
