@@ -18,8 +18,6 @@ struct OptionReader {
         return remaining.removeValue(forKey: key)
     }
 
-    mutating func has(_ key: String) -> Bool { remaining[key] != nil }
-
     mutating func number(_ key: String, default value: Float) throws(ScriptError) -> Float {
         try optionalNumber(key) ?? value
     }
@@ -69,6 +67,15 @@ struct OptionReader {
             throw ScriptError("\(key) must be one of \(allowed.joined(separator: ", ")), not '\(word)'\(didYouMean(word, in: allowed))", at: l)
         }
         return word
+    }
+
+    /// A quoted value (`csv="run.csv"`) and where it stands.
+    mutating func string(_ key: String) throws(ScriptError) -> (String, SourceLocation)? {
+        guard let option = take(key) else { return nil }
+        guard case let .string(text, l)? = option.value else {
+            throw ScriptError("\(key) needs a quoted value: \(key)=\"...\"", at: option.value?.location ?? option.keyLocation)
+        }
+        return (text, l)
     }
 
     mutating func numbers(_ key: String) throws(ScriptError) -> [Float]? {

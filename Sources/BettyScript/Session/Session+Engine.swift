@@ -86,6 +86,7 @@ extension Session {
     }
 
     private func handle(_ event: EngineEvent) {
+        csvLogger?.log(event)
         switch event {
         case let .step(e):
             var progress: Bool
@@ -186,17 +187,15 @@ extension Session {
             c.earlyStopping?.tolerance = tolerance
         }
         let every = try reader.integer("log_every", default: logEvery, minimum: 0)
-        var csv: CSVLogger?
-        if reader.has("csv"), let option = options.first(where: { $0.key == "csv" }) {
-            guard case let .string(path, l)? = option.value else { throw ScriptError("csv needs a quoted path: csv=\"run.csv\"", at: option.keyLocation) }
-            _ = try reader.word("csv", from: [], default: nil) as String?
-            do { csv = try CSVLogger(path: path) } catch { throw ScriptError("cannot write \(path): \(error)", at: l) }
-        }
+        let csvPath = try reader.string("csv")
         try reader.finish()
+        if let (path, l) = csvPath {
+            // Kept by the session, not subscribed to one engine: it outlives engine rebuilds.
+            do { csvLogger = try CSVLogger(path: path) } catch { throw ScriptError("cannot write \(path): \(error)", at: l) }
+        }
         engineConfig = c
         logEvery = every
         engine?.config = c
-        if let csv { engine?.subscribe { csv.log($0) } }
         output.text("engine: train_iters \(c.trainIterations), valid_step \(c.validStep), roll_back \(c.rollBack)"
                     + (c.earlyStopping.map { ", early stopping on \($0.metric) (\($0.mode.rawValue), tolerance \($0.tolerance))" } ?? ""))
     }

@@ -17,6 +17,8 @@ public final class Session: @unchecked Sendable {
     var engineConfig = EngineConfig()
     /// Print a progress line every this many local steps (0: about ten per `run`).
     var logEvery = 0
+    /// `engine csv="file"`: every event is also written there.
+    var csvLogger: CSVLogger?
     var runLogEvery = 1
     var validationMetrics: [(name: String, compiled: Compiled)] = []
     /// Steps still to run after an interrupted `run` (`continue` runs them).

@@ -1,0 +1,24 @@
+import BettyScript
+import Foundation
+import Testing
+
+@Suite struct EngineCommandTests {
+    @Test func csvLoggingKeepsWritingAfterTheEngineIsRebuilt() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("betty-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (session, transcript) = replay(tinyProgram + "\nengine csv=\"\(path)\"\nrun 2")
+        // Redefining a problem rebuilds the engine; the CSV file must still get the new steps.
+        session.execute("reset", file: "t", line: 1)
+        session.execute("run 3", file: "t", line: 2)
+        #expect(transcript.errors.isEmpty, "\(transcript.errors.map(\.rendered))")
+        let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        let steps = rows.filter { $0.hasPrefix("step,") }
+        // tinyProgram's inner level steps every global step; outer every 5th.
+        #expect(steps.filter { $0.contains(",inner,") }.count == 5, "\(rows)")
+    }
+
+    @Test func csvNeedsAQuotedPath() {
+        let (_, transcript) = replay(tinyProgram + "\nengine csv=run")
+        #expect(transcript.errors.first?.message.contains("quoted") == true, "\(transcript.errors.map(\.rendered))")
+    }
+}
