@@ -93,7 +93,7 @@ enum Functions {
             return try finish { (a, _) throws(TensorError) in .tensor(try reduce(a)) }
         case "norm":
             try arity(1...1)
-            return try finish { a, _ in .tensor(BettyTensor.sqrt(pow(a, 2).sum())) }
+            return try finish { a, _ in .tensor(euclideanNorm(a)) }
         case "softmax", "log_softmax":
             try arity(1...1)
             let axis = try integer("axis") ?? -1

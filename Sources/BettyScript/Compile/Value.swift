@@ -31,10 +31,12 @@ enum Value {
     }
 }
 
+/// sqrt(sum(t²)), recorded like any other expression (the `norm` function and `hypergrad` share it).
+func euclideanNorm(_ t: Tensor) -> Tensor { sqrt(pow(t, 2).sum()) }
+
 func formatNumber(_ x: Float) -> String {
     if x == x.rounded(), abs(x) < 1e7 { return String(Int(x)) }
-    let text = "\(x)"
-    return text
+    return "\(x)"
 }
 
 /// The evaluation environment of a compiled expression: the problem whose training step runs (nil

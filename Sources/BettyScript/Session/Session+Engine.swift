@@ -221,11 +221,9 @@ extension Session {
             compiled.append((name.text, c))
         }
         if let every {
-            guard let n = ExpressionCompiler.constantNumber(every), n >= 1, n == n.rounded() else {
-                throw ScriptError("every takes a positive number of steps", at: every.location)
-            }
-            engineConfig.validStep = Int(n)
-            engine?.config.validStep = Int(n)
+            let n = try stepCount(every, for: "every", below: 1_000_000_000)
+            engineConfig.validStep = n
+            engine?.config.validStep = n
         }
         validationMetrics = compiled.map { (name: $0.0, compiled: $0.1) }
         if let engine { installValidation(on: engine) }
@@ -270,14 +268,16 @@ extension Session {
 
     func runSteps(_ countExpr: Expr?, at location: SourceLocation) throws(ScriptError) {
         let engine = try readyEngine(at: location)
-        var count = engineConfig.trainIterations
-        if let countExpr {
-            guard let n = ExpressionCompiler.constantNumber(countExpr), n >= 1, n == n.rounded(), n < 1e9 else {
-                throw ScriptError("run takes a positive number of steps", at: countExpr.location)
-            }
-            count = Int(n)
+        let count = try countExpr.map { (e) throws(ScriptError) in try stepCount(e, for: "run", below: 1_000_000_000) }
+        try execute(count ?? engineConfig.trainIterations, on: engine, at: location)
+    }
+
+    /// A constant positive integer number of steps below `limit`.
+    private func stepCount(_ e: Expr, for command: String, below limit: Float) throws(ScriptError) -> Int {
+        guard let n = ExpressionCompiler.constantNumber(e), n >= 1, n == n.rounded(), n < limit else {
+            throw ScriptError("\(command) takes a positive number of steps", at: e.location)
         }
-        try execute(count, on: engine, at: location)
+        return Int(n)
     }
 
     func resume() throws(ScriptError) {
@@ -289,7 +289,6 @@ extension Session {
         runLogEvery = max(1, count / 10)
         _ = consumeInterrupt()
         lastStepError = nil
-        let start = engine.globalStep
         let clock = ContinuousClock.now
         let summary: RunSummary
         do {
@@ -299,7 +298,7 @@ extension Session {
             throw runError(error, at: location)
         }
         let seconds = (ContinuousClock.now - clock) / .seconds(1)
-        let ran = engine.globalStep - start
+        let ran = summary.completed
         var text = "ran \(ran) step\(ran == 1 ? "" : "s") (global step \(engine.globalStep)) in \(String(format: "%.2f", seconds)) s"
         let losses = bindings.problems.compactMap { p in p.lastLoss.map { "\(p.name) \(formatNumber($0))" } }
         if !losses.isEmpty { text += "; last loss: " + losses.joined(separator: ", ") }
@@ -324,13 +323,7 @@ extension Session {
 
     func stepOnce(_ countExpr: Expr?, at location: SourceLocation) throws(ScriptError) {
         let engine = try readyEngine(at: location)
-        var count = 1
-        if let countExpr {
-            guard let n = ExpressionCompiler.constantNumber(countExpr), n >= 1, n == n.rounded(), n < 1e6 else {
-                throw ScriptError("step takes a positive number of steps", at: countExpr.location)
-            }
-            count = Int(n)
-        }
+        let count = try countExpr.map { (e) throws(ScriptError) in try stepCount(e, for: "step", below: 1_000_000) } ?? 1
         let saved = logEvery
         logEvery = 1
         defer { logEvery = saved }
@@ -351,7 +344,7 @@ extension Session {
         var total: Float = 0
         var lines: [String] = []
         for (parameterName, g) in zip(names, grads) {
-            let norm = (try? sqrt((g * g).sum()).scalar) ?? .nan
+            let norm = euclideanNorm(g).scalar
             total += norm * norm
             var line = "  \(name.text).\(parameterName) \(g.shape): norm \(formatNumber(norm))"
             if g.count <= 20 { line += "  [" + g.scalars.map { String(format: "%.4g", $0) }.joined(separator: ", ") + "]" }
