@@ -19,7 +19,7 @@ struct BettyREPL: ParsableCommand {
     @Argument(help: "A .betty session file to replay.")
     var file: String?
 
-    @Flag(help: "Plain progress lines and results, no terminal UI (automatic when stdout is not a terminal).")
+    @Flag(help: "Plain progress lines and results, no terminal UI. Until the dashboard lands this is the only output mode, so the flag changes nothing yet.")
     var headless = false
 
     @Flag(help: "One JSON object per line for every event, output, error and expectation.")
@@ -44,17 +44,7 @@ struct BettyREPL: ParsableCommand {
                 throw ExitCode(2)
             }
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            for (i, line) in lines.enumerated() {
-                if session.execute(line, file: file, line: i + 1) != nil {
-                    throw ExitCode(2)
-                }
-                if session.quitRequested { break }
-            }
-            if session.isContinuing {
-                output.error(ScriptError("the file ends inside a problem block; add 'end'",
-                                         at: SourceLocation(file: file, line: lines.count, column: 1)))
-                throw ExitCode(2)
-            }
+            if session.replay(lines, file: file) != nil { throw ExitCode(2) }
             guard thenInteractive, !session.quitRequested else {
                 throw ExitCode(session.failedExpectations > 0 ? 1 : 0)
             }
@@ -64,12 +54,8 @@ struct BettyREPL: ParsableCommand {
             interactive(session)
         } else if file == nil {
             // Statements piped in: a replay of stdin.
-            var number = 0
-            while let line = Swift.readLine(strippingNewline: true) {
-                number += 1
-                if session.execute(line, file: "<stdin>", line: number) != nil { throw ExitCode(2) }
-                if session.quitRequested { break }
-            }
+            let lines = AnySequence { AnyIterator { Swift.readLine(strippingNewline: true) } }
+            if session.replay(lines, file: "<stdin>") != nil { throw ExitCode(2) }
         }
         throw ExitCode(session.failedExpectations > 0 ? 1 : 0)
     }

@@ -36,8 +36,12 @@ final class Transcript: SessionOutput {
 func replay(_ text: String, file: String = "test.betty", stopAtError: Bool = false, echo: Bool = false) -> (Session, Transcript) {
     let transcript = Transcript(echo: echo)
     let session = Session(output: transcript)
-    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        if session.execute(String(line), file: file, line: i + 1) != nil, stopAtError { break }
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    if stopAtError {
+        session.replay(lines, file: file)
+    } else {
+        // Interactive use: every line runs, whatever the ones before it did.
+        for (i, line) in lines.enumerated() { session.execute(line, file: file, line: i + 1) }
     }
     return (session, transcript)
 }

@@ -372,7 +372,14 @@ extension Session {
         output.expectation(text, passed: passed, location: location)
     }
 
-    private func source(_ e: Expr) -> String { e.dottedName ?? "value" }
+    /// The text of `e` as typed (its span of the line), for the expectation's report.
+    private func source(_ e: Expr) -> String {
+        let l = e.location
+        guard let line = recentLines["\(l.file):\(l.line)"].map(Array.init), l.column - 1 + l.length <= line.count else {
+            return e.dottedName ?? "value"
+        }
+        return String(line[(l.column - 1)..<(l.column - 1 + l.length)])
+    }
 
     func reset() throws(ScriptError) {
         var rebuilt: [(ProblemRef, Problem?, Problem)] = []

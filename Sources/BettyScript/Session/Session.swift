@@ -31,12 +31,11 @@ public final class Session: @unchecked Sendable {
 
     private let interruptFlag = Atomic<Bool>(false)
     /// Recent lines by "file:line", so an error found at a block's `end` can show the line it is about.
-    private var recentLines: [String: String] = [:]
+    private(set) var recentLines: [String: String] = [:]
     private var block: (spec: ProblemSpec, lines: [String])?
     /// Every statement accepted so far, for `record`.
     private(set) var transcript: [String] = []
     public internal(set) var failedExpectations = 0
-    public private(set) var errors = 0
     public private(set) var quitRequested = false
 
     public init(output: any SessionOutput) {
@@ -66,10 +65,26 @@ public final class Session: @unchecked Sendable {
             return nil
         } catch var error {
             if let l = error.location { error.sourceLine = recentLines["\(l.file):\(l.line)"] }
-            errors += 1
             output.error(error)
             return error
         }
+    }
+
+    /// Runs `lines` as a session file: stops at the first error (returned) or at `quit`; a file that
+    /// ends inside a problem block is an error too.
+    @discardableResult
+    public func replay(_ lines: some Sequence<String>, file: String) -> ScriptError? {
+        var last = 0
+        for (i, line) in zip(1..., lines) {
+            last = i
+            if let error = execute(line, file: file, line: i) { return error }
+            if quitRequested { return nil }
+        }
+        guard isContinuing else { return nil }
+        let error = ScriptError("the input ends inside a problem block; add 'end'",
+                                at: SourceLocation(file: file, line: max(last, 1), column: 1))
+        output.error(error)
+        return error
     }
 
     private func run(_ statement: Statement, line: String) throws(ScriptError) {
