@@ -181,20 +181,21 @@ extension Session {
     public func completions(for word: String, line: String) -> [String] {
         let before = line.prefix(max(0, line.count - word.count)).trimmingCharacters(in: .whitespaces)
         var candidates: [String]
+        // The line editor breaks words at '=', so after `type=` the word is the value alone.
         if before.isEmpty {
             candidates = isContinuing ? Parser.blockCommands : Parser.commands
-        } else if before.hasPrefix("config") || before.hasPrefix("config ") || line.contains("config") {
+        } else if before.hasSuffix("type=") {
+            candidates = ProblemConfig.Method.allCases.map(\.rawValue)
+        } else if before.hasPrefix("config") {
             candidates = ProblemBuilder.configKeys.map { $0 + "=" } + bindings.problemOrder
         } else if before.hasPrefix("help") {
             candidates = Array(Self.helpTopics.keys) + ["functions"]
         } else if before.hasPrefix("show") {
             candidates = Self.showTopics + bindings.problemOrder
-        } else if before.hasPrefix("type=") || word.hasPrefix("type=") {
-            candidates = ProblemConfig.Method.allCases.map { "type=\($0.rawValue)" }
         } else {
-            candidates = bindings.problemOrder + bindings.datasetOrder + Array(bindings.values.keys) + Functions.names
+            candidates = bindings.allNames
                 + bindings.datasetOrder.flatMap { ["\($0).x", "\($0).y"] } + bindings.problemOrder.map { "\($0).params" }
-                + (isContinuing ? ["x", "y", "params"] : [])
+                + bindings.lastValidation.keys.map { "validation.\($0)" } + (isContinuing ? ["x", "y", "params"] : [])
         }
         return Array(Set(candidates.filter { $0.hasPrefix(word) })).sorted()
     }
