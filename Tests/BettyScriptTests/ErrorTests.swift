@@ -84,6 +84,14 @@ import Testing
         #expect(p?.message.contains("not supported yet") == true, "\(String(describing: p))")
     }
 
+    @Test func aNameCannotBeReservedOrAlreadyNameAnotherKind() {
+        #expect(error("let inner = 3")?.message == "'inner' already names a problem")
+        #expect(error("data mean = digits")?.message == "'mean' is a reserved word; choose another name")
+        #expect(error("problem valid")?.message == "'valid' already names a data set")
+        #expect(error(after: tinyProgram + "\nlet k = 2", "split all -> k 0.5")?.message == "'k' already names a value")
+        #expect(error("let x = 1")?.location?.column == 5)
+    }
+
     @Test func unclosedParenthesis() {
         let e = error("print mean(valid.x")
         #expect(e?.message.contains("never closed") == true, "\(String(describing: e))")

@@ -6,7 +6,7 @@ extension Session {
     static let dataSources = ["digits", "mnist5k", "logistic", "npy", "csv", "idx"]
 
     func defineData(_ name: Name, _ source: Name, _ arguments: [Expr], _ options: [Option]) throws(ScriptError) {
-        try checkFreeName(name)
+        try claim(name, as: .data)
         var reader = try OptionReader(options, context: "data source \(source.text)")
         func paths(_ count: ClosedRange<Int>) throws(ScriptError) -> [String] {
             var result: [String] = []
@@ -31,8 +31,8 @@ extension Session {
             _ = try paths(0...0)
             let samples = try reader.integer("samples", default: 1000, minimum: 1)
             let features = try reader.integer("features", default: 20, minimum: 1)
-            let dataSeed = try reader.integer("seed", default: Int(seed % (1 << 62)), minimum: 0)
-            dataset = try loaded { () throws(DataError) in try Dataset.logistic(samples: samples, features: features, seed: UInt64(dataSeed)) }
+            let dataSeed = try seedOption(&reader)
+            dataset = try loaded { () throws(DataError) in try Dataset.logistic(samples: samples, features: features, seed: dataSeed) }
         case "npy":
             let files = try paths(2...2)
             dataset = try loaded { () throws(DataError) in
@@ -68,12 +68,12 @@ extension Session {
         let dataset = try self.dataset(source)
         var reader = try OptionReader(options, context: "split")
         let perClass = try reader.bool("per_class", default: false)
-        let splitSeed = UInt64(try reader.integer("seed", default: Int(seed % (1 << 62)), minimum: 0))
+        let splitSeed = try seedOption(&reader)
         try reader.finish()
         var seen: Set<String> = []
         var amounts: [Float] = []
         for (part, amount) in parts {
-            try checkFreeName(part, allowing: source.text)
+            try claim(part, as: .data)
             guard seen.insert(part.text).inserted else { throw ScriptError("'\(part.text)' appears twice", at: part.location) }
             guard let x = ExpressionCompiler.constantNumber(amount), x > 0 else {
                 throw ScriptError("a part's size must be a positive number (a count, or a fraction below 1)", at: amount.location)
@@ -126,7 +126,7 @@ extension Session {
             case "noise":
                 let ratio = try reader.number("ratio", default: 0.2)
                 let kindWord = try reader.word("kind", from: LabelNoise.allCases.map(\.rawValue), default: "uniform")!
-                let noiseSeed = UInt64(try reader.integer("seed", default: Int(seed % (1 << 62)), minimum: 0))
+                let noiseSeed = try seedOption(&reader)
                 try reader.finish()
                 guard (0...1).contains(ratio) else { throw ScriptError("ratio must be in [0, 1]", at: kind.location) }
                 result = try dataset.withLabelNoise(LabelNoise(rawValue: kindWord)!, ratio: ratio,
@@ -185,12 +185,25 @@ extension Session {
         return text
     }
 
-    func checkFreeName(_ name: Name, allowing existing: String? = nil) throws(ScriptError) {
-        if bindings.refs[name.text]?.problem != nil {
-            throw ScriptError("'\(name.text)' already names a problem", at: name.location)
+    enum NameKind { case data, problem, value }
+
+    /// Checks that `name` may name a new `kind` of thing: not a reserved word and not already one
+    /// of the other kinds (redefining the same kind is allowed).
+    func claim(_ name: Name, as kind: NameKind) throws(ScriptError) {
+        let n = name.text
+        if Parser.commands.contains(n) || Functions.names.contains(n) || ["x", "y", "params", "validation", "pi"].contains(n) {
+            throw ScriptError("'\(n)' is a reserved word; choose another name", at: name.location)
         }
-        if Parser.commands.contains(name.text) || Functions.names.contains(name.text) || ["x", "y", "params", "validation"].contains(name.text) {
-            throw ScriptError("'\(name.text)' is a reserved word; choose another name", at: name.location)
+        let taken: String? = switch kind {
+        case .data: bindings.isProblem(n) ? "a problem" : bindings.values[n] != nil ? "a value" : nil
+        case .problem: bindings.datasets[n] != nil ? "a data set" : bindings.values[n] != nil ? "a value" : nil
+        case .value: bindings.isProblem(n) ? "a problem" : bindings.datasets[n] != nil ? "a data set" : nil
         }
+        if let taken { throw ScriptError("'\(n)' already names \(taken)", at: name.location) }
+    }
+
+    /// The `seed=` option of a data command, defaulting to the session's seed.
+    func seedOption(_ reader: inout OptionReader) throws(ScriptError) -> UInt64 {
+        UInt64(try reader.integer("seed", default: Int(seed % (1 << 62)), minimum: 0))
     }
 }

@@ -120,12 +120,7 @@ public final class Session: @unchecked Sendable {
         case let .split(source, parts, options): try split(source, parts, options)
         case let .transform(kind, dataset, options): try transform(kind, dataset, options)
         case let .problemStart(name):
-            guard !Parser.commands.contains(name.text), !Functions.names.contains(name.text), !["x", "y", "params", "validation"].contains(name.text) else {
-                throw ScriptError("'\(name.text)' is a reserved word; choose another problem name", at: name.location)
-            }
-            if bindings.datasets[name.text] != nil || bindings.values[name.text] != nil {
-                throw ScriptError("'\(name.text)' already names a data set or value", at: name.location)
-            }
+            try claim(name, as: .problem)
             block = (ProblemSpec(name: name), ["problem \(name.text)"])
         case .problemLine:
             throw ScriptError("a problem line outside 'problem NAME ... end'", at: nil)
@@ -138,9 +133,7 @@ public final class Session: @unchecked Sendable {
         case let .validate(every, metrics): try defineValidation(every, metrics)
         case .validateNow: try validateNow()
         case let .letValue(name, e):
-            guard bindings.refs[name.text]?.problem == nil, bindings.datasets[name.text] == nil else {
-                throw ScriptError("'\(name.text)' already names a problem or data set", at: name.location)
-            }
+            try claim(name, as: .value)
             var compiler = ExpressionCompiler(bindings: bindings)
             let compiled = try compiler.compile(e)
             var env = Env.topLevel
