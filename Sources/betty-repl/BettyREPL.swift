@@ -34,7 +34,8 @@ struct BettyREPL: ParsableCommand {
     mutating func run() throws {
         // Unbuffered line writes: progress shows as it happens even when stdout is a pipe.
         let write: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-        let output: any SessionOutput = json ? JSONOutput(write: write) : PlainOutput(echo: file != nil, write: write)
+        let plain = PlainOutput(echo: file != nil, write: write)
+        let output: any SessionOutput = json ? JSONOutput(write: write) : plain
         let session = Session(output: output)
         InterruptHandler.install { session.interrupt() }
 
@@ -51,6 +52,8 @@ struct BettyREPL: ParsableCommand {
         }
 
         if isatty(STDIN_FILENO) != 0 && !json {
+            // Typed lines are on the screen already: echo only what a replay reads.
+            plain.echoLines = false
             interactive(session)
         } else if file == nil {
             // Statements piped in: a replay of stdin.
