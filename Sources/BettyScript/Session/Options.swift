@@ -18,8 +18,11 @@ struct OptionReader {
         return remaining.removeValue(forKey: key)
     }
 
-    mutating func number(_ key: String, default value: Float) throws(ScriptError) -> Float {
-        try optionalNumber(key) ?? value
+    mutating func number(_ key: String, default value: Float, minimum: Float = -.infinity) throws(ScriptError) -> Float {
+        let location = remaining[key]?.location
+        let x = try optionalNumber(key) ?? value
+        guard x >= minimum else { throw ScriptError("\(key) must be at least \(formatNumber(minimum)), got \(formatNumber(x))", at: location) }
+        return x
     }
 
     mutating func optionalNumber(_ key: String) throws(ScriptError) -> Float? {

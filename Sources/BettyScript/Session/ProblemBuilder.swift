@@ -232,25 +232,21 @@ struct ProblemBuilder {
             throw ScriptError("problem '\(spec.name.text)' has no optimizer line (e.g. optimizer sgd lr=0.1)", at: spec.name.location)
         }
         var reader = try OptionReader(options, context: "optimizer \(kind.text)")
-        func nonNegative(_ key: String, _ value: Float) throws(ScriptError) -> Float {
-            guard value >= 0 else { throw ScriptError("\(key) must be >= 0", at: kind.location) }
-            return value
-        }
         let optimizer: any Optimizer
         switch kind.text {
         case "sgd":
-            let lr = try nonNegative("lr", try reader.number("lr", default: 0.01))
-            let momentum = try nonNegative("momentum", try reader.number("momentum", default: 0))
+            let lr = try reader.number("lr", default: 0.01, minimum: 0)
+            let momentum = try reader.number("momentum", default: 0, minimum: 0)
             let dampening = try reader.number("dampening", default: 0)
-            let decay = try nonNegative("weight_decay", try reader.number("weight_decay", default: 0))
+            let decay = try reader.number("weight_decay", default: 0, minimum: 0)
             let nesterov = try reader.bool("nesterov", default: false)
             optimizer = SGD(parameters, learningRate: lr, momentum: momentum, dampening: dampening, weightDecay: decay, nesterov: nesterov)
         case "adam", "adamw":
-            let lr = try nonNegative("lr", try reader.number("lr", default: 1e-3))
+            let lr = try reader.number("lr", default: 1e-3, minimum: 0)
             let beta1 = try reader.number("beta1", default: 0.9), beta2 = try reader.number("beta2", default: 0.999)
             guard (0..<1).contains(beta1), (0..<1).contains(beta2) else { throw ScriptError("beta1 and beta2 must be in [0, 1)", at: kind.location) }
-            let eps = try nonNegative("eps", try reader.number("eps", default: 1e-8))
-            let decay = try nonNegative("weight_decay", try reader.number("weight_decay", default: kind.text == "adamw" ? 1e-2 : 0))
+            let eps = try reader.number("eps", default: 1e-8, minimum: 0)
+            let decay = try reader.number("weight_decay", default: kind.text == "adamw" ? 1e-2 : 0, minimum: 0)
             let amsgrad = try reader.bool("amsgrad", default: false)
             optimizer = kind.text == "adam"
                 ? Adam(parameters, learningRate: lr, beta1: beta1, beta2: beta2, epsilon: eps, weightDecay: decay, amsgrad: amsgrad)
