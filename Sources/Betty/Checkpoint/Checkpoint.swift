@@ -316,7 +316,7 @@ struct CheckpointCheck {
             mismatches.append(.wrongShape(name: name, expected: expected, found: entry.shape))
         } else if !SafeTensors.isRepresentable(entry.shape) {
             mismatches.append(.wrongState(item: "tensor '\(name)'", expected: "rank at most \(Shape.maxRank) and dimensions below 2^31",
-                                          found: "shape \(describeShape(entry.shape))"))
+                                          found: "shape \(entry.shape)"))
         }
     }
 

@@ -59,11 +59,11 @@ public enum CheckpointMismatch: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .missingTensor(name, shape):
-            return "tensor '\(name)': expected \(shape.map { "shape " + describeShape($0) } ?? "a tensor"), found no such tensor"
+            return "tensor '\(name)': expected \(shape.map { "shape \($0)" } ?? "a tensor"), found no such tensor"
         case let .unexpectedTensor(name, dtype, shape):
-            return "tensor '\(name)': expected no such tensor, found \(dtype) \(describeShape(shape))"
+            return "tensor '\(name)': expected no such tensor, found \(dtype) \(shape)"
         case let .wrongShape(name, expected, found):
-            return "tensor '\(name)': expected shape \(describeShape(expected)), found \(describeShape(found))"
+            return "tensor '\(name)': expected shape \(expected), found \(found)"
         case let .wrongDType(name, expected, found):
             return "tensor '\(name)': expected dtype \(expected), found \(found)"
         case let .missingProblem(name):
@@ -74,9 +74,4 @@ public enum CheckpointMismatch: Sendable, Equatable, CustomStringConvertible {
             return "\(item): expected \(expected), found \(found)"
         }
     }
-}
-
-/// Shapes as `Shape` prints them; a file's shape may exceed `Shape.maxRank`, so it is kept as `[Int]`.
-func describeShape(_ shape: [Int]) -> String {
-    "[" + shape.map(String.init).joined(separator: ", ") + "]"
 }

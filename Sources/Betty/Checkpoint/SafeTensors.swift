@@ -147,12 +147,12 @@ public enum SafeTensors {
             var count = 1
             for d in shape {
                 let (product, overflow) = count.multipliedReportingOverflow(by: d)
-                guard !overflow else { throw corrupt("shape \(describeShape(shape)) has too many elements") }
+                guard !overflow else { throw corrupt("shape \(shape) has too many elements") }
                 count = product
             }
             let (needed, overflow) = count.multipliedReportingOverflow(by: size)
             guard !overflow, needed == pair[1] - pair[0] else {
-                throw corrupt("data_offsets [\(pair[0]), \(pair[1])] span \(pair[1] - pair[0]) bytes but \(dtype) \(describeShape(shape)) needs \(overflow ? "more than Int.max" : String(needed))")
+                throw corrupt("data_offsets [\(pair[0]), \(pair[1])] span \(pair[1] - pair[0]) bytes but \(dtype) \(shape) needs \(overflow ? "more than Int.max" : String(needed))")
             }
             return Entry(name: name, dtype: dtype, shape: shape, range: pair[0]..<pair[1])
         }
@@ -173,7 +173,7 @@ public enum SafeTensors {
                 throw .unsupported(path: path, reason: "tensor '\(entry.name)' is \(entry.dtype); only F32 tensors can be read")
             }
             guard isRepresentable(entry.shape) else {
-                throw .unsupported(path: path, reason: "tensor '\(entry.name)' has shape \(describeShape(entry.shape)); tensors have rank at most \(Shape.maxRank) and dimensions below 2^31")
+                throw .unsupported(path: path, reason: "tensor '\(entry.name)' has shape \(entry.shape); tensors have rank at most \(Shape.maxRank) and dimensions below 2^31")
             }
             var tensor = Tensor.zeros(Shape(entry.shape))
             let start = dataStart + entry.range.lowerBound
