@@ -52,8 +52,7 @@ extension Session {
     }
 
     func summary(of p: Problem) -> String {
-        let count = p.trainable.reduce(0) { $0 + $1.value.count }
-        var parts = ["\(count) parameters"]
+        var parts = ["\(p.module.parameterCount) parameters"]
         parts.append("\(type(of: p.optimizer)) lr \(p.optimizer.learningRate)".lowercased())
         if let loader = p.loaders.first { parts.append("batch \(loader.batchSize) of \(loader.dataset.count)") }
         parts.append("\(p.config.type.rawValue) unroll \(p.config.unrollSteps)")
