@@ -4,7 +4,6 @@ import Foundation
 
 /// Collects what a session reports, as the plain REPL would print it.
 final class Transcript: SessionOutput {
-    var lines: [String] = []
     var errors: [ScriptError] = []
     var expectations: [(String, Bool)] = []
     var events: [EngineEvent] = []
@@ -19,7 +18,6 @@ final class Transcript: SessionOutput {
     }
 
     var text: String { box.lines.joined(separator: "\n") }
-    var output: [String] { box.lines }
 
     func text(_ text: String) { plain.text(text) }
     func error(_ error: ScriptError) { errors.append(error); plain.error(error) }
