@@ -61,12 +61,17 @@ extension Session {
     private func showMetrics() -> String {
         var lines: [String] = []
         for p in bindings.problems where !p.lastMetrics.isEmpty {
-            lines.append("\(p.name): " + p.lastMetrics.sorted { $0.key < $1.key }.map { "\($0.key) \(formatNumber($0.value))" }.joined(separator: ", "))
+            lines.append("\(p.name): " + listing(p.lastMetrics))
         }
         if !bindings.lastValidation.isEmpty {
-            lines.append("validation: " + bindings.lastValidation.sorted { $0.key < $1.key }.map { "\($0.key) \(formatNumber($0.value))" }.joined(separator: ", "))
+            lines.append("validation: " + listing(bindings.lastValidation))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `name value, ...` in name order.
+    private func listing(_ metrics: [String: Float]) -> String {
+        metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(formatNumber($0.value))" }.joined(separator: ", ")
     }
 
     private func showMemory() -> String {
@@ -86,7 +91,7 @@ extension Session {
             lines.append("  \(name) \(parameter.value.shape): mean \(String(format: "%.4g", mean)), std \(String(format: "%.4g", variance.squareRoot())), min \(String(format: "%.4g", v.min() ?? 0)), max \(String(format: "%.4g", v.max() ?? 0)), norm \(String(format: "%.4g", norm))")
         }
         if !p.lastMetrics.isEmpty {
-            lines.append("  metrics: " + p.lastMetrics.sorted { $0.key < $1.key }.map { "\($0.key) \(formatNumber($0.value))" }.joined(separator: ", "))
+            lines.append("  metrics: " + listing(p.lastMetrics))
         }
         lines.append(showConfig(p))
         return lines.joined(separator: "\n")
