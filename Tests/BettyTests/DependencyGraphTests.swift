@@ -41,4 +41,13 @@ import Betty
         }
         #expect("\(GraphError.unknownProblem("inenr", suggestion: "inner"))" == "no problem named 'inenr'; did you mean 'inner'?")
     }
+
+    @Test func closestNameForgivesOneSlipIgnoringCase() {
+        let names = ["inner", "outer", "reweight"]
+        #expect(closestName(to: "iner", in: names) == "inner")
+        #expect(closestName(to: "Inenr", in: names) == "inner", "case and one swapped pair")
+        #expect(closestName(to: "rewieght", in: names) == "reweight")
+        #expect(closestName(to: "zzz", in: names) == nil)
+        #expect(closestName(to: "otuer", in: names, maxDistance: 0) == nil)
+    }
 }

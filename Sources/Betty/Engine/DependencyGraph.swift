@@ -127,22 +127,34 @@ public struct DependencyGraph: Sendable, Equatable {
 }
 
 /// The known name nearest to `name` by edit distance, when it is close enough to be a likely typo.
-public func closestName(to name: String, in candidates: [String]) -> String? {
-    func distance(_ a: [Character], _ b: [Character]) -> Int {
-        var row = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var previous = row[0]
-            row[0] = i
-            for j in 1...max(b.count, 1) where !b.isEmpty {
-                let current = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                previous = current
+/// Case is ignored, and an insertion, deletion, substitution or swap of two neighbours counts one
+/// ("lsos" is one slip from "loss"); ties go to the earlier candidate. `maxDistance` defaults to a
+/// third of the name, rounded up.
+public func closestName(to name: String, in candidates: some Sequence<String>, maxDistance: Int? = nil) -> String? {
+    let target = Array(name.lowercased())
+    var best: (name: String, distance: Int)?
+    for candidate in candidates {
+        let d = editDistance(target, Array(candidate.lowercased()))
+        if d < (best?.distance ?? .max) { best = (candidate, d) }
+    }
+    guard let best, best.distance <= (maxDistance ?? max(1, (name.count + 2) / 3)) else { return nil }
+    return best.name
+}
+
+/// Optimal string alignment distance.
+private func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+    for i in 0...a.count { d[i][0] = i }
+    for j in 0...b.count { d[0][j] = j }
+    for i in 1...a.count {
+        for j in 1...b.count {
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
             }
         }
-        return row[b.count]
     }
-    let target = Array(name)
-    let scored = candidates.map { ($0, distance(target, Array($0))) }.min { $0.1 < $1.1 }
-    guard let (best, d) = scored, d <= max(1, (name.count + 2) / 3) else { return nil }
-    return best
+    return d[a.count][b.count]
 }

@@ -26,6 +26,6 @@ final class Bindings {
 
     /// Every name an expression can use at the top level, for "did you mean" and completion.
     var allNames: [String] {
-        Array(values.keys) + datasetOrder + problemOrder + Functions.names + ["validation"]
+        values.keys.sorted() + datasetOrder + problemOrder + Functions.names + ["validation"]
     }
 }
