@@ -134,10 +134,9 @@ extension Session {
             case "normalize":
                 let x = dataset.x
                 let n = Float(x.count)
-                let globalMean = x.sum().scalar / n
-                let globalStd = ((try (x - globalMean) * (x - globalMean)).sum().scalar / n).squareRoot()
-                let mean = try reader.number("mean", default: globalMean)
-                let std = try reader.number("std", default: globalStd)
+                // The data set's own statistics only when a value is not given.
+                let mean = try reader.optionalNumber("mean") ?? x.sum().scalar / n
+                let std = try reader.optionalNumber("std") ?? (pow(x - mean, 2).sum().scalar / n).squareRoot()
                 try reader.finish()
                 guard std > 0 else { throw ScriptError("std must be positive", at: kind.location) }
                 result = try Dataset(x: (x - mean) / std, y: dataset.y)
