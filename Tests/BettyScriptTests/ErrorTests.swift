@@ -202,4 +202,18 @@ import Testing
         #expect(e?.location?.line == 6, "\(String(describing: e?.location))")
         #expect(transcript.events.isEmpty, "no step may run")
     }
+
+    @Test func aValidationFailingDuringARunPointsAtItsExpression() {
+        let (session, transcript) = replay(tinyProgram + """
+
+            validate every 2: v = mean(inner.params @ valid.x)
+            run 4
+            """)
+        #expect(transcript.errors.count == 1)
+        let e = transcript.errors.first
+        #expect(e?.location?.line == 20 && e?.location?.column == 28, "\(String(describing: e?.rendered))")
+        #expect(e?.message.contains("matmul") == true)
+        session.execute("show", file: "t", line: 1)
+        #expect(transcript.errors.count == 1)
+    }
 }

@@ -104,7 +104,7 @@ public final class Engine: @unchecked Sendable {
         } catch let error as EngineError {
             throw error
         } catch {
-            throw .training(problem: "validation", message: "\(error)")
+            throw .userCode(problem: "validation", error: error)
         }
         emit(.validation(globalStep: globalStep, metrics: metrics))
         return metrics
@@ -220,7 +220,7 @@ public final class Engine: @unchecked Sendable {
             } catch let error as TensorError {
                 throw .tensor(problem: p.name, error)
             } catch {
-                throw .training(problem: p.name, message: "\(error)")
+                throw .userCode(problem: p.name, error: error)
             }
             event.optimizerStepped = true
         }

@@ -11,6 +11,9 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case nonFiniteLoss(problem: String, step: Int, value: Float)
     case unsupportedPath(problem: String, method: String, reason: String)
     case training(problem: String, message: String)
+    /// An error thrown by code the program supplied (a training step, hook or validation closure),
+    /// kept whole so a caller such as the REPL can report it with its own detail.
+    case userCode(problem: String, error: any Error)
 
     public var description: String {
         switch self {
@@ -23,6 +26,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "problem '\(problem)': loss is \(value) at local step \(step); lower the learning rate or check the data"
         case let .unsupportedPath(problem, method, reason): return "problem '\(problem)': \(method) \(reason)"
         case let .training(problem, message): return "problem '\(problem)': \(message)"
+        case let .userCode(problem, error): return "problem '\(problem)': \(error)"
         }
     }
 }

@@ -115,7 +115,7 @@ public final class Problem: @unchecked Sendable {
         } catch let error as TensorError {
             throw .tensor(problem: name, error)
         } catch {
-            throw .training(problem: name, message: "\(error)")
+            throw .userCode(problem: name, error: error)
         }
         guard value.count == 1 else {
             throw .training(problem: name, message: "the training step must return a scalar loss, got shape \(value.shape)")

@@ -84,14 +84,7 @@ struct ProblemBuilder {
                 throw located
             }
         }
-        let step: Problem.TrainingStep = { [weak session] p, batch in
-            do throws(ScriptError) {
-                return try evaluate(p, batch, p.isRecordingMetrics)
-            } catch {
-                session?.lastStepError = error
-                throw error
-            }
-        }
+        let step: Problem.TrainingStep = { p, batch in try evaluate(p, batch, p.isRecordingMetrics) }
         let problem = Problem(name: name.text, module: module, optimizer: optimizer, data: loaders, config: config,
                               schedule: schedule, trainingStep: step)
         try installHooks(problem)

@@ -287,7 +287,6 @@ extension Session {
     private func execute(_ count: Int, on engine: Engine, at location: SourceLocation?) throws(ScriptError) {
         runLogEvery = max(1, count / 10)
         _ = consumeInterrupt()
-        lastStepError = nil
         let clock = ContinuousClock.now
         let summary: RunSummary
         do {
@@ -312,11 +311,10 @@ extension Session {
         output.text(text)
     }
 
+    /// A failure of a compiled loss or validation keeps its own position; anything else points at
+    /// the command that ran the engine.
     func runError(_ error: EngineError, at location: SourceLocation?) -> ScriptError {
-        if let located = lastStepError {
-            lastStepError = nil
-            return located
-        }
+        if case let .userCode(_, located as ScriptError) = error { return located }
         return ScriptError("\(error)", at: location)
     }
 
@@ -326,7 +324,6 @@ extension Session {
         let saved = logEvery
         logEvery = 1
         defer { logEvery = saved }
-        lastStepError = nil
         for _ in 0..<count {
             do { try engine.step() } catch { throw runError(error, at: location) }
         }
@@ -336,7 +333,6 @@ extension Session {
         let p = try problem(name)
         guard let engine else { throw ScriptError("no engine yet", at: name.location) }
         try checkPending()
-        lastStepError = nil
         let grads: [Tensor]
         do { grads = try engine.hypergradient(of: name.text) } catch { throw runError(error, at: name.location) }
         let names = p.module.namedParameters.map(\.name)

@@ -26,8 +26,6 @@ public final class Session: @unchecked Sendable {
     /// Problems whose loss has not been checked on a batch yet, because it names problems that were
     /// not defined: the names it waits for and the check to run once they are.
     var pendingChecks: [String: (waitsFor: [Name], check: () throws(ScriptError) -> Void)] = [:]
-    /// The error a compiled training step raised, with its position (the engine only carries text).
-    var lastStepError: ScriptError?
 
     private let interruptFlag = Atomic<Bool>(false)
     /// Recent lines by "file:line", so an error found at a block's `end` can show the line it is about.
