@@ -21,4 +21,24 @@ import Testing
         let (_, transcript) = replay(tinyProgram + "\nengine csv=run")
         #expect(transcript.errors.first?.message.contains("quoted") == true, "\(transcript.errors.map(\.rendered))")
     }
+
+    /// The name an error suggests for a layer's parameter (`meta.0.weight`) must be one the lexer reads.
+    @Test func layerParametersAreNamedWithDigits() {
+        let (_, t) = replay("""
+            seed 1
+            data d = logistic samples=10 features=2
+            problem m
+              module    mlp 2 -> 3 -> 1
+              optimizer sgd lr=0.1
+              data      d batch=10
+              loss      bce_logits(reshape(m(x), -1), y)
+            end
+            print m.params
+            print m.2.bias + 0
+            print m.0.weight
+            """)
+        #expect(t.errors.count == 1 && t.errors[0].message.contains("name one: m.0.weight, m.0.bias, m.2.weight, m.2.bias"),
+                "\(t.errors.map(\.rendered))")
+        #expect(t.text.contains("tensor of shape [3, 2]"), "\(t.text)")
+    }
 }

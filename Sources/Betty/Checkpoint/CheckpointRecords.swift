@@ -62,6 +62,8 @@ struct LoaderRecord: Codable, Equatable {
     var generator: GeneratorState
     /// This epoch's order; omitted when the loader does not shuffle, where it is the identity.
     var order: [Int]?
+    /// For a part of few-shot episodes: the task served as support and not yet as query.
+    var heldTask: Int?
 
     init(_ loader: DataLoader) {
         let state = loader.state
@@ -73,6 +75,7 @@ struct LoaderRecord: Codable, Equatable {
         position = state.position
         generator = GeneratorState(state.generator)
         order = loader.shuffle ? state.order : nil
+        heldTask = state.heldTask
     }
 
     var settings: String {
@@ -80,7 +83,8 @@ struct LoaderRecord: Codable, Equatable {
     }
 
     var state: DataLoader.State {
-        DataLoader.State(epoch: epoch, position: position, order: order ?? Array(0..<samples), generator: generator.generator)
+        DataLoader.State(epoch: epoch, position: position, order: order ?? Array(0..<samples), generator: generator.generator,
+                         heldTask: heldTask)
     }
 }
 

@@ -122,8 +122,10 @@ public final class Engine: @unchecked Sendable {
     private func stepNormal(_ p: Problem) throws(EngineError) {
         guard p.ready.allSatisfy({ $0 }) else { return }
         if p.innerLoopStart {
-            do { try p.onInnerLoopStart?(p) } catch {
-                throw .training(problem: p.name, message: "onInnerLoopStart: \(error)")
+            do { try p.onInnerLoopStart?(p) } catch let error as EngineError {
+                throw error
+            } catch {
+                throw .userCode(problem: p.name, error: error)
             }
             p.innerLoopStart = false
             if rollsBack(p) {

@@ -59,4 +59,22 @@ public struct SinusoidTasks: Sendable {
         }
         return Task(amplitude: amplitude, phase: phase, support: try sample(support), query: try sample(query))
     }
+
+    /// A pool of `count` tasks as one dataset, a task per sample: x and y of shape
+    /// `[count, support + query, 1]`, each task's support points first (what `Episodes` serves).
+    public mutating func pool(count: Int, support: Int, query: Int) throws(DataError) -> Dataset {
+        guard count > 0 else { throw .invalidArgument("sinusoid: the number of tasks must be positive") }
+        var xs: [Tensor] = [], ys: [Tensor] = []
+        xs.reserveCapacity(count)
+        ys.reserveCapacity(count)
+        for _ in 0..<count {
+            let task = try next(support: support, query: query)
+            // Cannot fail: both parts are [n, 1].
+            xs.append(try! Tensor.concat([task.support.x, task.query.x], axis: 0))
+            ys.append(try! Tensor.concat([task.support.y, task.query.y], axis: 0))
+        }
+        let points = support + query
+        return try Dataset(x: try! Tensor.concat(xs, axis: 0).reshaped(to: [count, points, 1]),
+                           y: try! Tensor.concat(ys, axis: 0).reshaped(to: [count, points, 1]))
+    }
 }

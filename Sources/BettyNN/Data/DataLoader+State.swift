@@ -13,20 +13,30 @@ extension DataLoader {
         public var order: [Int]
         /// The generator that will shuffle the next epoch.
         public var generator: RandomGenerator
+        /// For a part of `Episodes`: the task served as support and not yet as query.
+        public var heldTask: Int?
 
-        public init(epoch: Int, position: Int, order: [Int], generator: RandomGenerator) {
+        public init(epoch: Int, position: Int, order: [Int], generator: RandomGenerator, heldTask: Int? = nil) {
             self.epoch = epoch
             self.position = position
             self.order = order
             self.generator = generator
+            self.heldTask = heldTask
         }
     }
 
-    public var state: State { State(epoch: epoch, position: position, order: order, generator: generator) }
+    public var state: State {
+        if let episodes { return episodes.owner.state }
+        return State(epoch: epoch, position: position, order: order, generator: generator)
+    }
 
     /// Throws unless `state` could have been reached by a loader over this dataset: the order must be a
     /// permutation of the sample indices, or the next batch would index outside the dataset.
     public func check(_ state: State) throws(DataError) {
+        if let episodes { return try episodes.owner.check(state) }
+        guard state.heldTask == nil else {
+            throw .invalidArgument("DataLoader state: it holds a few-shot task, but this loader does not serve episodes")
+        }
         let count = dataset.count
         guard state.order.count == count else {
             throw .invalidArgument("DataLoader state: its order lists \(state.order.count) samples but the dataset has \(count)")
@@ -48,6 +58,7 @@ extension DataLoader {
 
     /// Continues from `state` (checked first; on failure the loader is unchanged).
     public func restore(_ state: State) throws(DataError) {
+        if let episodes { return try episodes.owner.restore(state) }
         try check(state)
         epoch = state.epoch
         position = state.position

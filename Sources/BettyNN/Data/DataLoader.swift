@@ -25,6 +25,8 @@ public final class DataLoader: @unchecked Sendable {
     public internal(set) var generator: RandomGenerator
     var order: [Int] = []
     var position = 0
+    /// Set when this loader is one part of a stream of few-shot episodes, which then owns its state.
+    let episodes: (owner: Episodes, part: Episodes.Part)?
 
     public init(_ dataset: Dataset, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false,
                 seed: UInt64 = 0) throws(DataError) {
@@ -38,7 +40,26 @@ public final class DataLoader: @unchecked Sendable {
         self.shuffle = shuffle
         self.dropLast = dropLast
         generator = RandomGenerator(seed: seed)
+        episodes = nil
         startEpoch()
+    }
+
+    init(episodes owner: Episodes, part: Episodes.Part) {
+        dataset = part == .support ? owner.support : owner.query
+        batchSize = 1
+        shuffle = owner.cursor.shuffle
+        dropLast = false
+        generator = owner.cursor.generator
+        episodes = (owner, part)
+    }
+
+    /// The first batch this loader could serve, without moving it: for checking shapes up front.
+    public func sampleBatch() -> Batch {
+        if let episodes { return episodes.owner.batch(episodes.part, task: 0) }
+        let n = Swift.min(batchSize, dataset.count)
+        // Cannot fail: the indices are the dataset's own.
+        let part = try! dataset.subset(Array(0..<n))
+        return Batch(x: part.x, y: part.y, indices: Array(0..<n))
     }
 
     /// Batches per epoch.
@@ -53,6 +74,7 @@ public final class DataLoader: @unchecked Sendable {
 
     /// The next batch, starting a new epoch when this one is exhausted.
     public func next() -> Batch {
+        if let episodes { return episodes.owner.next(episodes.part) }
         let remaining = order.count - position
         if remaining == 0 || (dropLast && remaining < batchSize) {
             epoch += 1

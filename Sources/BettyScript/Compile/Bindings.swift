@@ -7,6 +7,10 @@ final class Bindings {
     var values: [String: Slot<Value>] = [:]
     var datasets: [String: Slot<Dataset>] = [:]
     var datasetOrder: [String] = []
+    /// Data sets of few-shot tasks, with the number of support points of each task.
+    var taskShots: [String: Int] = [:]
+    /// The episode streams the problems' `TASKS.support` and `TASKS.query` loaders share, by data set.
+    var episodes: [String: Episodes] = [:]
     private(set) var refs: [String: ProblemRef] = [:]
     /// Defined problems, in definition order.
     var problemOrder: [String] = []

@@ -112,7 +112,8 @@ struct ExpressionCompiler {
         return try parameters(of: bindings.ref(head), member: rest, at: l)
     }
 
-    /// `P.params` (the only parameter tensor), `P.<parameter name>`, `P.loss`, `P.<metric>`.
+    /// `P.params` (the only parameter tensor), `P.<parameter name>`, `P.loss`, `P.mean_loss` (over its
+    /// last 100 steps), `P.<metric>`.
     private func parameters(of ref: ProblemRef, member: String, at l: SourceLocation) throws(ScriptError) -> Compiled {
         { (_: inout Env) throws(ScriptError) -> Value in
             let p = try ref.resolved(at: l)
@@ -128,8 +129,12 @@ struct ExpressionCompiler {
                 guard let loss = p.lastLoss else { throw ScriptError("problem '\(ref.name)' has not taken a step yet", at: l) }
                 return .number(loss)
             }
+            if member == "mean_loss" {
+                guard !ref.recentLosses.isEmpty else { throw ScriptError("problem '\(ref.name)' has not taken a step yet", at: l) }
+                return .number(ref.recentLosses.reduce(0, +) / Float(ref.recentLosses.count))
+            }
             if let m = p.lastMetrics[member] { return .number(m) }
-            let known = ["params", "loss"] + Array(ref.parameterIndex.keys) + Array(p.lastMetrics.keys)
+            let known = ["params", "loss", "mean_loss"] + Array(ref.parameterIndex.keys) + Array(p.lastMetrics.keys)
             throw ScriptError("problem '\(ref.name)' has no parameter or metric '\(member)'\(didYouMean(member, in: known))", at: l)
         }
     }

@@ -59,12 +59,22 @@ final class ProblemRef {
     var problem: Problem?
     /// Named parameters of the bound problem, for `name.param` lookups.
     var parameterIndex: [String: Int] = [:]
+    /// The losses of the bound problem's latest steps (at most `recentCapacity`), for `name.mean_loss`:
+    /// one minibatch's loss is noisy, their mean is what a user compares.
+    private(set) var recentLosses: [Float] = []
+    static let recentCapacity = 100
+
+    func record(loss: Float) {
+        if recentLosses.count == Self.recentCapacity { recentLosses.removeFirst() }
+        recentLosses.append(loss)
+    }
 
     init(name: String) { self.name = name }
 
     func bind(_ p: Problem?) {
         problem = p
         parameterIndex = [:]
+        recentLosses = []
         if let p {
             for (i, entry) in p.module.namedParameters.enumerated() { parameterIndex[entry.name] = i }
         }

@@ -72,6 +72,15 @@ struct OptionReader {
         return word
     }
 
+    /// A bare name (`from=meta`).
+    mutating func name(_ key: String) throws(ScriptError) -> Name? {
+        guard let option = take(key) else { return nil }
+        guard case let .name(text, l)? = option.value else {
+            throw ScriptError("\(key) needs a name: \(key)=NAME", at: option.value?.location ?? option.keyLocation)
+        }
+        return Name(text: text, location: l)
+    }
+
     /// A quoted value (`csv="run.csv"`) and where it stands.
     mutating func string(_ key: String) throws(ScriptError) -> (String, SourceLocation)? {
         guard let option = take(key) else { return nil }

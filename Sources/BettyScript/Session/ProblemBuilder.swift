@@ -27,7 +27,11 @@ struct ProblemBuilder {
         let schedule = try buildSchedule()
         guard !spec.data.isEmpty else { throw ScriptError("problem '\(name.text)' has no data line (data SET batch=N)", at: name.location) }
         var loaders: [DataLoader] = []
-        for (index, (set, options)) in spec.data.enumerated() {
+        for (index, (set, part, options)) in spec.data.enumerated() {
+            if let part {
+                loaders.append(try session.episodeLoader(set, part: part, options: options))
+                continue
+            }
             let dataset = try session.dataset(set)
             var reader = try OptionReader(options, context: "data")
             let batch = try reader.integer("batch", default: min(32, dataset.count), minimum: 1)
@@ -87,19 +91,21 @@ struct ProblemBuilder {
         let step: Problem.TrainingStep = { p, batch in try evaluate(p, batch, p.isRecordingMetrics) }
         let problem = Problem(name: name.text, module: module, optimizer: optimizer, data: loaders, config: config,
                               schedule: schedule, trainingStep: step)
-        try installHooks(problem)
+        let startsFrom = try installHooks(problem)
+        var forwardReferences = compiler.forwardReferences
+        if let from = startsFrom, !session.bindings.isProblem(from.text) { forwardReferences.append(from) }
         let first = loaders[0]
         let check = { () throws(ScriptError) in
-            let n = min(first.batchSize, first.dataset.count)
-            let sample = try? first.dataset.subset(Array(0..<n))
-            guard let sample else { return }
-            let batch = Batch(x: sample.x, y: sample.y)
+            let batch = first.sampleBatch()
             let loss = try evaluate(problem, batch, true)
             guard loss.requiresGrad else {
                 throw ScriptError("problem '\(problemName)': the loss does not depend on any parameter, so there is nothing to train", at: lossLocation)
             }
+            if let from = startsFrom, let source = session.bindings.refs[from.text]?.problem {
+                try Self.checkStartingPoint(problem, from: source, at: from.location)
+            }
         }
-        return Built(problem: problem, forwardReferences: compiler.forwardReferences, check: check)
+        return Built(problem: problem, forwardReferences: forwardReferences, check: check)
     }
 
     // MARK: - Module
@@ -312,12 +318,36 @@ struct ProblemBuilder {
         return c
     }
 
-    private func installHooks(_ problem: Problem) throws(ScriptError) {
+    /// Installs the hooks; returns the problem named by `reset_on_start from=NAME`, if any.
+    private func installHooks(_ problem: Problem) throws(ScriptError) -> Name? {
+        var startsFrom: Name?
         for (kind, options) in spec.hooks {
             var reader = try OptionReader(options, context: kind.text)
             switch kind.text {
             case "reset_on_start":
+                let from = try reader.name("from")
                 try reader.finish()
+                if let from {
+                    guard from.text != problem.name else { throw ScriptError("a problem cannot start from its own parameters", at: from.location) }
+                    startsFrom = from
+                    let ref = session.bindings.ref(from.text)
+                    problem.onInnerLoopStart = { p in
+                        let source = try ref.resolved(at: from.location)
+                        try Self.checkStartingPoint(p, from: source, at: from.location)
+                        for (parameter, start) in zip(p.trainable, source.trainable) {
+                            if p.isIterative {
+                                // Inside the graph: the unrolled steps start at θ₀ = φ, so the reverse-mode
+                                // hypergradient reaches φ through the whole adaptation (MAML).
+                                parameter.value = start.value * 1
+                            } else {
+                                // A copy: the in-place steps that follow must not move the source.
+                                parameter.assign(start.value.detached())
+                            }
+                        }
+                        p.optimizer.resetState()
+                    }
+                    continue
+                }
                 // Copies: the values the problem starts from, restored at every inner loop start.
                 let initial = problem.trainable.map { $0.value.detached() * 1 }
                 problem.onInnerLoopStart = { p in
@@ -332,6 +362,16 @@ struct ProblemBuilder {
                     for parameter in p.trainable { parameter.assign(clamp(parameter.value.detached(), min: lower, max: upper)) }
                 }
             }
+        }
+        return startsFrom
+    }
+
+    /// `reset_on_start from=` copies parameter for parameter: the two modules must have the same shapes.
+    static func checkStartingPoint(_ problem: Problem, from source: Problem, at location: SourceLocation) throws(ScriptError) {
+        let mine = problem.trainable.map(\.value.shape), theirs = source.trainable.map(\.value.shape)
+        guard mine == theirs else {
+            throw ScriptError("problem '\(problem.name)' cannot start from '\(source.name)': its parameters have shapes \(mine.map(\.description).joined(separator: ", ")), those of '\(source.name)' \(theirs.map(\.description).joined(separator: ", "))",
+                              at: location)
         }
     }
 }

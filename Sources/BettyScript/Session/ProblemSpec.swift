@@ -9,7 +9,7 @@ struct ProblemSpec {
     var module: ProblemLine?
     var optimizer: (Name, [Option])?
     var schedule: (Name, [Option])?
-    var data: [(Name, [Option])] = []
+    var data: [(set: Name, part: Name?, options: [Option])] = []
     var lets: [(Name, Expr)] = []
     var loss: Expr?
     var metrics: [(Name, Expr)] = []
@@ -31,7 +31,7 @@ struct ProblemSpec {
         case let .schedule(kind, options):
             if schedule != nil { throw ScriptError("problem '\(name.text)' already has a schedule", at: kind.location) }
             schedule = (kind, options)
-        case let .data(set, options): data.append((set, options))
+        case let .data(set, part, options): data.append((set, part, options))
         case let .letBinding(n, e):
             if lets.contains(where: { $0.0.text == n.text }) { throw ScriptError("'\(n.text)' is already bound in this problem", at: n.location) }
             lets.append((n, e))

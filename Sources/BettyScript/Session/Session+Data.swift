@@ -3,7 +3,7 @@ import BettyNN
 import BettyTensor
 
 extension Session {
-    static let dataSources = ["digits", "mnist5k", "logistic", "npy", "csv", "idx"]
+    static let dataSources = ["digits", "mnist5k", "logistic", "sinusoid", "npy", "csv", "idx"]
 
     func defineData(_ name: Name, _ source: Name, _ arguments: [Expr], _ options: [Option]) throws(ScriptError) {
         try claim(name, as: .data)
@@ -23,6 +23,7 @@ extension Session {
             do { return try body() } catch { throw ScriptError("\(error)", at: source.location) }
         }
         var dataset: Dataset
+        var shots: Int?
         switch source.text {
         case "digits", "mnist5k":
             _ = try paths(0...0)
@@ -33,6 +34,17 @@ extension Session {
             let features = try reader.integer("features", default: 20, minimum: 1)
             let dataSeed = try seedOption(&reader)
             dataset = try loaded { () throws(DataError) in try Dataset.logistic(samples: samples, features: features, seed: dataSeed) }
+        case "sinusoid":
+            _ = try paths(0...0)
+            let count = try reader.integer("tasks", default: 10000, minimum: 1)
+            let support = try reader.integer("shots", default: 10, minimum: 1)
+            let query = try reader.integer("query", default: 10, minimum: 1)
+            let dataSeed = try seedOption(&reader)
+            dataset = try loaded { () throws(DataError) in
+                var tasks = SinusoidTasks(seed: dataSeed)
+                return try tasks.pool(count: count, support: support, query: query)
+            }
+            shots = support
         case "npy":
             let files = try paths(2...2)
             dataset = try loaded { () throws(DataError) in
@@ -60,8 +72,8 @@ extension Session {
                 return try Dataset(x: try! dataset.x.reshaped(to: [n, -1]), y: dataset.y)
             }
         }
-        store(dataset, as: name.text)
-        output.text("\(name.text): \(describe(dataset))")
+        store(dataset, as: name.text, shots: shots)
+        output.text("\(name.text): \(describe(dataset, named: name.text))")
     }
 
     func split(_ source: Name, _ parts: [(Name, Expr)], _ options: [Option]) throws(ScriptError) {
@@ -106,8 +118,8 @@ extension Session {
         }
         var lines: [String] = []
         for ((part, _), piece) in zip(parts, pieces) {
-            store(piece, as: part.text)
-            lines.append("\(part.text): \(describe(piece))")
+            store(piece, as: part.text, shots: bindings.taskShots[source.text])
+            lines.append("\(part.text): \(describe(piece, named: part.text))")
         }
         output.text(lines.joined(separator: "\n"))
     }
@@ -150,8 +162,8 @@ extension Session {
         } catch {
             throw ScriptError("\(error)", at: name.location)
         }
-        store(result, as: name.text)
-        output.text("\(name.text): \(describe(result))")
+        store(result, as: name.text, shots: bindings.taskShots[name.text])
+        output.text("\(name.text): \(describe(result, named: name.text))")
     }
 
     // MARK: - Helpers
@@ -163,7 +175,11 @@ extension Session {
         return slot.value
     }
 
-    func store(_ dataset: Dataset, as name: String) {
+    /// `shots` marks a set of few-shot tasks (and how many of each task's points are support).
+    func store(_ dataset: Dataset, as name: String, shots: Int? = nil) {
+        bindings.taskShots[name] = shots
+        // Problems defined from now on draw from a fresh stream; those already defined keep theirs.
+        bindings.episodes[name] = nil
         if let slot = bindings.datasets[name] {
             slot.value = dataset
         } else {
@@ -172,7 +188,10 @@ extension Session {
         }
     }
 
-    func describe(_ dataset: Dataset) -> String {
+    func describe(_ dataset: Dataset, named name: String) -> String {
+        if let shots = bindings.taskShots[name], dataset.x.rank >= 2 {
+            return "\(dataset.count) tasks of \(shots) support + \(dataset.x.shape[1] - shots) query points, x \(dataset.x.shape), y \(dataset.y.shape)"
+        }
         var text = "\(dataset.count) samples, x \(dataset.x.shape), y \(dataset.y.shape)"
         if let labels = try? dataset.labels(), dataset.y.rank == 1, labels.count <= 100_000 {
             var counts: [Int: Int] = [:]
@@ -204,5 +223,45 @@ extension Session {
     /// The `seed=` option of a data command, defaulting to the session's seed.
     func seedOption(_ reader: inout OptionReader) throws(ScriptError) -> UInt64 {
         UInt64(try reader.integer("seed", default: Int(seed % (1 << 62)), minimum: 0))
+    }
+}
+
+extension Session {
+    /// The loader of one part (support or query) of the episodes over the task set `set`. Both parts
+    /// of a task set share one stream, so a problem on `.support` and one on `.query` see the same task.
+    func episodeLoader(_ set: Name, part: Name, options: [Option]) throws(ScriptError) -> DataLoader {
+        let dataset = try self.dataset(set)
+        guard let shots = bindings.taskShots[set.text] else {
+            throw ScriptError("'\(set.text)' is not a set of few-shot tasks; .\(part.text) applies to task data (data NAME = sinusoid ...)",
+                              at: set.location.through(part.location))
+        }
+        let parts = Episodes.Part.allCases.map(\.rawValue)
+        guard let which = Episodes.Part(rawValue: part.text) else {
+            throw ScriptError("a set of tasks has the parts \(parts.joined(separator: " and ")), not '\(part.text)'\(didYouMean(part.text, in: parts))",
+                              at: part.location)
+        }
+        var reader = try OptionReader(options, context: "data \(set.text).\(part.text)")
+        let batch = try reader.integer("batch", default: 1, minimum: 1)
+        let shuffle = try reader.bool("shuffle", default: true)
+        try reader.finish()
+        guard batch == 1 else {
+            throw ScriptError("a part of a task set serves one task per batch (batch=1); for several tasks per step define one inner problem per task",
+                              at: options.first { $0.key == "batch" }?.location ?? set.location)
+        }
+        if let episodes = bindings.episodes[set.text] {
+            guard episodes.shuffle == shuffle else {
+                throw ScriptError("both parts of '\(set.text)' share one task order, defined with shuffle=\(episodes.shuffle)",
+                                  at: options.first { $0.key == "shuffle" }?.location ?? set.location)
+            }
+            return episodes.loader(for: which)
+        }
+        let episodes: Episodes
+        do {
+            episodes = try Episodes(tasks: dataset, shots: shots, shuffle: shuffle, seed: seed ^ stableHash(set.text))
+        } catch {
+            throw ScriptError("\(error)", at: set.location)
+        }
+        bindings.episodes[set.text] = episodes
+        return episodes.loader(for: which)
     }
 }

@@ -88,6 +88,7 @@ extension Session {
         csvLogger?.log(event)
         switch event {
         case let .step(e):
+            bindings.refs[e.problem]?.record(loss: e.loss)
             var progress: Bool
             if let p = bindings.refs[e.problem]?.problem, p.config.logStep > 0 {
                 progress = e.localStep % p.config.logStep == 0
@@ -379,18 +380,27 @@ extension Session {
     func reset() throws(ScriptError) {
         var rebuilt: [(ProblemRef, Problem?, Problem)] = []
         var checks = pendingChecks
-        for name in bindings.problemOrder {
-            guard let spec = specs[name] else { continue }
-            let built = try ProblemBuilder(session: self, spec: spec).build()
-            rebuilt.append((bindings.ref(name), bindings.ref(name).problem, built.problem))
-            // A deferred check must evaluate the rebuilt problem, not the one it replaces.
-            if checks[name] != nil { checks[name] = (built.forwardReferences, built.check) }
+        // Rebuilt problems draw their tasks from fresh episode streams, from the first task on.
+        let episodes = bindings.episodes
+        bindings.episodes = [:]
+        do {
+            for name in bindings.problemOrder {
+                guard let spec = specs[name] else { continue }
+                let built = try ProblemBuilder(session: self, spec: spec).build()
+                rebuilt.append((bindings.ref(name), bindings.ref(name).problem, built.problem))
+                // A deferred check must evaluate the rebuilt problem, not the one it replaces.
+                if checks[name] != nil { checks[name] = (built.forwardReferences, built.check) }
+            }
+        } catch {
+            bindings.episodes = episodes
+            throw error
         }
         for (ref, _, fresh) in rebuilt { ref.bind(fresh) }
         do {
             try rebuildEngine()
         } catch {
             for (ref, old, _) in rebuilt { ref.bind(old) }
+            bindings.episodes = episodes
             try? rebuildEngine()
             throw error
         }

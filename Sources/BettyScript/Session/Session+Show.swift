@@ -37,7 +37,7 @@ extension Session {
     }
 
     private func showData() -> String {
-        bindings.datasetOrder.map { "data \($0): \(describe(bindings.datasets[$0]!.value))" }.joined(separator: "\n")
+        bindings.datasetOrder.map { "data \($0): \(describe(bindings.datasets[$0]!.value, named: $0))" }.joined(separator: "\n")
     }
 
     private func showProblems() -> String {
@@ -108,6 +108,7 @@ extension Session {
         "data": """
             data NAME = digits | mnist5k [scale=1/255] [flatten]
             data NAME = logistic samples=1000 features=20 [seed=S]     Betty's regression generator
+            data NAME = sinusoid tasks=10000 shots=10 query=10 [seed=S]  few-shot tasks y = A sin(x - phase)
             data NAME = npy "x.npy" "y.npy" | idx "images" "labels" | csv "file.csv" [label=-1]
             split NAME -> A 0.8, B 0.2            fractions, or counts (400, 10, 90); add per_class for counts per class
             imbalance NAME factor=100             long-tailed classes (largest / smallest)
@@ -123,11 +124,13 @@ extension Session {
               optimizer sgd lr=0.1 [momentum= dampening= weight_decay= nesterov] | adam/adamw lr= [beta1= beta2= eps= weight_decay= amsgrad]
               schedule  constant | step size= gamma= | multistep milestones=(a, b) gamma= | cosine period= min=   [warmup=N]
               data      SET batch=100 [shuffle=false] [drop_last]
+                        | TASKS.support | TASKS.query   one task per batch; support keeps its task until query serves it
               let       NAME = EXPRESSION
               loss      EXPRESSION                 e.g. cross_entropy(NAME(x), y)
               metric    NAME = EXPRESSION          logged with every step, e.g. acc = accuracy(NAME(x), y)
               config    type=darts unroll=1 ...    (help config)
-              reset_on_start                       restore the initial parameters and optimizer state at each inner loop start
+              reset_on_start [from=P]              at each inner loop start, restore the initial parameters (or take P's,
+                                                   differentiably in reverse mode: MAML) and reset the optimizer state
               clamp     min=1e-8 [max=...]         after every optimizer step
             end
             """,
@@ -136,6 +139,7 @@ extension Session {
             x, y                 the problem's current batch
             params, P.params     a problem's parameter tensor (when it has one); P.NAME for a named one (P.0.weight)
             P(input)             call problem P's module;  P.loss, P.METRIC  its last loss and metrics
+            P.mean_loss          the mean of P's losses over its last 100 steps
             D.x, D.y, D.count    a data set;  validation.METRIC  the latest validation
             functions: \(Functions.names.joined(separator: ", ")) (help functions)
             """,

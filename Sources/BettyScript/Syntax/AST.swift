@@ -83,7 +83,8 @@ enum ProblemLine: Sendable {
     case module(kind: Name, sizes: [Expr], layers: [Expr], options: [Option])
     case optimizer(Name, [Option])
     case schedule(Name, [Option])
-    case data(Name, [Option])
+    /// `data SET` or `data TASKS.support` / `TASKS.query` (a part of few-shot episodes).
+    case data(Name, part: Name?, [Option])
     case letBinding(Name, Expr)
     case loss(Expr)
     case metric(Name, Expr)

@@ -16,11 +16,14 @@ enum Lexer {
             if c == " " || c == "\t" || c == "\r" { i += 1; continue }
             let start = i
             // After a dot, digits name a member (`classifier.0.weight`, a Sequential layer).
-            let afterDot = tokens.last.map { $0.is(".") && $0.location.column + $0.location.length - 1 == start } ?? false
+            let adjacent = tokens.last.map { $0.location.column + $0.location.length - 1 == start } ?? false
+            let afterDot = adjacent && tokens.last!.is(".")
+            // Right after a name, `.` is member access even before digits (`meta.2.bias`), not `.2`.
+            let afterName = adjacent && tokens.last!.kind == .name
             if c.isLetter || c == "_" || (afterDot && c.isNumber) {
                 while i < chars.count, chars[i].isLetter || chars[i].isNumber || chars[i] == "_" { i += 1 }
                 tokens.append(Token(kind: .name, text: String(chars[start..<i]), location: location(start, i)))
-            } else if c.isNumber || (c == "." && i + 1 < chars.count && chars[i + 1].isNumber) {
+            } else if c.isNumber || (c == "." && !afterName && i + 1 < chars.count && chars[i + 1].isNumber) {
                 while i < chars.count, chars[i].isNumber || chars[i] == "." { i += 1 }
                 if i < chars.count, chars[i] == "e" || chars[i] == "E" {
                     var j = i + 1

@@ -135,7 +135,10 @@ struct Parser {
             return .problemLine(.module(kind: kind, sizes: sizes, layers: layers, options: try options()))
         case "optimizer": return .problemLine(.optimizer(try name("an optimizer (sgd, adam, adamw)"), try options()))
         case "schedule": return .problemLine(.schedule(try name("a schedule (constant, step, multistep, cosine, warmup)"), try options()))
-        case "data": return .problemLine(.data(try name("a data set"), try options()))
+        case "data":
+            let set = try name("a data set")
+            let part: Name? = accept(".") ? try name("support or query") : nil
+            return .problemLine(.data(set, part: part, try options()))
         case "let":
             let target = try name("a name")
             try expect("=")
