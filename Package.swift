@@ -36,6 +36,8 @@ let package = Package(
         .testTarget(name: "BettyTests", dependencies: ["Betty", "BettyNN", "BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor"],
                     exclude: ["Golden"]),
+        // Drives the built betty-repl in a pseudo-terminal; the dependency makes SwiftPM build it first.
+        .testTarget(name: "BettyREPLTests", dependencies: ["betty-repl"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -83,4 +83,16 @@ import Testing
         #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
         #expect(Array(t.text.components(separatedBy: "\n").suffix(2)) == Array(continued))
     }
+
+    /// Through a reverse-mode level the hypergradient exists only inside its window: `hypergrad`
+    /// computes it there, and outside says why not and reports the norm of the last step instead.
+    @Test func hypergradThroughAReverseModeLevel() {
+        let (_, closed) = replay(Self.program(unroll: 2) + "\nrun 2\nhypergrad meta")
+        #expect(closed.errors.isEmpty, "\(closed.errors.map(\.rendered))")
+        #expect(closed.text.contains("hypergradient of meta: cannot be taken now, because 'adapt' is reverse mode and its unrolled window is closed; at meta's last step (local step 1) its norm was"),
+                "\(closed.text)")
+        let (_, open) = replay(Self.program(unroll: 2) + "\nrun 3\nhypergrad meta")
+        #expect(open.errors.isEmpty, "\(open.errors.map(\.rendered))")
+        #expect(open.text.contains("hypergradient of meta (direct term + 1 path): norm"), "\(open.text)")
+    }
 }

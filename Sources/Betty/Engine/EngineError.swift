@@ -11,6 +11,9 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case nonFiniteLoss(problem: String, step: Int, value: Float)
     case unsupportedPath(problem: String, method: String, reason: String)
     case training(problem: String, message: String)
+    /// A reverse-mode problem's hypergradient was asked for while its unrolled window is closed:
+    /// the steps it is taken through exist only between the problem's steps and its uppers' step.
+    case closedWindow(problem: String)
     /// An error thrown by code the program supplied (a training step, hook or validation closure),
     /// kept whole so a caller such as the REPL can report it with its own detail.
     case userCode(problem: String, error: any Error)
@@ -26,6 +29,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "problem '\(problem)': loss is \(value) at local step \(step); lower the learning rate or check the data"
         case let .unsupportedPath(problem, method, reason): return "problem '\(problem)': \(method) \(reason)"
         case let .training(problem, message): return "problem '\(problem)': \(message)"
+        case let .closedWindow(problem):
+            return "problem '\(problem)' is reverse mode: a hypergradient through it runs back through its unrolled steps, which are recorded only while its window is open (from its first step of the window until its uppers step)"
         case let .userCode(problem, error): return "problem '\(problem)': \(error)"
         }
     }

@@ -79,7 +79,7 @@ enum BestResponse {
     static func reverse(_ v: [Tensor], curr: Problem, prev: Problem, createGraph: Bool) throws(EngineError) -> [Tensor] {
         let theta = curr.parameters
         guard curr.trajectoryStates != nil, theta.contains(where: { !$0.isLeaf }) else {
-            throw .training(problem: curr.name, message: "reverse mode needs the unrolled steps of an open window; its uppers must be triggered by its own steps")
+            throw .closedWindow(problem: curr.name)
         }
         // A vector-Jacobian product per parameter tensor, with v as the seed: differentiating
         // sum(θ · v) instead would also differentiate v, which depends on θ when recorded.

@@ -335,7 +335,23 @@ extension Session {
         guard let engine else { throw ScriptError("no engine yet", at: name.location) }
         try checkPending()
         let grads: [Tensor]
-        do { grads = try engine.hypergradient(of: name.text) } catch { throw runError(error, at: name.location) }
+        do {
+            grads = try engine.hypergradient(of: name.text)
+        } catch let .closedWindow(lower) {
+            // Between commands a reverse-mode window is closed whenever the steps so far are a whole
+            // number of windows: report what the engine computed at the problem's last step instead.
+            var text = "hypergradient of \(name.text): cannot be taken now, because '\(lower)' is reverse mode and its unrolled window is closed"
+            if let norm = p.lastHypergradientNorm {
+                text += "; at \(name.text)'s last step (local step \(p.localStep)) its norm was \(formatNumber(norm))"
+            }
+            if let unroll = bindings.refs[lower]?.problem?.config.unrollSteps, unroll > 1 {
+                text += "; after a step that leaves '\(lower)' inside its window of \(unroll) steps it can be taken whole"
+            }
+            output.text(text)
+            return
+        } catch {
+            throw runError(error, at: name.location)
+        }
         let names = p.module.namedParameters.map(\.name)
         var total: Float = 0
         var lines: [String] = []
