@@ -41,4 +41,23 @@ import Testing
                 "\(t.errors.map(\.rendered))")
         #expect(t.text.contains("tensor of shape [3, 2]"), "\(t.text)")
     }
+
+    /// Reading a reverse-mode level's parameters without an edge to it would back-propagate into its
+    /// recorded window behind the engine: refused before the run, at the reference.
+    @Test func readingAnUnconnectedReverseModeLevelIsRefused() throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("sessions/three_levels.betty"), encoding: .utf8)
+        let lines = text.components(separatedBy: "\n")
+        let unconnected = lines.filter { $0 != "connect top -> bottom" }
+        #expect(unconnected.count == lines.count - 1)
+        let (session, t) = replay(unconnected.prefix { !$0.hasPrefix("run") }.joined(separator: "\n") + "\nrun 5")
+        let e = t.errors.first
+        #expect(t.errors.count == 1 && e?.message.contains("problem 'top' reads 'bottom', a reverse-mode level") == true, "\(t.errors.map(\.rendered))")
+        // top's loss line, 1-based: four lines below "problem top".
+        let lossLine = unconnected.firstIndex(of: "problem top")! + 5
+        #expect(unconnected[lossLine - 1].hasPrefix("  loss      bce_logits(x @ bottom.params"))
+        #expect(e?.location?.line == lossLine && e?.location?.column == 28, "\(String(describing: e?.location))")
+        session.execute("connect top -> bottom", file: "t.betty", line: 90)
+        session.execute("run 5", file: "t.betty", line: 91)
+        #expect(t.errors.count == 1, "\(t.errors.map(\.rendered))")
+    }
 }

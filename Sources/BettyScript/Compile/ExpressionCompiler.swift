@@ -12,6 +12,8 @@ struct ExpressionCompiler {
     var locals: [String: Int] = [:]
     /// Problems called or read that were not defined yet when compiled.
     private(set) var forwardReferences: [Name] = []
+    /// Every other problem the expressions call or read, where they do.
+    private(set) var problemReads: [Name] = []
 
     init(bindings: Bindings, problemName: String? = nil) {
         self.bindings = bindings
@@ -109,6 +111,7 @@ struct ExpressionCompiler {
             }
             forwardReferences.append(Name(text: head, location: base.location))
         }
+        if head != problemName { problemReads.append(Name(text: head, location: base.location)) }
         return try parameters(of: bindings.ref(head), member: rest, at: l)
     }
 
@@ -170,6 +173,7 @@ struct ExpressionCompiler {
         guard arguments.count == 1, arguments[0].label == nil else {
             throw ScriptError("a problem is called with one input: \(name)(x)", at: l)
         }
+        if name != problemName { problemReads.append(Name(text: name, location: nameLocation)) }
         let ref = bindings.ref(name)
         let input = try compile(arguments[0].value)
         return { (env: inout Env) throws(ScriptError) -> Value in

@@ -12,6 +12,8 @@ struct ProblemBuilder {
         var problem: Problem
         /// Problems the expressions refer to that were not defined yet.
         var forwardReferences: [Name]
+        /// Every other problem the loss, lets and metrics call or read.
+        var reads: [Name]
         /// Evaluates loss and metrics on the first batch, to catch shape errors before any run.
         var check: () throws(ScriptError) -> Void
     }
@@ -105,7 +107,7 @@ struct ProblemBuilder {
                 try Self.checkStartingPoint(problem, from: source, at: from.location)
             }
         }
-        return Built(problem: problem, forwardReferences: forwardReferences, check: check)
+        return Built(problem: problem, forwardReferences: forwardReferences, reads: compiler.problemReads, check: check)
     }
 
     // MARK: - Module

@@ -23,6 +23,7 @@ extension Session {
             throw error
         }
         specs[name] = spec
+        problemReads[name] = built.reads
         pendingChecks[name] = pending.isEmpty ? nil : (built.forwardReferences, built.check)
         // Problems that were waiting for this one can be checked now; a failure is reported at `run`.
         for other in pendingChecks.keys where other != name { try? runPendingCheck(other) }
@@ -263,7 +264,23 @@ extension Session {
     private func readyEngine(at location: SourceLocation) throws(ScriptError) -> Engine {
         guard let engine else { throw ScriptError("there is nothing to run: define a problem first (problem NAME ... end)", at: location) }
         try checkPending()
+        try checkReadsOfReverseModeLevels()
         return engine
+    }
+
+    /// A reverse-mode level's parameters are nodes of its recorded window: a problem that reads them
+    /// unconnected would back-propagate into (and free) that window behind the engine's back, so
+    /// its loss must be tied to the level by an edge, either way.
+    func checkReadsOfReverseModeLevels() throws(ScriptError) {
+        for name in bindings.problemOrder {
+            for read in problemReads[name] ?? [] {
+                guard let other = bindings.refs[read.text]?.problem, other.isIterative else { continue }
+                let connected = connections.contains { ($0.upper == name && $0.lower == read.text) || ($0.upper == read.text && $0.lower == name) }
+                guard !connected else { continue }
+                throw ScriptError("problem '\(name)' reads '\(read.text)', a reverse-mode level whose parameters are recorded through its unrolled steps, but the two are not connected: add connect \(name) -> \(read.text) (or connect \(read.text) -> \(name) if '\(read.text)' is the upper level)",
+                                  at: read.location)
+            }
+        }
     }
 
     func runSteps(_ countExpr: Expr?, at location: SourceLocation) throws(ScriptError) {
@@ -334,6 +351,7 @@ extension Session {
         let p = try problem(name)
         guard let engine else { throw ScriptError("no engine yet", at: name.location) }
         try checkPending()
+        try checkReadsOfReverseModeLevels()
         let grads: [Tensor]
         do {
             grads = try engine.hypergradient(of: name.text)

@@ -11,6 +11,8 @@ public final class Session: @unchecked Sendable {
     let bindings = Bindings()
     var seed: UInt64 = 0
     var specs: [String: ProblemSpec] = [:]
+    /// The other problems each problem's expressions call or read (checked against the connections).
+    var problemReads: [String: [Name]] = [:]
     /// Connections as `upper -> lower` pairs, in the order made.
     var connections: [(upper: String, lower: String)] = []
     var engine: Engine?
