@@ -60,4 +60,22 @@ import Testing
         session.execute("run 5", file: "t.betty", line: 91)
         #expect(t.errors.count == 1, "\(t.errors.map(\.rendered))")
     }
+
+    /// Ctrl-C (Session.interrupt) stops `step N` between steps; `continue` takes the rest.
+    @Test func anInterruptStopsStepping() {
+        let (session, t) = replay(tinyProgram)
+        #expect(t.errors.isEmpty)
+        final class Stopper: @unchecked Sendable { weak var session: Session?; var seen = 0 }
+        let stopper = Stopper()
+        stopper.session = session
+        t.onEvent = { _ in
+            stopper.seen += 1
+            if stopper.seen == 3 { stopper.session?.interrupt() }
+        }
+        session.execute("step 10", file: "t.betty", line: 50)
+        #expect(t.text.contains("interrupted after 3 of 10 steps (global step 3); 'continue' runs the remaining 7"), "\(t.text)")
+        session.execute("continue", file: "t.betty", line: 51)
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+        #expect(t.text.contains("ran 7 steps (global step 10)"), "\(t.text)")
+    }
 }

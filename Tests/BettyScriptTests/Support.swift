@@ -21,7 +21,13 @@ final class Transcript: SessionOutput {
 
     func text(_ text: String) { plain.text(text) }
     func error(_ error: ScriptError) { errors.append(error); plain.error(error) }
-    func event(_ event: EngineEvent, isProgress: Bool) { events.append(event); plain.event(event, isProgress: isProgress) }
+    /// Called with every engine event (a test can act mid-run, e.g. interrupt).
+    var onEvent: ((EngineEvent) -> Void)?
+    func event(_ event: EngineEvent, isProgress: Bool) {
+        events.append(event)
+        plain.event(event, isProgress: isProgress)
+        onEvent?(event)
+    }
     func expectation(_ description: String, passed: Bool, location: SourceLocation) {
         expectations.append((description, passed))
         plain.expectation(description, passed: passed, location: location)

@@ -342,9 +342,17 @@ extension Session {
         let saved = logEvery
         logEvery = 1
         defer { logEvery = saved }
-        for _ in 0..<count {
-            do { try engine.step() } catch { throw runError(error, at: location) }
+        _ = consumeInterrupt()
+        for done in 0..<count {
+            // Ctrl-C stops between steps, as it pauses a run; `continue` takes the rest.
+            if consumeInterrupt() {
+                pendingSteps = count - done
+                output.text("interrupted after \(done) of \(count) steps (global step \(engine.globalStep)); 'continue' runs the remaining \(pendingSteps)")
+                return
+            }
+            do { try engine.step() } catch { pendingSteps = 0; throw runError(error, at: location) }
         }
+        pendingSteps = 0
     }
 
     func hypergrad(_ name: Name) throws(ScriptError) {
