@@ -68,11 +68,17 @@ import BettyNN
         let mnist = try BuiltinDataset.mnist5k.load()
         let parts = try mnist.splitPerClass(counts: [400, 10, 90], seed: 0)
         #expect(parts.map(\.count) == [4000, 100, 900])
-        let train = try parts[0].imbalanced(factor: 100)
+        let train = try parts[0].imbalanced(factor: 100, seed: 1)
         let counts = (0..<10).map { c in (try? train.labels().filter { $0 == c }.count) ?? 0 }
         // Geometric decay from 400 to 400/100 = 4: class c keeps floor(400 * 100^(-c/9)).
-        #expect(counts.first == 400 && counts.last == 4)
-        #expect(zip(counts, counts.dropFirst()).allSatisfy { $0 > $1 })
+        #expect(counts == [400, 239, 143, 86, 51, 30, 18, 11, 6, 4])
+        // A seeded random choice within each class, not the first ones in dataset order.
+        let allLabels = try parts[0].labels(), keptLabels = try train.labels()
+        let rare = try parts[0].subset(allLabels.indices.filter { allLabels[$0] == 9 })
+        let kept = try train.subset(keptLabels.indices.filter { keptLabels[$0] == 9 })
+        #expect(kept.x.scalars != Array(rare.x.scalars.prefix(4 * 784)))
+        #expect(try parts[0].imbalanced(factor: 100, seed: 1).x.scalars == train.x.scalars)
+        #expect(try parts[0].imbalanced(factor: 100, seed: 2).x.scalars != train.x.scalars)
     }
 
     @Test func labelNoiseChangesAboutTheRatio() throws {

@@ -7,7 +7,7 @@ import Betty
     @Test func bothLevelsLearnOnLongTailedDigits() throws {
         let digits = try BuiltinDataset.digits.load()
         let parts = try digits.splitPerClass(counts: [100, 10, 40], seed: 0)
-        let train = try parts[0].imbalanced(factor: 10)
+        let train = try parts[0].imbalanced(factor: 10, seed: 0)
         let program = try MetaWeightNet(train: train, meta: parts[1], classes: 10, hidden: 32, batchSize: 32)
         let before = program.weightNet.parameterValues.map(\.scalars)
         final class Box: @unchecked Sendable { var losses: [String: [Float]] = [:]; var norms: [Float] = [] }

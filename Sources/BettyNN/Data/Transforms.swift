@@ -3,8 +3,11 @@ import Foundation
 
 extension Dataset {
     /// Meta-Weight-Net's long-tailed version: class c keeps `n_max * factor^(-c / (C - 1))` of its
-    /// samples (the first ones, in dataset order), so class 0 keeps all and the last keeps 1/factor.
-    public func imbalanced(factor: Float) throws(DataError) -> Dataset {
+    /// samples, so class 0 keeps all and the last keeps 1/factor. The samples kept are a seeded
+    /// random choice within each class, as in Betty's and MWN's code: datasets stored class by class
+    /// often hold similar images next to each other, and keeping the first few of a rare class gave
+    /// near-copies (3 points of test accuracy on mnist5k).
+    public func imbalanced(factor: Float, seed: UInt64) throws(DataError) -> Dataset {
         guard factor >= 1 else { throw .invalidArgument("imbalance: factor \(factor) must be >= 1") }
         let labels = try labels()
         let classes = (labels.max() ?? -1) + 1
@@ -12,10 +15,11 @@ extension Dataset {
         for (i, c) in labels.enumerated() { byClass[c].append(i) }
         let largest = byClass.map(\.count).max() ?? 0
         var keep: [Int] = []
+        var generator = RandomGenerator(seed: seed)
         for c in 0..<classes {
             let share = classes > 1 ? Float(c) / Float(classes - 1) : 0
             let n = Int((Float(largest) * Float(Foundation.pow(Double(1 / factor), Double(share)))).rounded(.down))
-            keep += byClass[c].prefix(Swift.max(n, 1))
+            keep += shuffled(byClass[c], using: &generator).prefix(Swift.max(n, 1))
         }
         return try subset(keep.sorted())
     }

@@ -132,9 +132,10 @@ extension Session {
             switch kind.text {
             case "imbalance":
                 let factor = try reader.number("factor", default: 100)
+                let imbalanceSeed = try seedOption(&reader)
                 try reader.finish()
                 guard factor >= 1 else { throw ScriptError("factor must be at least 1", at: kind.location) }
-                result = try dataset.imbalanced(factor: factor)
+                result = try dataset.imbalanced(factor: factor, seed: imbalanceSeed)
             case "noise":
                 let ratio = try reader.number("ratio", default: 0.2)
                 let kindWord = try reader.word("kind", from: LabelNoise.allCases.map(\.rawValue), default: "uniform")!

@@ -111,7 +111,7 @@ extension Session {
             data NAME = sinusoid tasks=10000 shots=10 query=10 [seed=S]  few-shot tasks y = A sin(x - phase)
             data NAME = npy "x.npy" "y.npy" | idx "images" "labels" | csv "file.csv" [label=-1]
             split NAME -> A 0.8, B 0.2            fractions, or counts (400, 10, 90); add per_class for counts per class
-            imbalance NAME factor=100             long-tailed classes (largest / smallest)
+            imbalance NAME factor=100 [seed=S]    long-tailed classes (largest / smallest), a random subset of each
             noise NAME ratio=0.2 [kind=uniform|flip]
             scale NAME by=0.5
             normalize NAME [mean=0.1307 std=0.3081]   (x - mean) / std; without values, the data set's own
