@@ -7,7 +7,12 @@ import Glibc
 //   swift run -c release BettyBench
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.contains("--help") {
-    print("usage: BettyBench [--quick]\n  Times the tensor core against raw OpenBLAS and PyTorch reference figures.")
+    print("""
+        usage: BettyBench [--quick] [--script] [--loop NAME]
+          Times the tensor core against raw OpenBLAS and PyTorch reference figures.
+          --script     only the REPL-overhead rows: programs defined in BettyScript against the same in Swift
+          --loop NAME  repeats one benchmark for a few seconds, for profilers
+        """)
     exit(0)
 }
 let quick = arguments.contains("--quick")
@@ -24,9 +29,20 @@ if let i = arguments.firstIndex(of: "--loop") {
         case "hpo": _ = try MLOBenchmarks.logisticHPO(.darts)
         case "reverse": _ = try MLOBenchmarks.logisticHPO(.reverse)
         case "mwn": _ = try MLOBenchmarks.metaWeightNet(threads: 1, iterations: 50)
-        default: print("unknown benchmark \(name); one of op, mlp, hvp, step, hpo, reverse, mwn"); exit(2)
+        default:
+            // The REPL-overhead programs are built once and one side is repeated.
+            if try ScriptBenchmarks.loop(name, seconds: 4) { exit(0) }
+            print("unknown benchmark \(name); one of op, mlp, hvp, step, hpo, reverse, mwn, script-hpo, swift-hpo, script-mwn, swift-mwn")
+            exit(2)
         }
     }
+    exit(0)
+}
+
+if arguments.contains("--script") {
+    let rows = try ScriptBenchmarks.all(quick: quick)
+    print("")
+    printTable(rows)
     exit(0)
 }
 
@@ -46,6 +62,7 @@ rows += try MLOBenchmarks.logisticHPO(.neumann)
 rows += try MLOBenchmarks.logisticHPO(.reverse)
 rows += try MLOBenchmarks.metaWeightNet(threads: 1, iterations: quick ? 50 : 200)
 rows += try MLOBenchmarks.metaWeightNet(threads: 2, iterations: quick ? 50 : 200)
+rows += try ScriptBenchmarks.all(quick: quick)
 print("")
 printTable(rows)
 print("")
