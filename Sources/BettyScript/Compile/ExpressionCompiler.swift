@@ -118,24 +118,34 @@ struct ExpressionCompiler {
     /// `P.params` (the only parameter tensor), `P.<parameter name>`, `P.loss`, `P.mean_loss` (over its
     /// last 100 steps), `P.<metric>`.
     private func parameters(of ref: ProblemRef, member: String, at l: SourceLocation) throws(ScriptError) -> Compiled {
-        { (_: inout Env) throws(ScriptError) -> Value in
-            let p = try ref.resolved(at: l)
-            if member == "params" {
+        // The member's kind is settled here; only a named parameter or metric is looked up per call
+        // (`reset` rebuilds the module, so its index is read from the rebound reference).
+        switch member {
+        case "params":
+            return { (_: inout Env) throws(ScriptError) -> Value in
+                let p = try ref.resolved(at: l)
                 guard p.trainable.count == 1 else {
                     let names = p.module.namedParameters.map(\.name)
                     throw ScriptError("problem '\(ref.name)' has \(names.count) parameter tensors; name one: \(names.map { "\(ref.name).\($0)" }.joined(separator: ", "))", at: l)
                 }
                 return .tensor(p.trainable[0].value)
             }
-            if let i = ref.parameterIndex[member] { return .tensor(p.trainable[i].value) }
-            if member == "loss" {
-                guard let loss = p.lastLoss else { throw ScriptError("problem '\(ref.name)' has not taken a step yet", at: l) }
+        case "loss":
+            return { (_: inout Env) throws(ScriptError) -> Value in
+                guard let loss = try ref.resolved(at: l).lastLoss else { throw ScriptError("problem '\(ref.name)' has not taken a step yet", at: l) }
                 return .number(loss)
             }
-            if member == "mean_loss" {
-                guard !ref.recentLosses.isEmpty else { throw ScriptError("problem '\(ref.name)' has not taken a step yet", at: l) }
-                return .number(ref.recentLosses.reduce(0, +) / Float(ref.recentLosses.count))
+        case "mean_loss":
+            return { (_: inout Env) throws(ScriptError) -> Value in
+                _ = try ref.resolved(at: l)
+                guard let mean = ref.meanRecentLoss else { throw ScriptError("problem '\(ref.name)' has not taken a step yet", at: l) }
+                return .number(mean)
             }
+        default: break
+        }
+        return { (_: inout Env) throws(ScriptError) -> Value in
+            let p = try ref.resolved(at: l)
+            if let i = ref.parameterIndex[member] { return .tensor(p.trainable[i].value) }
             if let m = p.lastMetrics[member] { return .number(m) }
             let known = ["params", "loss", "mean_loss"] + Array(ref.parameterIndex.keys) + Array(p.lastMetrics.keys)
             throw ScriptError("problem '\(ref.name)' has no parameter or metric '\(member)'\(didYouMean(member, in: known))", at: l)

@@ -59,14 +59,23 @@ final class ProblemRef {
     var problem: Problem?
     /// Named parameters of the bound problem, for `name.param` lookups.
     var parameterIndex: [String: Int] = [:]
-    /// The losses of the bound problem's latest steps (at most `recentCapacity`), for `name.mean_loss`:
-    /// one minibatch's loss is noisy, their mean is what a user compares.
-    private(set) var recentLosses: [Float] = []
+    /// The losses of the bound problem's latest steps (a ring of at most `recentCapacity`), for
+    /// `name.mean_loss`: one minibatch's loss is noisy, their mean is what a user compares.
+    private var recentLosses: [Float] = []
+    private var nextSlot = 0
     static let recentCapacity = 100
 
     func record(loss: Float) {
-        if recentLosses.count == Self.recentCapacity { recentLosses.removeFirst() }
-        recentLosses.append(loss)
+        if recentLosses.count < Self.recentCapacity {
+            recentLosses.append(loss)
+        } else {
+            recentLosses[nextSlot] = loss
+        }
+        nextSlot = (nextSlot + 1) % Self.recentCapacity
+    }
+
+    var meanRecentLoss: Float? {
+        recentLosses.isEmpty ? nil : recentLosses.reduce(0, +) / Float(recentLosses.count)
     }
 
     init(name: String) { self.name = name }
@@ -75,6 +84,7 @@ final class ProblemRef {
         problem = p
         parameterIndex = [:]
         recentLosses = []
+        nextSlot = 0
         if let p {
             for (i, entry) in p.module.namedParameters.enumerated() { parameterIndex[entry.name] = i }
         }
@@ -94,6 +104,7 @@ final class Slot<T> {
 
 extension Value {
     /// Wraps a tensor failure with the span it happened at.
+    @inline(__always)
     static func attempt(_ location: SourceLocation, _ body: () throws(TensorError) -> Value) throws(ScriptError) -> Value {
         do { return try body() } catch { throw ScriptError("\(error)", at: location) }
     }
