@@ -68,7 +68,13 @@ public final class DataLoader: @unchecked Sendable {
     }
 
     private func startEpoch() {
-        order = shuffle ? shuffled(Array(0..<dataset.count), using: &generator) : Array(0..<dataset.count)
+        // Unshuffled, every epoch has the same (identity) order: built once, not once per epoch (a
+        // full-batch loader starts an epoch at every step).
+        if shuffle {
+            order = shuffled(Array(0..<dataset.count), using: &generator)
+        } else if order.count != dataset.count {
+            order = Array(0..<dataset.count)
+        }
         position = 0
     }
 
@@ -81,7 +87,8 @@ public final class DataLoader: @unchecked Sendable {
             startEpoch()
         }
         let end = Swift.min(position + batchSize, order.count)
-        let indices = Array(order[position..<end])
+        // A whole epoch shares the order's storage instead of copying it.
+        let indices = position == 0 && end == order.count ? order : Array(order[position..<end])
         position = end
         // A whole, unshuffled epoch is the dataset itself: share its storage instead of copying.
         if indices.count == dataset.count && !shuffle {
