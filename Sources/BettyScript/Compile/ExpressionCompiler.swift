@@ -26,9 +26,13 @@ struct ExpressionCompiler {
     }
 
     mutating func compile(_ e: Expr) throws(ScriptError) -> Compiled {
+        try node(e).compiled
+    }
+
+    mutating func node(_ e: Expr) throws(ScriptError) -> Node {
         switch e {
         case let .number(x, _):
-            return { _ in .number(x) }
+            return .number(x)
         case let .string(_, l):
             throw ScriptError("a string is not a value here", at: l)
         case let .tuple(_, l):
@@ -40,12 +44,17 @@ struct ExpressionCompiler {
         case let .call(callee, arguments, l):
             return try call(callee, arguments, at: l)
         case let .unary(op, operand, _):
-            let inner = try compile(operand)
+            let inner = try node(operand)
             if op == "+" { return inner }
-            return { (env: inout Env) throws(ScriptError) -> Value in
-                switch try inner(&env) {
-                case let .number(x): .number(-x)
-                case let .tensor(t): .tensor(-t)
+            switch inner {
+            case let .number(x): return .number(-x)
+            case let .tensor(code): return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in -(try code(&env)) }
+            case let .value(code):
+                return .value { (env: inout Env) throws(ScriptError) -> Value in
+                    switch try code(&env) {
+                    case let .number(x): .number(-x)
+                    case let .tensor(t): .tensor(-t)
+                    }
                 }
             }
         case let .binary(op, lhs, rhs, l):
@@ -55,18 +64,18 @@ struct ExpressionCompiler {
 
     // MARK: - Names
 
-    private mutating func name(_ n: String, at l: SourceLocation) throws(ScriptError) -> Compiled {
-        if let slot = locals[n] { return { env in env.locals[slot] } }
+    private mutating func name(_ n: String, at l: SourceLocation) throws(ScriptError) -> Node {
+        if let slot = locals[n] { return .value { env in env.locals[slot] } }
         if let problemName {
             switch n {
-            case "x": return { (env: inout Env) throws(ScriptError) -> Value in .tensor(env.batch!.x) }
-            case "y": return { (env: inout Env) throws(ScriptError) -> Value in .tensor(env.batch!.y) }
+            case "x": return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in env.batch!.x }
+            case "y": return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in env.batch!.y }
             case "params": return try parameters(of: bindings.ref(problemName), member: "params", at: l)
             default: break
             }
         }
-        if let slot = bindings.values[n] { return { _ in slot.value } }
-        if n == "pi" { return { _ in .number(.pi) } }
+        if let slot = bindings.values[n] { return .value { _ in slot.value } }
+        if n == "pi" { return .number(.pi) }
         if bindings.datasets[n] != nil {
             throw ScriptError("'\(n)' is a data set; use \(n).x or \(n).y", at: l)
         }
@@ -77,7 +86,7 @@ struct ExpressionCompiler {
         throw ScriptError("unknown name '\(n)'\(didYouMean(n, in: visibleNames))", at: l)
     }
 
-    private mutating func member(_ base: Expr, _ member: String, at l: SourceLocation) throws(ScriptError) -> Compiled {
+    private mutating func member(_ base: Expr, _ member: String, at l: SourceLocation) throws(ScriptError) -> Node {
         guard let path = base.dottedName else {
             throw ScriptError("'.\(member)' can only follow a name (a data set, a problem or validation)", at: l)
         }
@@ -85,7 +94,7 @@ struct ExpressionCompiler {
         let rest = (path.split(separator: ".").dropFirst().map(String.init) + [member]).joined(separator: ".")
         if head == "validation" {
             let bindings = bindings
-            return { (_: inout Env) throws(ScriptError) -> Value in
+            return .value { (_: inout Env) throws(ScriptError) -> Value in
                 guard let v = bindings.lastValidation[rest] else {
                     let known = bindings.lastValidation.keys.sorted()
                     throw ScriptError(known.isEmpty ? "no validation has run yet; define one with 'validate every N: name = expression' and run, or type 'validate'"
@@ -96,9 +105,9 @@ struct ExpressionCompiler {
         }
         if let slot = bindings.datasets[head] {
             switch rest {
-            case "x": return { _ in .tensor(slot.value.x) }
-            case "y": return { _ in .tensor(slot.value.y) }
-            case "count": return { _ in .number(Float(slot.value.count)) }
+            case "x": return .tensor { _ in slot.value.x }
+            case "y": return .tensor { _ in slot.value.y }
+            case "count": return .value { _ in .number(Float(slot.value.count)) }
             default: throw ScriptError("a data set has x, y and count, not '\(rest)'", at: l)
             }
         }
@@ -117,33 +126,33 @@ struct ExpressionCompiler {
 
     /// `P.params` (the only parameter tensor), `P.<parameter name>`, `P.loss`, `P.mean_loss` (over its
     /// last 100 steps), `P.<metric>`.
-    private func parameters(of ref: ProblemRef, member: String, at l: SourceLocation) throws(ScriptError) -> Compiled {
+    private func parameters(of ref: ProblemRef, member: String, at l: SourceLocation) throws(ScriptError) -> Node {
         // The member's kind is settled here; only a named parameter or metric is looked up per call
         // (`reset` rebuilds the module, so its index is read from the rebound reference).
         switch member {
         case "params":
-            return { (_: inout Env) throws(ScriptError) -> Value in
+            return .tensor { (_: inout Env) throws(ScriptError) -> Tensor in
                 let p = try ref.resolved(at: l)
                 guard p.trainable.count == 1 else {
                     let names = p.module.namedParameters.map(\.name)
                     throw ScriptError("problem '\(ref.name)' has \(names.count) parameter tensors; name one: \(names.map { "\(ref.name).\($0)" }.joined(separator: ", "))", at: l)
                 }
-                return .tensor(p.trainable[0].value)
+                return p.trainable[0].value
             }
         case "loss":
-            return { (_: inout Env) throws(ScriptError) -> Value in
+            return .value { (_: inout Env) throws(ScriptError) -> Value in
                 guard let loss = try ref.resolved(at: l).lastLoss else { throw ScriptError("problem '\(ref.name)' has not taken a step yet", at: l) }
                 return .number(loss)
             }
         case "mean_loss":
-            return { (_: inout Env) throws(ScriptError) -> Value in
+            return .value { (_: inout Env) throws(ScriptError) -> Value in
                 _ = try ref.resolved(at: l)
                 guard let mean = ref.meanRecentLoss else { throw ScriptError("problem '\(ref.name)' has not taken a step yet", at: l) }
                 return .number(mean)
             }
         default: break
         }
-        return { (_: inout Env) throws(ScriptError) -> Value in
+        return .value { (_: inout Env) throws(ScriptError) -> Value in
             let p = try ref.resolved(at: l)
             if let i = ref.parameterIndex[member] { return .tensor(p.trainable[i].value) }
             if let m = p.lastMetrics[member] { return .number(m) }
@@ -154,19 +163,19 @@ struct ExpressionCompiler {
 
     // MARK: - Calls
 
-    private mutating func call(_ callee: Expr, _ arguments: [Argument], at l: SourceLocation) throws(ScriptError) -> Compiled {
+    private mutating func call(_ callee: Expr, _ arguments: [Argument], at l: SourceLocation) throws(ScriptError) -> Node {
         guard case let .name(name, nameLocation) = callee else {
             throw ScriptError("only functions and problems can be called", at: callee.location)
         }
         let isProblem = bindings.problemOrder.contains(name) || bindings.refs[name] != nil || name == problemName
         if Functions.names.contains(name) && !isProblem {
-            var positional: [Compiled] = []
+            var positional: [Node] = []
             var keywords: [String: (Constant, SourceLocation)] = [:]
             for argument in arguments {
                 if let label = argument.label {
                     keywords[label] = (try constant(argument.value), argument.labelLocation!.through(argument.value.location))
                 } else {
-                    positional.append(try compile(argument.value))
+                    positional.append(try node(argument.value))
                 }
             }
             return try Functions.build(name, positional, keywords, at: l)
@@ -185,11 +194,11 @@ struct ExpressionCompiler {
         }
         if name != problemName { problemReads.append(Name(text: name, location: nameLocation)) }
         let ref = bindings.ref(name)
-        let input = try compile(arguments[0].value)
-        return { (env: inout Env) throws(ScriptError) -> Value in
+        let input = try node(arguments[0].value).tensorCode
+        return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
             let p = try ref.resolved(at: nameLocation)
-            let x = try input(&env).tensor
-            return try Value.attempt(l) { () throws(TensorError) in .tensor(try p.module(x)) }
+            let x = try input(&env)
+            return try located(l) { () throws(TensorError) in try p.module(x) }
         }
     }
 
@@ -215,23 +224,47 @@ struct ExpressionCompiler {
 
     // MARK: - Arithmetic
 
-    private mutating func binary(_ op: String, _ lhs: Expr, _ rhs: Expr, at l: SourceLocation) throws(ScriptError) -> Compiled {
-        if let x = Self.constantNumber(.binary(op, lhs, rhs, l)) { return { _ in .number(x) } }
-        let a = try compile(lhs), b = try compile(rhs)
+    private mutating func binary(_ op: String, _ lhs: Expr, _ rhs: Expr, at l: SourceLocation) throws(ScriptError) -> Node {
+        if let x = Self.constantNumber(.binary(op, lhs, rhs, l)) { return .number(x) }
+        let a = try node(lhs), b = try node(rhs)
         guard op != "^" else {
             guard let p = Self.constantNumber(rhs) else { throw ScriptError("the exponent must be a number", at: rhs.location) }
-            return { (env: inout Env) throws(ScriptError) -> Value in
-                switch try a(&env) {
+            if case let .tensor(base) = a {
+                return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in pow(try base(&env), p) }
+            }
+            let base = a.compiled
+            return .value { (env: inout Env) throws(ScriptError) -> Value in
+                switch try base(&env) {
                 case let .number(x): .number(Float(Foundation.pow(Double(x), Double(p))))
                 case let .tensor(t): .tensor(pow(t, p))
                 }
             }
         }
-        // The operator is resolved here, once, not matched as text on every evaluation.
+        // The operator is resolved here, once, not matched as text on every evaluation; with both
+        // kinds known, so is the pairing of tensor and number.
         guard let arithmetic = Arithmetic(op) else { throw ScriptError("unknown operator '\(op)'", at: l) }
-        return { (env: inout Env) throws(ScriptError) -> Value in
-            let u = try a(&env), v = try b(&env)
-            return try Value.attempt(l) { () throws(TensorError) in try arithmetic.apply(u, v) }
+        switch (a, b) {
+        case let (.tensor(f), .tensor(g)):
+            return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
+                let s = try f(&env), t = try g(&env)
+                return try located(l) { () throws(TensorError) in try arithmetic.tensors(s, t) }
+            }
+        case let (.tensor(f), .number(y)):
+            return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
+                let s = try f(&env)
+                return try located(l) { () throws(TensorError) in try arithmetic.tensor(s, number: y) }
+            }
+        case let (.number(x), .tensor(g)):
+            return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
+                let t = try g(&env)
+                return try located(l) { () throws(TensorError) in try arithmetic.number(x, tensor: t) }
+            }
+        default:
+            let u = a.compiled, v = b.compiled
+            return .value { (env: inout Env) throws(ScriptError) -> Value in
+                let x = try u(&env), y = try v(&env)
+                return try located(l) { () throws(TensorError) in try arithmetic.apply(x, y) }
+            }
         }
     }
 }
@@ -267,30 +300,39 @@ enum Arithmetic {
         case let (.number(x), .number(y)):
             guard let r = numbers(x, y) else { throw .invalidArgument(op: "@", message: "matrix product of two numbers") }
             return .number(r)
-        case let (.tensor(t), .number(y)):
-            switch self {
-            case .add: return .tensor(t + y)
-            case .subtract: return .tensor(t - y)
-            case .multiply: return .tensor(t * y)
-            case .divide: return .tensor(t / y)
-            case .matmul: throw .invalidArgument(op: "@", message: "matrix product of a tensor \(t.shape) and a number; use *")
-            }
-        case let (.number(x), .tensor(t)):
-            switch self {
-            case .add: return .tensor(x + t)
-            case .subtract: return .tensor(x - t)
-            case .multiply: return .tensor(x * t)
-            case .divide: return .tensor(x / t)
-            case .matmul: throw .invalidArgument(op: "@", message: "matrix product of a number and a tensor \(t.shape); use *")
-            }
-        case let (.tensor(s), .tensor(t)):
-            switch self {
-            case .add: return .tensor(try s + t)
-            case .subtract: return .tensor(try s - t)
-            case .multiply: return .tensor(try s * t)
-            case .divide: return .tensor(try s / t)
-            case .matmul: return .tensor(try s.matmul(t))
-            }
+        case let (.tensor(t), .number(y)): return .tensor(try tensor(t, number: y))
+        case let (.number(x), .tensor(t)): return .tensor(try number(x, tensor: t))
+        case let (.tensor(s), .tensor(t)): return .tensor(try tensors(s, t))
+        }
+    }
+
+    func tensor(_ t: Tensor, number y: Float) throws(TensorError) -> Tensor {
+        switch self {
+        case .add: t + y
+        case .subtract: t - y
+        case .multiply: t * y
+        case .divide: t / y
+        case .matmul: throw .invalidArgument(op: "@", message: "matrix product of a tensor \(t.shape) and a number; use *")
+        }
+    }
+
+    func number(_ x: Float, tensor t: Tensor) throws(TensorError) -> Tensor {
+        switch self {
+        case .add: x + t
+        case .subtract: x - t
+        case .multiply: x * t
+        case .divide: x / t
+        case .matmul: throw .invalidArgument(op: "@", message: "matrix product of a number and a tensor \(t.shape); use *")
+        }
+    }
+
+    func tensors(_ s: Tensor, _ t: Tensor) throws(TensorError) -> Tensor {
+        switch self {
+        case .add: try s + t
+        case .subtract: try s - t
+        case .multiply: try s * t
+        case .divide: try s / t
+        case .matmul: try s.matmul(t)
         }
     }
 }

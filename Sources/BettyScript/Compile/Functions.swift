@@ -35,8 +35,8 @@ enum Functions {
     ]
 
     /// The compiled call, with arguments already compiled and keywords fixed.
-    static func build(_ name: String, _ args: [Compiled], _ keywords: [String: (Constant, SourceLocation)],
-                      at location: SourceLocation) throws(ScriptError) -> Compiled {
+    static func build(_ name: String, _ args: [Node], _ keywords: [String: (Constant, SourceLocation)],
+                      at location: SourceLocation) throws(ScriptError) -> Node {
         var keywords = keywords
         func arity(_ n: ClosedRange<Int>) throws(ScriptError) {
             guard n.contains(args.count) else {
@@ -61,21 +61,33 @@ enum Functions {
             }
             return r
         }
-        func finish(_ body: @escaping (Tensor, Tensor?) throws(TensorError) -> Value) throws(ScriptError) -> Compiled {
+        func checkKeywords() throws(ScriptError) {
             if let (key, (_, loc)) = keywords.first {
                 throw ScriptError("\(name) has no argument '\(key)'", at: loc)
             }
-            let first = args[0], second = args.count > 1 ? args[1] : nil
-            return { (env: inout Env) throws(ScriptError) -> Value in
-                let a = try first(&env).tensor
-                let b = try second?(&env).tensor
-                return try Value.attempt(location) { () throws(TensorError) in try body(a, b) }
+        }
+        /// A function of one tensor.
+        func finish(_ body: @escaping (Tensor) throws(TensorError) -> Tensor) throws(ScriptError) -> Node {
+            try checkKeywords()
+            let first = args[0].tensorCode
+            return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
+                let a = try first(&env)
+                return try located(location) { () throws(TensorError) in try body(a) }
+            }
+        }
+        /// A function of two tensors.
+        func finish(_ body: @escaping (Tensor, Tensor) throws(TensorError) -> Tensor) throws(ScriptError) -> Node {
+            try checkKeywords()
+            let first = args[0].tensorCode, second = args[1].tensorCode
+            return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
+                let a = try first(&env), b = try second(&env)
+                return try located(location) { () throws(TensorError) in try body(a, b) }
             }
         }
 
         if let f = unary[name] {
             try arity(1...1)
-            return try finish { a, _ in .tensor(f(a)) }
+            return try finish { a in f(a) }
         }
         switch name {
         case "sum", "mean", "max":
@@ -90,74 +102,91 @@ enum Functions {
             case let ("mean", k?): reduce = { (a) throws(TensorError) in try a.mean(axis: k) }
             case let (_, k?): reduce = { (a) throws(TensorError) in try a.max(axis: k) }
             }
-            return try finish { (a, _) throws(TensorError) in .tensor(try reduce(a)) }
+            return try finish(reduce)
         case "norm":
             try arity(1...1)
-            return try finish { a, _ in .tensor(euclideanNorm(a)) }
+            return try finish { a in euclideanNorm(a) }
         case "softmax", "log_softmax":
             try arity(1...1)
             let axis = try integer("axis") ?? -1
             if name == "softmax" {
-                return try finish { (a, _) throws(TensorError) in .tensor(try softmax(a, axis: axis)) }
+                return try finish { (a) throws(TensorError) in try softmax(a, axis: axis) }
             }
-            return try finish { (a, _) throws(TensorError) in .tensor(try logSoftmax(a, axis: axis)) }
+            return try finish { (a) throws(TensorError) in try logSoftmax(a, axis: axis) }
         case "flatten":
             try arity(1...1)
-            return try finish { (a, _) throws(TensorError) in .tensor(try a.reshaped(to: [a.shape.first ?? 1, -1])) }
+            return try finish { (a) throws(TensorError) in try a.reshaped(to: [a.shape.first ?? 1, -1]) }
         case "transpose":
             try arity(1...1)
-            return try finish { (a, _) throws(TensorError) in .tensor(try a.transposed()) }
+            return try finish { (a) throws(TensorError) in try a.transposed() }
         case "clamp":
             try arity(1...1)
             let lower = try number("min", default: -.infinity)!, upper = try number("max", default: .infinity)!
-            return try finish { a, _ in .tensor(BettyTensor.clamp(a, min: lower, max: upper)) }
+            return try finish { a in BettyTensor.clamp(a, min: lower, max: upper) }
         case "pow":
             try arity(2...2)
-            let x = args[0], p = args[1]
-            return { (env: inout Env) throws(ScriptError) -> Value in
-                let base = try x(&env).tensor
+            let x = args[0].tensorCode, p = args[1].compiled
+            return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
+                let base = try x(&env)
                 guard let exponent = try p(&env).scalar else { throw ScriptError("pow: the exponent must be a number", at: location) }
-                return .tensor(BettyTensor.pow(base, exponent))
+                return BettyTensor.pow(base, exponent)
             }
         case "reshape":
             guard args.count >= 2 else { throw ScriptError("reshape takes a tensor and its new sizes", at: location) }
-            let x = args[0], sizes = Array(args.dropFirst())
-            return { (env: inout Env) throws(ScriptError) -> Value in
-                let t = try x(&env).tensor
+            let x = args[0].tensorCode
+            // Sizes are usually constants: then the shape is fixed here, once.
+            let constantSizes = args.dropFirst().compactMap { node -> Int? in
+                if case let .number(d) = node, d == d.rounded() { return Int(d) }
+                return nil
+            }
+            if constantSizes.count == args.count - 1 {
+                return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
+                    let t = try x(&env)
+                    return try located(location) { () throws(TensorError) in try t.reshaped(to: constantSizes) }
+                }
+            }
+            let sizes = args.dropFirst().map(\.compiled)
+            return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
+                let t = try x(&env)
                 var dims: [Int] = []
                 for s in sizes {
                     guard let d = try s(&env).scalar, d == d.rounded() else { throw ScriptError("reshape: sizes must be integers", at: location) }
                     dims.append(Int(d))
                 }
-                return try Value.attempt(location) { () throws(TensorError) in .tensor(try t.reshaped(to: dims)) }
+                return try located(location) { () throws(TensorError) in try t.reshaped(to: dims) }
             }
         case "cross_entropy":
             try arity(2...2)
             let r = try reduction(), smoothing = try number("smoothing", default: 0)!
-            return try finish { (a, b) throws(TensorError) in .tensor(try crossEntropy(a, b!, reduction: r, labelSmoothing: smoothing)) }
+            return try finish { (a, b) throws(TensorError) in try crossEntropy(a, b, reduction: r, labelSmoothing: smoothing) }
         case "nll":
             try arity(2...2)
             let r = try reduction()
-            return try finish { (a, b) throws(TensorError) in .tensor(try nllLoss(a, b!, reduction: r)) }
+            return try finish { (a, b) throws(TensorError) in try nllLoss(a, b, reduction: r) }
         case "bce_logits":
             try arity(2...2)
             let r = try reduction()
-            return try finish { (a, b) throws(TensorError) in .tensor(try binaryCrossEntropyWithLogits(a, b!, reduction: r)) }
+            return try finish { (a, b) throws(TensorError) in try binaryCrossEntropyWithLogits(a, b, reduction: r) }
         case "mse":
             try arity(2...2)
             let r = try reduction()
-            return try finish { (a, b) throws(TensorError) in .tensor(try mseLoss(a, b!, reduction: r)) }
+            return try finish { (a, b) throws(TensorError) in try mseLoss(a, b, reduction: r) }
         case "l1":
             try arity(2...2)
             let r = try reduction()
-            return try finish { (a, b) throws(TensorError) in .tensor(try l1Loss(a, b!, reduction: r)) }
+            return try finish { (a, b) throws(TensorError) in try l1Loss(a, b, reduction: r) }
         case "huber":
             try arity(2...2)
             let r = try reduction(), delta = try number("delta", default: 1)!
-            return try finish { (a, b) throws(TensorError) in .tensor(try huberLoss(a, b!, delta: delta, reduction: r)) }
+            return try finish { (a, b) throws(TensorError) in try huberLoss(a, b, delta: delta, reduction: r) }
         case "accuracy":
             try arity(2...2)
-            return try finish { (a, b) throws(TensorError) in .number(try accuracy(a.detached(), b!)) }
+            try checkKeywords()
+            let logits = args[0].tensorCode, labels = args[1].tensorCode
+            return .value { (env: inout Env) throws(ScriptError) -> Value in
+                let a = try logits(&env), b = try labels(&env)
+                return .number(try located(location) { () throws(TensorError) in try accuracy(a.detached(), b) })
+            }
         default:
             throw ScriptError("unknown function '\(name)'\(didYouMean(name, in: names))", at: location)
         }

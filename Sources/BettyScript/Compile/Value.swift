@@ -101,11 +101,3 @@ final class Slot<T> {
     var value: T
     init(_ value: T) { self.value = value }
 }
-
-extension Value {
-    /// Wraps a tensor failure with the span it happened at.
-    @inline(__always)
-    static func attempt(_ location: SourceLocation, _ body: () throws(TensorError) -> Value) throws(ScriptError) -> Value {
-        do { return try body() } catch { throw ScriptError("\(error)", at: location) }
-    }
-}

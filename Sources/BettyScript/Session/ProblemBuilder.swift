@@ -56,7 +56,10 @@ struct ProblemBuilder {
             lets.append(try compiler.compile(e))
             compiler.locals[letName.text] = lets.count - 1
         }
-        let loss = try compiler.compile(lossExpr)
+        let loss = try compiler.node(lossExpr)
+        // Evaluated as a tensor without a detour through `Value` when its kind is known.
+        let lossCode: TensorCode? = if case let .tensor(code) = loss { code } else { nil }
+        let lossValue = loss.compiled
         var metrics: [(String, Compiled, SourceLocation)] = []
         for (metricName, e) in spec.metrics { metrics.append((metricName.text, try compiler.compile(e), e.location)) }
 
@@ -68,12 +71,20 @@ struct ProblemBuilder {
             env.locals.reserveCapacity(lets.count)
             do throws(ScriptError) {
                 for binding in lets { env.locals.append(try binding(&env)) }
-                let value = try loss(&env)
-                guard case let .tensor(t) = value, t.count == 1 else {
-                    let shape = if case let .tensor(t) = value { "\(t.shape)" } else { "a constant" }
-                    throw ScriptError("the loss must be one number, got \(shape); reduce it with mean(...) or sum(...)", at: lossLocation)
+                let t: Tensor
+                if let lossCode {
+                    t = try lossCode(&env)
+                } else {
+                    let value = try lossValue(&env)
+                    guard case let .tensor(tensor) = value else {
+                        throw ScriptError("the loss is a constant; it must depend on the parameters", at: lossLocation)
+                    }
+                    t = tensor
                 }
-                if withMetrics {
+                guard t.count == 1 else {
+                    throw ScriptError("the loss must be one number, got \(t.shape); reduce it with mean(...) or sum(...)", at: lossLocation)
+                }
+                if withMetrics && !metrics.isEmpty {
                     try withoutGrad { () throws(ScriptError) in
                         for (metricName, metric, location) in metrics {
                             guard let v = try metric(&env).scalar else {
