@@ -23,15 +23,10 @@ struct InteractiveREPLTests {
             try repl.expect("betty> ")
 
             // A problem block: every line inside gets the continuation prompt; `end` defines the problem.
-            try repl.enter("problem inner")
-            for line in ["  module    params 5 init=zeros", "  optimizer sgd lr=0.1",
-                         "  data      all batch=100", "  loss      bce_logits(x @ params, y)"] {
-                try repl.expect("  ...> ")
-                try repl.enter(line)
-            }
-            try repl.expect("  ...> ")
-            try repl.enter("end")
-            try repl.expect("problem inner: 5 parameters, sgd lr 0.1, batch 100 of 200")
+            try repl.converse([("problem inner", "  ...> "), ("  module    params 5 init=zeros", "  ...> "),
+                               ("  optimizer sgd lr=0.1", "  ...> "), ("  data      all batch=100", "  ...> "),
+                               ("  loss      bce_logits(x @ params, y)", "  ...> "),
+                               ("end", "problem inner: 5 parameters, sgd lr 0.1, batch 100 of 200")])
             try repl.expect("betty> ")
 
             // An error names the position, repeats the line, puts a caret under the culprit, and the session
@@ -116,10 +111,7 @@ struct InteractiveREPLTests {
                          ("problem inner", "  ...> "), ("module params 5 init=zeros", "  ...> "),
                          ("optimizer sgd lr=0.1", "  ...> "), ("data all batch=100", "  ...> "),
                          ("loss bce_logits(x @ params, y)", "  ...> "), ("end", "betty> ")]
-            for (line, prompt) in setup {
-                try repl.enter(line)
-                try repl.expect(prompt)
-            }
+            try repl.converse(setup)
             // A progress line every 200 steps shows the run is under way before Ctrl-C is pressed; ten million
             // steps would take hours.
             try repl.enter("engine log_every=200")

@@ -130,6 +130,14 @@ final class PseudoTerminalSession {
         try send("\r")
     }
 
+    /// Types each line and waits for what it must bring: its output, or the next prompt.
+    func converse(_ exchanges: [(line: String, reply: String)]) throws {
+        for (line, reply) in exchanges {
+            try enter(line)
+            try expect(reply)
+        }
+    }
+
     // MARK: - Output
 
     /// Waits until `text` appears in the output after everything matched so far and returns the output
