@@ -224,6 +224,28 @@ struct VectorMathTests {
 
     // MARK: log1p
 
+    /// `_log1pSmall` reduces 1 + e to [sqrt(1/2), sqrt(2)) with a float select instead of the integer
+    /// steps of `_logCore`: the two must agree bit for bit on [0, 1], above all around the switch
+    /// at 1 + e = sqrt(2) and at e = 1.
+    @Test func log1pSmallMatchesTheIntegerReduction() {
+        var inputs: [Float] = [0, 1, Float.leastNonzeroMagnitude, 1e-30, 1e-8, 0.5, 0.999999]
+        let switchPoint = Float(bitPattern: 0x3FB5_04F3) - 1
+        var e = switchPoint
+        for _ in 0..<64 { e = e.nextDown }
+        for _ in 0..<128 { inputs.append(e); e = e.nextUp }
+        var lcg = LCG(seed: 11)
+        for _ in 0..<4096 { inputs.append(lcg.uniform(0, 1)) }
+        for chunk in stride(from: 0, to: inputs.count - 7, by: 8) {
+            let v = SIMD8<Float>(inputs[chunk..<chunk + 8])
+            let u = 1 + v, d = u - 1
+            let integer = (VectorMath._logCore(u, exponentBias: SIMD8<Float>(repeating: 0)) * (v / d)).replacing(with: v, where: d .== 0)
+            let float = VectorMath._log1pSmall(v)
+            for lane in 0..<8 {
+                #expect(float[lane].bitPattern == integer[lane].bitPattern, "e = \(v[lane]): \(float[lane]) vs \(integer[lane])")
+            }
+        }
+    }
+
     @Test func log1pAccuracy() {
         var rng = LCG(seed: 3)
         // |x| in [1e-10, 1] on both sides, where naive log(1 + x) fails.
