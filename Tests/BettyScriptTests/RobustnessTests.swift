@@ -14,6 +14,12 @@ import Testing
         "validate every 2: l = bce_logits(valid.x @ inner.params, valid.y)", "config inner type=cg cg_iterations=2",
         "disconnect outer -> inner", "connect outer -> inner", "help", "help problem", "engine log_every=1",
         "print softmax(valid.x, axis=1)", "reset", "continue", "pause", "split all -> a 0.5, b 0.5",
+        // Few-shot tasks, a start inside the graph, layer parameters by index.
+        "data tasks = sinusoid tasks=20 shots=3 query=3", "problem fs", "  module mlp 1 -> 4 -> 1",
+        "  optimizer sgd lr=0.01", "  data tasks.support", "  loss mse(fs(x), y)", "  config type=reverse unroll=2",
+        "  reset_on_start from=fm", "end", "problem fm", "  module mlp 1 -> 4 -> 1", "  optimizer adam lr=0.01",
+        "  data tasks.query", "  loss mse(fs(x), y)", "end", "connect fm -> fs", "print fm.mean_loss",
+        "print fm.0.weight", "hypergrad fm",
     ]
     static let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789 _.,:=()-><+*/@^#\"'!?[]{}\\\t")
 
@@ -51,7 +57,10 @@ import Testing
         }
 
         let (session, transcript) = replay(tinyProgram)
-        #expect(transcript.errors.isEmpty)
+        // The few-shot levels too, so the fuzzed commands meet task loaders and a start inside the graph.
+        let fewShot = Self.corpus.drop { !$0.hasPrefix("data tasks") }.prefix { $0 != "print fm.mean_loss" }
+        for (i, line) in fewShot.enumerated() { session.execute(line, file: "setup", line: i + 1) }
+        #expect(transcript.errors.isEmpty, "\(transcript.errors.map(\.rendered))")
         // Watchdog: a command running for more than two seconds (run 99999) is interrupted.
         let commandStarted = Atomic<Int>(0)
         let done = Atomic<Bool>(false)
