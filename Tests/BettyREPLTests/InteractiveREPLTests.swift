@@ -59,12 +59,7 @@ struct InteractiveREPLTests {
             try repl.enter("print 6 * 7")
             try repl.expect("42")
             try repl.expect("betty> ")
-            // Up-arrow brings the previous line back; Return runs it again.
-            try repl.send("\u{1B}[A")
-            try repl.expect("print 6 * 7")
-            try repl.send("\r")
-            try repl.expect("42")
-            try repl.expect("betty> ")
+            try recallAndRerun(repl)
 
             // Ctrl-D on an empty line leaves with status 0.
             try repl.send("\u{04}")
@@ -92,11 +87,7 @@ struct InteractiveREPLTests {
         // A new session loads the file: Up-arrow recalls the last line of the one before.
         try withREPL(home: home, history: historyFile) { repl in
             try repl.expect("betty> ")
-            try repl.send("\u{1B}[A")
-            try repl.expect("print 6 * 7")
-            try repl.send("\r")
-            try repl.expect("42")
-            try repl.expect("betty> ")
+            try recallAndRerun(repl)
             try repl.enter("quit")
             #expect(try repl.waitForExit() == 0, "\(repl.transcript)")
         }
@@ -154,6 +145,15 @@ struct InteractiveREPLTests {
     }
 
     /// Runs `body` against a fresh interactive betty-repl; the process is killed afterwards if it is still up.
+    /// Up-arrow brings back the last line, `print 6 * 7`; Return runs it again.
+    private func recallAndRerun(_ repl: PseudoTerminalSession) throws {
+        try repl.send("\u{1B}[A")
+        try repl.expect("print 6 * 7")
+        try repl.send("\r")
+        try repl.expect("42")
+        try repl.expect("betty> ")
+    }
+
     private func withREPL(home: TemporaryDirectory, history: String,
                           _ body: (PseudoTerminalSession) throws -> Void) throws {
         var environment = [
