@@ -246,7 +246,7 @@ extension Session {
         let shuffle = try reader.bool("shuffle", default: true)
         try reader.finish()
         guard batch == 1 else {
-            throw ScriptError("a part of a task set serves one task per batch (batch=1); for several tasks per step define one inner problem per task",
+            throw ScriptError("a part of a task set serves one task per batch (batch=1); several tasks per meta step are not supported yet",
                               at: options.first { $0.key == "batch" }?.location ?? set.location)
         }
         if let episodes = bindings.episodes[set.text] {
