@@ -34,6 +34,11 @@ import BettyTensor
         }
         #expect(seen.sorted() == Array(0..<6))
         #expect(seen != Array(0..<6), "seed 9 shuffles the task order")
+        // Both parts report the stream's epoch, which the seventh task starts.
+        #expect(support.epoch == 0 && query.epoch == 0)
+        _ = support.next()
+        #expect(support.epoch == 1 && query.epoch == 1)
+        #expect(query.generator == support.generator)
     }
 
     @Test func queryWithNoTaskHeldDrawsTheNextTask() throws {

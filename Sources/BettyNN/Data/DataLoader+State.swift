@@ -60,9 +60,9 @@ extension DataLoader {
     public func restore(_ state: State) throws(DataError) {
         if let episodes { return try episodes.owner.restore(state) }
         try check(state)
-        epoch = state.epoch
+        completedEpochs = state.epoch
         position = state.position
         order = state.order
-        generator = state.generator
+        shuffler = state.generator
     }
 }

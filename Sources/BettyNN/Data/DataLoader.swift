@@ -21,12 +21,18 @@ public final class DataLoader: @unchecked Sendable {
     public let batchSize: Int
     public let shuffle: Bool
     public let dropLast: Bool
-    public internal(set) var epoch = 0
-    public internal(set) var generator: RandomGenerator
+    var completedEpochs = 0
+    var shuffler: RandomGenerator
     var order: [Int] = []
     var position = 0
-    /// Set when this loader is one part of a stream of few-shot episodes, which then owns its state.
+    /// Set when this loader is one part of a stream of few-shot episodes, which then owns its state
+    /// (the four stored fields above stay unused).
     let episodes: (owner: Episodes, part: Episodes.Part)?
+
+    /// Completed passes over the dataset (for a part of episodes, over its tasks).
+    public var epoch: Int { episodes?.owner.cursor.completedEpochs ?? completedEpochs }
+    /// The generator that will shuffle the next epoch.
+    public var generator: RandomGenerator { episodes?.owner.cursor.shuffler ?? shuffler }
 
     public init(_ dataset: Dataset, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false,
                 seed: UInt64 = 0) throws(DataError) {
@@ -39,7 +45,7 @@ public final class DataLoader: @unchecked Sendable {
         self.batchSize = batchSize
         self.shuffle = shuffle
         self.dropLast = dropLast
-        generator = RandomGenerator(seed: seed)
+        shuffler = RandomGenerator(seed: seed)
         episodes = nil
         startEpoch()
     }
@@ -49,7 +55,7 @@ public final class DataLoader: @unchecked Sendable {
         batchSize = 1
         shuffle = owner.cursor.shuffle
         dropLast = false
-        generator = owner.cursor.generator
+        shuffler = owner.cursor.shuffler
         episodes = (owner, part)
     }
 
@@ -71,7 +77,7 @@ public final class DataLoader: @unchecked Sendable {
         // Unshuffled, every epoch has the same (identity) order: built once, not once per epoch (a
         // full-batch loader starts an epoch at every step).
         if shuffle {
-            order = shuffled(Array(0..<dataset.count), using: &generator)
+            order = shuffled(Array(0..<dataset.count), using: &shuffler)
         } else if order.count != dataset.count {
             order = Array(0..<dataset.count)
         }
@@ -83,7 +89,7 @@ public final class DataLoader: @unchecked Sendable {
         if let episodes { return episodes.owner.next(episodes.part) }
         let remaining = order.count - position
         if remaining == 0 || (dropLast && remaining < batchSize) {
-            epoch += 1
+            completedEpochs += 1
             startEpoch()
         }
         let end = Swift.min(position + batchSize, order.count)
