@@ -34,6 +34,14 @@ enum Functions {
         "square": { pow($0, 2) },
     ]
 
+    /// Losses of (prediction, target) whose only keyword is `reduction`.
+    private static let losses: [String: @Sendable (Tensor, Tensor, Reduction) throws(TensorError) -> Tensor] = [
+        "nll": { (a, b, r) throws(TensorError) in try nllLoss(a, b, reduction: r) },
+        "bce_logits": { (a, b, r) throws(TensorError) in try binaryCrossEntropyWithLogits(a, b, reduction: r) },
+        "mse": { (a, b, r) throws(TensorError) in try mseLoss(a, b, reduction: r) },
+        "l1": { (a, b, r) throws(TensorError) in try l1Loss(a, b, reduction: r) },
+    ]
+
     /// The compiled call, with arguments already compiled and keywords fixed.
     static func build(_ name: String, _ args: [Node], _ keywords: [String: (Constant, SourceLocation)],
                       at location: SourceLocation) throws(ScriptError) -> Node {
@@ -88,6 +96,11 @@ enum Functions {
         if let f = unary[name] {
             try arity(1...1)
             return try finish { a in f(a) }
+        }
+        if let loss = losses[name] {
+            try arity(2...2)
+            let r = try reduction()
+            return try finish { (a, b) throws(TensorError) in try loss(a, b, r) }
         }
         switch name {
         case "sum", "mean", "max":
@@ -159,22 +172,6 @@ enum Functions {
             try arity(2...2)
             let r = try reduction(), smoothing = try number("smoothing", default: 0)!
             return try finish { (a, b) throws(TensorError) in try crossEntropy(a, b, reduction: r, labelSmoothing: smoothing) }
-        case "nll":
-            try arity(2...2)
-            let r = try reduction()
-            return try finish { (a, b) throws(TensorError) in try nllLoss(a, b, reduction: r) }
-        case "bce_logits":
-            try arity(2...2)
-            let r = try reduction()
-            return try finish { (a, b) throws(TensorError) in try binaryCrossEntropyWithLogits(a, b, reduction: r) }
-        case "mse":
-            try arity(2...2)
-            let r = try reduction()
-            return try finish { (a, b) throws(TensorError) in try mseLoss(a, b, reduction: r) }
-        case "l1":
-            try arity(2...2)
-            let r = try reduction()
-            return try finish { (a, b) throws(TensorError) in try l1Loss(a, b, reduction: r) }
         case "huber":
             try arity(2...2)
             let r = try reduction(), delta = try number("delta", default: 1)!
