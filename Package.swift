@@ -17,7 +17,9 @@ let package = Package(
     targets: [
         // OpenBLAS through a system-library target; only BettyTensor/BLAS imports it.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        .target(name: "BettyTensor", dependencies: ["CBLAS"]),
+        // glibc's mallopt, which the Glibc module does not import; only TensorStorage uses it.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        .target(name: "BettyTensor", dependencies: ["CBLAS", "CMalloc"]),
         .target(name: "BettyNN", dependencies: ["BettyTensor"],
                 resources: [.copy("Resources")]),
         .target(name: "Betty", dependencies: ["BettyNN", "BettyTensor"]),

@@ -249,11 +249,14 @@ extension OptimizerTests { @Suite struct AdamSteps {
 // MARK: - Stateful and functional steps agree
 
 enum OptimizerTestKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sgdMomentum, nesterov, adam, adamW, amsgrad
+    case sgd, sgdDecay, sgdMomentum, sgdMomentumNoDecay, nesterov, adam, adamW, amsgrad
     var testDescription: String { rawValue }
 
     func make(_ parameters: [Parameter]) -> any Optimizer {
         switch self {
+        case .sgd: SGD(parameters, learningRate: 0.05)
+        case .sgdDecay: SGD(parameters, learningRate: 0.05, weightDecay: 0.01)
+        case .sgdMomentumNoDecay: SGD(parameters, learningRate: 0.05, momentum: 0.9)
         case .sgdMomentum: SGD(parameters, learningRate: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01)
         case .nesterov: SGD(parameters, learningRate: 0.05, momentum: 0.9, weightDecay: 0.01, nesterov: true)
         case .adam: Adam(parameters, learningRate: 0.05, weightDecay: 0.01)
@@ -276,7 +279,9 @@ extension OptimizerTests { @Suite struct StatefulFunctionalAgreement {
     @Test(arguments: OptimizerTestKind.allCases)
     func stepAndFunctionalStepAgreeBitForBit(kind: OptimizerTestKind) throws {
         var gen = RandomGenerator(seed: 42)
-        let initial = [Tensor.randomNormal([4], using: &gen), Tensor.randomNormal([2, 3], using: &gen)]
+        // Sizes around and past one SIMD width, so vector bodies and scalar tails are both compared.
+        let initial = [Tensor.randomNormal([4], using: &gen), Tensor.randomNormal([2, 3], using: &gen),
+                       Tensor.randomNormal([5, 7], using: &gen)]
         let params = initial.map { Parameter($0) }
         let opt = kind.make(params)
 

@@ -37,7 +37,7 @@ enum BestResponse {
         let theta = curr.parameters.map { $0.detached() }
         func gradient(at shift: Float) throws(EngineError) -> [Tensor] {
             let shifted = try attributed(curr) { () throws(TensorError) in
-                try zip(theta, direction).map { (p, d) throws(TensorError) in try (p + shift * d).requiringGrad() }
+                try zip(theta, direction).map { (p, d) throws(TensorError) in try p.adding(d, scaledBy: shift).requiringGrad() }
             }
             return try withParameters(curr, shifted) { () throws(EngineError) in
                 try gradients(of: try curr.loss(on: batch), wrt: prev.parameters, problem: curr.name)
@@ -169,7 +169,7 @@ enum BestResponse {
 /// Σ_i sum(a_i * b_i), as a tensor in the graph.
 func weightedSum(_ a: [Tensor], _ b: [Tensor]) throws(TensorError) -> Tensor {
     var total = Tensor(0)
-    for (x, y) in zip(a, b) { total = try total + (x * y).sum() }
+    for (x, y) in zip(a, b) { total = try total + BettyTensor.dot(x, y) }
     return total
 }
 

@@ -65,6 +65,54 @@ public class Adam: Optimizer {
         let denominator = sqrt(second) / correction2.squareRoot() + epsilon
         return (try p - (learningRate / correction1) * (m / denominator), state)
     }
+
+    /// The same rule in one pass: each element's operations in `update`'s order, so the bits agree.
+    public func updateInPlace(_ value: inout Tensor, gradient: Tensor, state: inout ParameterState) -> Bool {
+        state.step += 1
+        let t = Float(state.step)
+        let (b1, b2, eps, lr, amsgrad) = (beta1, beta2, epsilon, learningRate, amsgrad)
+        let decay = decoupledWeightDecay ? 0 : weightDecay
+        let shrink = decoupledWeightDecay && weightDecay != 0 ? 1 - learningRate * weightDecay : 1
+        let step = lr / (1 - pow(b1, t)), rootCorrection2 = 1 / (1 - pow(b2, t)).squareRoot()
+        // Missing moments start at zero, as `update`'s zerosLike() + ... does (so -0 becomes +0).
+        var m = state.tensors.removeValue(forKey: "exp_avg") ?? Tensor.zeros(value.shape)
+        var v = state.tensors.removeValue(forKey: "exp_avg_sq") ?? Tensor.zeros(value.shape)
+        // Taken out of the state, not copied: a second reference would make the writes below copy them.
+        var previousMax = amsgrad ? state.tensors.removeValue(forKey: "max_exp_avg_sq") : nil
+        let hasMax = previousMax != nil
+        let n = value.count
+        var maximum = previousMax.take() ?? (amsgrad ? Tensor.zeros(value.shape) : Tensor(0))
+        gradient.withUnsafeBufferPointer { g in
+        value.withUnsafeMutableBufferPointer { p in
+        m.withUnsafeMutableBufferPointer { m in
+        v.withUnsafeMutableBufferPointer { v in
+        maximum.withUnsafeMutableBufferPointer { top in
+            let (g, p, m, v, top) = (g.baseAddress!, p.baseAddress!, m.baseAddress!, v.baseAddress!, top.baseAddress!)
+            forEachBlock(of: n) { block in
+                let p0 = block.load(p), g0 = block.load(g)
+                let gi = decay != 0 ? g0 + p0 * decay : g0
+                let pi = shrink != 1 ? p0 * shrink : p0
+                let mi = block.load(m) * b1 + gi * (1 - b1)
+                let vi = block.load(v) * b2 + gi * gi * (1 - b2)
+                block.store(mi, m)
+                block.store(vi, v)
+                var second = vi
+                if amsgrad {
+                    if hasMax {
+                        let previous = block.load(top)
+                        second = vi.replacing(with: previous, where: previous .> vi)
+                    }
+                    block.store(second, top)
+                }
+                block.store(pi - mi / (second.squareRoot() * rootCorrection2 + eps) * step, p)
+            }
+        }}}}}
+        state["exp_avg"] = m
+        state["exp_avg_sq"] = v
+        state["last_grad"] = gradient
+        if amsgrad { state["max_exp_avg_sq"] = maximum }
+        return true
+    }
 }
 
 /// AdamW: Adam with decoupled weight decay, PyTorch's default decay 1e-2.

@@ -30,6 +30,17 @@ public protocol Optimizer: AnyObject {
 
     /// The new value of one parameter and its new state, from its value, gradient and state.
     func update(_ parameter: Tensor, gradient: Tensor, state: ParameterState) throws(TensorError) -> (Tensor, ParameterState)
+
+    /// `update` applied to the value and state in place, in one pass and without temporaries, for
+    /// `step()`; false when this optimizer has no such form (nothing is changed then). The result
+    /// must equal `update`'s bit for bit: `functionalStep` records `update`, and an unrolled
+    /// trajectory must match the stateful one. Called outside gradient recording, with a gradient
+    /// of the value's shape.
+    func updateInPlace(_ value: inout Tensor, gradient: Tensor, state: inout ParameterState) -> Bool
+}
+
+extension Optimizer {
+    public func updateInPlace(_ value: inout Tensor, gradient: Tensor, state: inout ParameterState) -> Bool { false }
 }
 
 extension Optimizer {
@@ -56,9 +67,19 @@ extension Optimizer {
         try withoutGrad { () throws(TensorError) in
             for (i, (p, g)) in zip(parameters, gradients).enumerated() {
                 guard let g else { continue }
-                let (value, state) = try update(p.value.detached(), gradient: g.detached(), state: states[i])
+                // The optimizer's reference is dropped first, so the state's tensors are uniquely
+                // held and an in-place update does not copy them.
+                var state = newStates[i]
+                newStates[i] = ParameterState()
+                states[i] = ParameterState()
+                if updateInPlace(&p.value, gradient: g.detached(), state: &state) {
+                    newStates[i] = state
+                    continue
+                }
+                states[i] = state
+                let (value, next) = try update(p.value.detached(), gradient: g.detached(), state: state)
                 newValues.append((i, value))
-                newStates[i] = state
+                newStates[i] = next
             }
         }
         for (i, value) in newValues { parameters[i].assign(value) }

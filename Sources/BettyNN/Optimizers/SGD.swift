@@ -46,4 +46,43 @@ public final class SGD: Optimizer {
         state.step += 1
         return (try p - learningRate * d, state)
     }
+
+    /// The same rule in one pass: each element's operations in `update`'s order, so the bits agree.
+    public func updateInPlace(_ value: inout Tensor, gradient: Tensor, state: inout ParameterState) -> Bool {
+        let (lr, mu, wd, keep, nesterov) = (learningRate, momentum, weightDecay, 1 - dampening, nesterov)
+        // Taken out of the state, not copied: a second reference would make the write below copy it.
+        var previous = mu != 0 ? state.tensors.removeValue(forKey: "momentum_buffer") : nil
+        let fresh = previous == nil
+        // The first momentum step's buffer is d itself: the gradient when there is no decay.
+        let sharesGradient = mu != 0 && fresh && wd == 0
+        var buffer = previous.take() ?? (sharesGradient ? gradient : Tensor.zeros(value.shape))
+        let n = value.count
+        gradient.withUnsafeBufferPointer { g in
+            value.withUnsafeMutableBufferPointer { p in
+                let (g, p) = (g.baseAddress!, p.baseAddress!)
+                @inline(__always) func direction(_ block: Block8) -> SIMD8<Float> {
+                    wd != 0 ? block.load(g) + block.load(p) * wd : block.load(g)
+                }
+                if mu == 0 || sharesGradient {
+                    forEachBlock(of: n) { block in
+                        let d = direction(block)
+                        block.store(block.load(p) - (nesterov ? d + d * mu : d) * lr, p)
+                    }
+                    return
+                }
+                buffer.withUnsafeMutableBufferPointer { b in
+                    let b = b.baseAddress!
+                    forEachBlock(of: n) { block in
+                        let d = direction(block)
+                        let next = fresh ? d : block.load(b) * mu + d * keep
+                        block.store(next, b)
+                        block.store(block.load(p) - (nesterov ? d + next * mu : next) * lr, p)
+                    }
+                }
+            }
+        }
+        if mu != 0 { state["momentum_buffer"] = buffer }
+        state.step += 1
+        return true
+    }
 }

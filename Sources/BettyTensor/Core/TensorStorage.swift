@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import CMalloc
+#endif
+
 /// Contiguous Float32 elements in one allocation (header and elements together), counted in
 /// `MemoryStats`.
 ///
@@ -8,6 +12,7 @@
 final class TensorStorage: ManagedBuffer<Int, Float> {
     @inlinable
     static func allocate(count: Int) -> TensorStorage {
+        if count >= 32_768 { keepLargeBlocksInHeap() }
         let buffer = TensorStorage.create(minimumCapacity: Swift.max(count, 1)) { _ in count }
         MemoryStats.allocated(count &* 4)
         return unsafeDowncast(buffer, to: TensorStorage.self)
@@ -19,6 +24,22 @@ final class TensorStorage: ManagedBuffer<Int, Float> {
         s.pointer.initialize(repeating: 0, count: count)
         return s
     }
+
+    /// glibc serves blocks above 128 KiB with a fresh mmap and returns freed heap tops to the system,
+    /// so a training step that frees and reallocates its weight-sized tensors page-faults on every
+    /// page of them each time (5% of a Meta-Weight-Net iteration, and the zeroing that follows).
+    /// Raising both thresholds keeps such blocks in the heap for reuse; peak RSS is unchanged.
+    @usableFromInline
+    static func keepLargeBlocksInHeap() { _ = allocatorTuned }
+
+    private static let allocatorTuned: Bool = {
+        #if canImport(Glibc)
+        // 32 MiB is glibc's largest mmap threshold on 64-bit; setting it also stops the dynamic one.
+        return mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1
+        #else
+        return false
+        #endif
+    }()
 
     deinit {
         MemoryStats.freed(count &* 4)

@@ -6,15 +6,22 @@ enum ReduceKind { case sum, max }
 /// result is deterministic, and enough parallelism to hide the add latency).
 @inlinable
 func contiguousSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    contiguousSum(n, { p.load8($0) }, { p[$0] })
+}
+
+/// The sum of `n` terms given by eight at a time (`vector(i)` for i..<i+8) or one at a time, in
+/// `contiguousSum`'s order: terms computed on the fly sum to the same bits as stored ones.
+@inlinable @inline(__always)
+func contiguousSum(_ n: Int, _ vector: (Int) -> SIMD8<Float>, _ scalar: (Int) -> Float) -> Float {
     var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
     var i = 0
     while i &+ 32 <= n {
-        a0 += p.load8(i); a1 += p.load8(i &+ 8); a2 += p.load8(i &+ 16); a3 += p.load8(i &+ 24)
+        a0 += vector(i); a1 += vector(i &+ 8); a2 += vector(i &+ 16); a3 += vector(i &+ 24)
         i &+= 32
     }
-    while i &+ 8 <= n { a0 += p.load8(i); i &+= 8 }
+    while i &+ 8 <= n { a0 += vector(i); i &+= 8 }
     var s = ((a0 + a1) + (a2 + a3)).sum()
-    while i < n { s += p[i]; i &+= 1 }
+    while i < n { s += scalar(i); i &+= 1 }
     return s
 }
 
