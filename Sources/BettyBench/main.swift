@@ -8,31 +8,34 @@ import Glibc
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.contains("--help") {
     print("""
-        usage: BettyBench [--quick] [--script] [--loop NAME]
+        usage: BettyBench [--quick] [--script] [--loop NAME [--once]]
           Times the tensor core against raw OpenBLAS and PyTorch reference figures.
           --script     only the REPL-overhead rows: programs defined in BettyScript against the same in Swift
           --loop NAME  repeats one benchmark for a few seconds, for profilers
+          --once       with --loop: one fixed amount of work (300 steps of mwn), to compare CPU time
         """)
     exit(0)
 }
 let quick = arguments.contains("--quick")
 if let i = arguments.firstIndex(of: "--loop") {
-    // For profilers: repeat one benchmark for a few seconds.
+    // For profilers: repeat one benchmark for a few seconds, or with --once a fixed amount of work
+    // (to compare CPU time, `perf stat -e task-clock`, which a busy machine moves less than wall time).
     let name = arguments[arguments.index(after: i)]
-    if name == "mwn" {
+    let once = arguments.contains("--once")
+    if name == "mwn" || name == "mwn2" {
         // Built once: generating the data takes longer than many iterations.
-        BLAS.threadCount = 1
+        BLAS.threadCount = name == "mwn" ? 1 : 2
         let program = try MLOBenchmarks.metaWeightNetProgram()
         let t0 = now()
         var steps = 0
-        while now() - t0 < 4 { try program.engine.step(); steps += 1 }
+        while once ? steps < 300 : now() - t0 < 4 { try program.engine.step(); steps += 1 }
         print("\(format((now() - t0) / Double(steps) * 1e3, 3)) ms per iteration over \(steps)")
         exit(0)
     }
     let t0 = now()
-    while now() - t0 < 4 {
+    repeat {
         switch name {
-        case "op": _ = TensorBenchmarks.trackedOp()
+        case "op": print(TensorBenchmarks.trackedOp().map { "\($0.name): \(format($0.ours, 1)) \($0.unit)" }.joined(separator: ", "))
         case "mlp": _ = TensorBenchmarks.mlpStep(threads: 1)
         case "hvp": _ = TensorBenchmarks.hvp()
         case "step": _ = try NNBenchmarks.mlpTrainingStep(threads: 1)
@@ -41,10 +44,10 @@ if let i = arguments.firstIndex(of: "--loop") {
         default:
             // The REPL-overhead programs are built once and one side is repeated.
             if try ScriptBenchmarks.loop(name, seconds: 4) { exit(0) }
-            print("unknown benchmark \(name); one of op, mlp, hvp, step, hpo, reverse, mwn, script-hpo, swift-hpo, script-mwn, swift-mwn")
+            print("unknown benchmark \(name); one of op, mlp, hvp, step, hpo, reverse, mwn, mwn2, script-hpo, swift-hpo, script-mwn, swift-mwn")
             exit(2)
         }
-    }
+    } while !once && now() - t0 < 4
     exit(0)
 }
 
