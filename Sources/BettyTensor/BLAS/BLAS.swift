@@ -34,6 +34,13 @@ public enum BLAS {
         }
         let lda = transposeA ? m : k
         let ldb = transposeB ? k : n
+        // OpenBLAS clears C for beta = 0 with its own loop, at a third of memset's speed here (5% of
+        // a Meta-Weight-Net iteration); C cleared first and accumulated into (beta = 1) is the same.
+        var beta = beta
+        if beta == 0 {
+            c.update(repeating: 0, count: m * n)
+            beta = 1
+        }
         cblas_sgemm(CblasRowMajor,
                     transposeA ? CblasTrans : CblasNoTrans,
                     transposeB ? CblasTrans : CblasNoTrans,
