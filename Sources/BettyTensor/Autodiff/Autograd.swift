@@ -27,14 +27,23 @@ enum Autograd {
 
         // Post-order DFS: every node comes after all of its inputs. Nodes are marked when expanded,
         // not when pushed: marking on push lets a node reached by two paths land before an input.
+        // A node is needed when it is a target or leads to one; its inputs are settled by the time
+        // it is emitted, so that is decided on emission, without another pass over the graph.
         var order: [GradNode] = []
         var stack: [(GradNode, Bool)] = [(root, false)]
         while let (node, expanded) = stack.popLast() {
-            if expanded { order.append(node); continue }
+            if expanded {
+                var needed = isTarget(node)
+                if !needed { node.forEachInputNode { if $0.needed { needed = true } } }
+                node.needed = needed
+                order.append(node)
+                continue
+            }
             if node.mark == pass { continue }
             node.mark = pass
             // A released node has lost its inputs: differentiating through it would silently stop.
             if node.released {
+                for visited in order { visited.needed = false }
                 throw .notDifferentiable(message: "part of the graph (\(node.op.name)) was freed by an earlier backward pass; pass retainGraph: true to the first grad/backward call to differentiate twice")
             }
             stack.append((node, true))
@@ -43,14 +52,10 @@ enum Autograd {
                 if n.mark != pass && n.id >= oldestTarget { stack.append((n, false)) }
             }
         }
+        // The backward loop below clears each node's scratch as it goes; this covers an early exit.
+        var finished = false
         defer {
-            for node in order { node.pending = nil; node.needed = false }
-        }
-        // A node is needed when it is a target or leads to one.
-        for node in order {
-            var needed = isTarget(node)
-            if !needed { node.forEachInputNode { if $0.needed { needed = true } } }
-            node.needed = needed
+            if !finished { for node in order { node.pending = nil; node.needed = false } }
         }
         // Checked before anything is computed or freed, so the caller can retry.
         if requireAll, let targets {
@@ -66,21 +71,29 @@ enum Autograd {
 
         root.pending = createGraph ? seed : seed.detached()
         var results: [(node: GradNode, grad: Tensor)] = []
-        for node in order.reversed() where node.needed {
-            guard let g = node.pending else { continue }
-            if isTarget(node) { results.append((node, g)) }
-            if node.isLeaf { continue }
-            if case let .concat(axis, sizes) = node.op {
-                let needs = node.extra.map { $0.node?.needed == true }
-                let grads = try node.concatGradients(g, axis: axis, sizes: sizes, needs: needs)
-                for (input, grad) in zip(node.extra, grads) { try accumulate(grad, into: input, from: node) }
-            } else {
-                let (ga, gb) = try node.inputGradients(g, need0: node.a?.node?.needed == true,
-                                                       need1: node.b?.node?.needed == true)
-                if let a = node.a { try accumulate(ga, into: a, from: node) }
-                if let b = node.b { try accumulate(gb, into: b, from: node) }
+        // Inputs come later in this order than every node that uses them, so a node's gradient is
+        // complete when it is reached.
+        for node in order.reversed() {
+            if node.needed, let g = node.pending {
+                if isTarget(node) { results.append((node, g)) }
+                if !node.isLeaf {
+                    if case let .concat(axis, sizes) = node.op {
+                        let needs = node.extra.map { $0.node?.needed == true }
+                        let grads = try node.concatGradients(g, axis: axis, sizes: sizes, needs: needs)
+                        for (input, grad) in zip(node.extra, grads) { try accumulate(grad, into: input, from: node) }
+                    } else {
+                        let (ga, gb) = try node.inputGradients(g, need0: node.a?.node?.needed == true,
+                                                               need1: node.b?.node?.needed == true)
+                        if let a = node.a { try accumulate(ga, into: a, from: node) }
+                        if let b = node.b { try accumulate(gb, into: b, from: node) }
+                    }
+                }
             }
+            node.pending = nil
+            node.needed = false
         }
+        finished = true
+        // Only after the whole pass: a failure part-way leaves the graph as it was, to retry.
         if !retainGraph {
             for node in order where !node.isLeaf { node.release() }
         }
