@@ -242,7 +242,7 @@ public final class Engine: @unchecked Sendable {
         }
         let value = raw.scalar
         guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: p.localStep, value: value) }
-        let loss = raw / Float(p.config.gradientAccumulation)
+        let loss = accumulationShare(raw, p)
         let paths = p.config.firstOrder ? graph.paths[p.name] ?? [] : []
         // The direct term is the partial derivative with every lower level held fixed. A reverse-mode
         // lower's parameters are functions of this problem's (its recorded trajectory), so the loss is
@@ -255,7 +255,7 @@ public final class Engine: @unchecked Sendable {
                                   retainGraph: !paths.isEmpty || createGraph, createGraph: createGraph)
         } else {
             total = try withDetachedParameters(unrolled[...]) { () throws(EngineError) in
-                let held = try p.loss(on: batch) / Float(p.config.gradientAccumulation)
+                let held = accumulationShare(try p.loss(on: batch), p)
                 return try gradients(of: held, wrt: p.parameters, problem: p.name, createGraph: createGraph)
             }
         }
@@ -273,6 +273,12 @@ public final class Engine: @unchecked Sendable {
         // Only a norm computed at this step is reported: a stale one would outlive a graph change.
         p.lastHypergradientNorm = paths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
         return (value, createGraph ? total : total.map { $0.detached() })
+    }
+
+    /// The loss divided by the number of accumulated steps; without accumulation, the loss itself
+    /// (dividing by 1 changes no value, but would record a node and a backward step every step).
+    private func accumulationShare(_ loss: Tensor, _ p: Problem) -> Tensor {
+        p.config.gradientAccumulation == 1 ? loss : loss / Float(p.config.gradientAccumulation)
     }
 
     /// Runs `body` with the parameters of `problems` replaced by detached copies of their values.

@@ -62,28 +62,25 @@ extension Optimizer {
                                      hint: "each gradient must have its parameter's shape")
             }
         }
-        var newValues: [(Int, Tensor)] = []
-        var newStates = states
+        // In-place updates are applied as they go (their state is taken out of `states` first, so
+        // its tensors are uniquely held and not copied); results of `update` are applied at the end.
+        var newValues: [(index: Int, value: Tensor, state: ParameterState)] = []
         try withoutGrad { () throws(TensorError) in
             for (i, (p, g)) in zip(parameters, gradients).enumerated() {
                 guard let g else { continue }
-                // The optimizer's reference is dropped first, so the state's tensors are uniquely
-                // held and an in-place update does not copy them.
-                var state = newStates[i]
-                newStates[i] = ParameterState()
+                var state = states[i]
                 states[i] = ParameterState()
-                if updateInPlace(&p.value, gradient: g.detached(), state: &state) {
-                    newStates[i] = state
-                    continue
-                }
+                let done = updateInPlace(&p.value, gradient: g.detached(), state: &state)
                 states[i] = state
+                if done { continue }
                 let (value, next) = try update(p.value.detached(), gradient: g.detached(), state: state)
-                newValues.append((i, value))
-                newStates[i] = next
+                newValues.append((i, value, next))
             }
         }
-        for (i, value) in newValues { parameters[i].assign(value) }
-        states = newStates
+        for (i, value, state) in newValues {
+            parameters[i].assign(value)
+            states[i] = state
+        }
     }
 
     /// One update applied to `values` (recorded when gradient recording is on), leaving the
