@@ -181,6 +181,11 @@ struct FwdBroadcastCase: Sendable, CustomTestStringConvertible {
         .init(a: [4, 1], b: [1, 5], result: [4, 5], name: "column × row"),
         .init(a: [2, 1, 3], b: [4, 1], result: [2, 4, 3], name: "leading dimension"),
         .init(a: [3, 9], b: [9], result: [3, 9], name: "row longer than a vector"),
+        .init(a: [2, 3, 10], b: [1, 3, 10], result: [2, 3, 10], name: "row block with a leading one"),
+        .init(a: [5, 12], b: [5, 1], result: [5, 12], name: "column"),
+        .init(a: [2, 3, 10], b: [2, 3, 1], result: [2, 3, 10], name: "column of a rank-3 tensor"),
+        .init(a: [2, 3, 10], b: [2, 1, 1], result: [2, 3, 10], name: "one value per leading block"),
+        .init(a: [2, 3, 10], b: [3, 1], result: [2, 3, 10], name: "middle column (general path)"),
     ]
 }
 

@@ -106,9 +106,47 @@ func broadcastBinary<K: BinaryKernel>(
         K.run(a, 0, b, 1, out, n)
     } else if aShape.elementCount == 1 && bShape.elementCount == 1 {
         K.run(a, 0, b, 0, out, n)
+    } else if aFull, repeatsAsRows(bShape, of: outShape) {
+        // A bias row: b repeats every `m` elements (the commonest broadcast, in every linear layer).
+        let m = bShape.elementCount
+        for r in stride(from: 0, to: n, by: m) { K.run(a + r, 1, b, 1, out + r, m) }
+    } else if bFull, repeatsAsRows(aShape, of: outShape) {
+        let m = aShape.elementCount
+        for r in stride(from: 0, to: n, by: m) { K.run(a, 1, b + r, 1, out + r, m) }
+    } else if aFull, let rows = stretchesAsColumns(bShape, of: outShape) {
+        // One value per row of `n / rows` elements (a [rows, 1] operand).
+        let length = n / rows
+        for r in 0..<rows { K.run(a + r &* length, 1, b + r, 0, out + r &* length, length) }
+    } else if bFull, let rows = stretchesAsColumns(aShape, of: outShape) {
+        let length = n / rows
+        for r in 0..<rows { K.run(a + r, 0, b + r &* length, 1, out + r &* length, length) }
     } else {
         broadcastBinaryGeneral(kernel, a, aShape, b, bShape, out, outShape)
     }
+}
+
+/// Whether `small`, leading ones aside, is the trailing dimensions of `output`: it then repeats
+/// unchanged every `small.elementCount` elements of the output.
+@inlinable
+func repeatsAsRows(_ small: Shape, of output: Shape) -> Bool {
+    var first = 0
+    while first < small.rank && small[first] == 1 { first += 1 }
+    let kept = small.rank - first
+    guard kept > 0, kept <= output.rank else { return false }
+    for i in 0..<kept where small[first + i] != output[output.rank - kept + i] { return false }
+    return true
+}
+
+/// The number of rows when `small` has `output`'s rank, equals it on a leading run of dimensions
+/// and is 1 on all the rest: each of its elements then stretches over one contiguous run.
+@inlinable
+func stretchesAsColumns(_ small: Shape, of output: Shape) -> Int? {
+    guard small.rank == output.rank else { return nil }
+    var split = 0
+    while split < small.rank && small[split] == output[split] { split += 1 }
+    guard split > 0, split < small.rank else { return nil }
+    for i in split..<small.rank where small[i] != 1 { return nil }
+    return small.elementCount
 }
 
 @usableFromInline
