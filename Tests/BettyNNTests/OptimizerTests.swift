@@ -316,6 +316,32 @@ extension OptimizerTests { @Suite struct StatefulFunctionalAgreement {
     }
 }}
 
+// MARK: - Stateful steps make no temporaries
+
+extension OptimizerTests { @Suite struct InPlaceSteps {
+    /// Once the state exists, `step()` allocates no tensor storage beyond a few bytes: the update runs
+    /// in place over the parameter and its state, and the state's tensors are not copied. A step
+    /// composed from tensor operations would allocate several parameters' worth. (Two warm-up steps:
+    /// SGD's first momentum buffer is the gradient itself, which this test keeps, so the second step
+    /// rightly copies it once.)
+    @Test(arguments: OptimizerTestKind.allCases)
+    func stepsAfterTheFirstAllocateNothingParameterSized(kind: OptimizerTestKind) throws {
+        var gen = RandomGenerator(seed: 9)
+        let parameter = Parameter(Tensor.randomNormal([100_000], using: &gen))
+        let opt = kind.make([parameter])
+        let gradient = Tensor.randomNormal([100_000], using: &gen)
+        try opt.step(gradients: [gradient])
+        try opt.step(gradients: [gradient])
+        for _ in 0..<3 {
+            let before = MemoryStats.liveBytes
+            MemoryStats.resetPeak()
+            try opt.step(gradients: [gradient])
+            #expect(MemoryStats.peakBytes - before < 1024, "\(kind): step allocated \(MemoryStats.peakBytes - before) bytes at peak")
+            #expect(MemoryStats.liveBytes - before < 1024)
+        }
+    }
+}}
+
 // MARK: - Hypergradient through unrolled functional steps
 
 /// Least squares with one L2 decay per feature:

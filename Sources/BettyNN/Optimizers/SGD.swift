@@ -55,7 +55,7 @@ public final class SGD: Optimizer {
         let fresh = previous == nil
         // The first momentum step's buffer is d itself: the gradient when there is no decay.
         let sharesGradient = mu != 0 && fresh && wd == 0
-        var buffer = previous.take() ?? (sharesGradient ? gradient : Tensor.zeros(value.shape))
+        var buffer = mu == 0 ? nil : previous.take() ?? (sharesGradient ? gradient : Tensor.zeros(value.shape))
         let n = value.count
         gradient.withUnsafeBufferPointer { g in
             value.withUnsafeMutableBufferPointer { p in
@@ -70,7 +70,7 @@ public final class SGD: Optimizer {
                     }
                     return
                 }
-                buffer.withUnsafeMutableBufferPointer { b in
+                buffer!.withUnsafeMutableBufferPointer { b in
                     let b = b.baseAddress!
                     forEachBlock(of: n) { block in
                         let d = direction(block)
@@ -81,7 +81,7 @@ public final class SGD: Optimizer {
                 }
             }
         }
-        if mu != 0 { state["momentum_buffer"] = buffer }
+        if let buffer { state["momentum_buffer"] = buffer }
         state.step += 1
         return true
     }
