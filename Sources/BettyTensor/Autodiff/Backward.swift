@@ -49,7 +49,9 @@ extension GradNode {
             let y = outputTensor()
             return (try g * y * (1 - y), nil)
         case .relu:
-            return (try g * a!.mapped(PositiveMaskKernel.self), nil)
+            // Recorded: g times a constant mask. Otherwise the same product in one pass.
+            if GradMode.isEnabled { return (try g * a!.mapped(PositiveMaskKernel.self), nil) }
+            return (g.timesPositiveMask(of: a!), nil)
         case .softplus:
             return (try g * sigmoid(a!), nil)
         case let .clamp(lower, upper):

@@ -82,3 +82,22 @@ extension UnaryKernel {
     }
     @inlinable static func apply(_ x: Float) -> Float { x > 0 ? 1 : 0 }
 }
+
+/// g · (x > 0 ? 1 : 0), the product relu's backward takes with its mask, without the mask tensor.
+@usableFromInline enum TimesPositiveMaskKernel: BinaryKernel {
+    @inlinable static func apply(_ g: SIMD8<Float>, _ x: SIMD8<Float>) -> SIMD8<Float> {
+        g * PositiveMaskKernel.apply(x)
+    }
+    @inlinable static func apply(_ g: Float, _ x: Float) -> Float { g * PositiveMaskKernel.apply(x) }
+}
+
+extension Tensor {
+    /// `self * x.mapped(PositiveMaskKernel.self)` (same shape) in one pass, not recorded.
+    func timesPositiveMask(of x: Tensor) -> Tensor {
+        let out = TensorStorage.allocate(count: count)
+        withExtendedLifetime((storage, x.storage)) {
+            TimesPositiveMaskKernel.run(storage.pointer, 1, x.storage.pointer, 1, out.pointer, count)
+        }
+        return Tensor(storage: out, shape: shape)
+    }
+}
