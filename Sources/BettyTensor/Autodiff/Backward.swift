@@ -51,7 +51,7 @@ extension GradNode {
         case .relu:
             // Recorded: g times a constant mask. Otherwise the same product in one pass.
             if GradMode.isEnabled { return (try g * a!.mapped(PositiveMaskKernel.self), nil) }
-            return (g.timesPositiveMask(of: a!), nil)
+            return (g.mapped(with: a!, TimesPositiveMaskKernel.self), nil)
         case .softplus:
             return (try g * sigmoid(a!), nil)
         case let .clamp(lower, upper):

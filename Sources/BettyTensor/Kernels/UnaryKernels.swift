@@ -90,14 +90,3 @@ extension UnaryKernel {
     }
     @inlinable static func apply(_ g: Float, _ x: Float) -> Float { g * PositiveMaskKernel.apply(x) }
 }
-
-extension Tensor {
-    /// `self * x.mapped(PositiveMaskKernel.self)` (same shape) in one pass, not recorded.
-    func timesPositiveMask(of x: Tensor) -> Tensor {
-        let out = TensorStorage.allocate(count: count)
-        withExtendedLifetime((storage, x.storage)) {
-            TimesPositiveMaskKernel.run(storage.pointer, 1, x.storage.pointer, 1, out.pointer, count)
-        }
-        return Tensor(storage: out, shape: shape)
-    }
-}

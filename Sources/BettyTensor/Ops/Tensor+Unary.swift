@@ -17,6 +17,17 @@ extension Tensor {
         withExtendedLifetime(storage) { K.run(storage.pointer, out.pointer, count) }
         return Tensor(storage: out, shape: shape)
     }
+
+    /// `f(self, other)` elementwise for a tensor `other` of the same shape, without recording.
+    @inlinable
+    func mapped<K: BinaryKernel>(with other: Tensor, _ kernel: K.Type) -> Tensor {
+        precondition(other.shape == shape, "mapped(with:): shape \(other.shape) does not match \(shape)")
+        let out = TensorStorage.allocate(count: count)
+        withExtendedLifetime((storage, other.storage)) {
+            K.run(storage.pointer, 1, other.storage.pointer, 1, out.pointer, count)
+        }
+        return Tensor(storage: out, shape: shape)
+    }
 }
 
 @inlinable public func exp(_ x: Tensor) -> Tensor { .unary(ExpKernel.self, x, .exp, saveOutput: true) }
