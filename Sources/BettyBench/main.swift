@@ -11,7 +11,8 @@ if arguments.contains("--help") {
         usage: BettyBench [--quick] [--script] [--loop NAME [--once]]
           Times the tensor core against raw OpenBLAS and PyTorch reference figures.
           --script     only the REPL-overhead rows: programs defined in BettyScript against the same in Swift
-          --loop NAME  repeats one benchmark for a few seconds, for profilers
+          --loop NAME  repeats one benchmark for a few seconds, for profilers (parts: the
+                       logistic inner step timed op by op)
           --once       with --loop: one fixed amount of work (300 steps of mwn), to compare CPU time
         """)
     exit(0)
@@ -35,6 +36,7 @@ if let i = arguments.firstIndex(of: "--loop") {
     let t0 = now()
     repeat {
         switch name {
+        case "parts": try InnerStepParts.run(); exit(0)
         case "op": print(TensorBenchmarks.trackedOp().map { "\($0.name): \(format($0.ours, 1)) \($0.unit)" }.joined(separator: ", "))
         case "mlp": _ = TensorBenchmarks.mlpStep(threads: 1)
         case "hvp": _ = TensorBenchmarks.hvp()
@@ -44,7 +46,7 @@ if let i = arguments.firstIndex(of: "--loop") {
         default:
             // The REPL-overhead programs are built once and one side is repeated.
             if try ScriptBenchmarks.loop(name, seconds: 4) { exit(0) }
-            print("unknown benchmark \(name); one of op, mlp, hvp, step, hpo, reverse, mwn, mwn2, script-hpo, swift-hpo, script-mwn, swift-mwn")
+            print("unknown benchmark \(name); one of op, parts, mlp, hvp, step, hpo, reverse, mwn, mwn2, script-hpo, swift-hpo, script-mwn, swift-mwn")
             exit(2)
         }
     } while !once && now() - t0 < 4

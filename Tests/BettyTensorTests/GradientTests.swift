@@ -284,16 +284,11 @@ extension BatchedMatmulLayout {
         }
     }
 
-    /// The gradient of a dot product of two vectors. Run in a child process because the product
-    /// currently traps (see OpForwardTests.matmulVectorByVectorIsDotProduct).
-    @Test func matmulVectorByVectorGradient() async {
-        await #expect(processExitsWith: .success) {
-            var g = RandomGenerator(seed: 19)
-            let a = Tensor.randomNormal([5], using: &g), b = Tensor.randomNormal([5], using: &g)
-            // GradientCheck's default tolerance, as in every other check here.
-            let report = try GradientCheck.check(at: [a, b]) { x in try x[0].matmul(x[1]) }
-            precondition(report.passed, "\(report)")
-        }
+    /// The gradient of a dot product of two vectors (a rank-0 result).
+    @Test func matmulVectorByVectorGradient() throws {
+        var g = RandomGenerator(seed: 19)
+        let a = Tensor.randomNormal([5], using: &g), b = Tensor.randomNormal([5], using: &g)
+        try GradFixture.expectGradient(at: [a, b], "vector × vector") { x in try x[0].matmul(x[1]) }
     }
 
     @Test(arguments: BatchedMatmulLayout.all)

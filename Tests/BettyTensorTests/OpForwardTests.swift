@@ -283,6 +283,13 @@ extension UnaryFunction {
         #expect(big.scalars == FwdRef.broadcast(x, Tensor.zeros([2, 4, 3]), { a, _ in a }).values)
         #expect(throws: TensorError.self) { try v.broadcast(to: [2, 4]) }
         #expect(throws: TensorError.self) { try Tensor.zeros([2, 3]).broadcast(to: [3]) }
+        // One value fills any shape of equal or higher rank; a higher rank cannot shrink.
+        #expect(try Tensor(7).broadcast(to: [2, 2]).scalars == [7, 7, 7, 7])
+        let one = try FwdRef.tensor([1, 1], [-3])
+        #expect(try one.broadcast(to: [2, 1, 3]).shape == [2, 1, 3])
+        #expect(try one.broadcast(to: [2, 1, 3]).scalars == [Float](repeating: -3, count: 6))
+        #expect(try one.broadcast(to: [0, 4]).scalars.isEmpty)
+        #expect(throws: TensorError.self) { try one.broadcast(to: [3]) }
 
         // sum(toShape:) is the adjoint: integer sums are exact.
         let m = try FwdRef.iota([2, 4, 3])
@@ -334,6 +341,19 @@ extension UnaryFunction {
         #expect(try x.min(axes: [0, 1]).scalar == -6)
         // 5/6 after two roundings (sum exact, times 1/6): within 1.2e-7 relative.
         FwdRef.expectClose(x.mean(), [], [5.0 / 6], tol: 2.5e-7)
+    }
+
+    /// `sum()` sums in the order `sum(axes:)` does over every axis: the same bits, at every length
+    /// (the SIMD body and the scalar tail), for rank 0 and for no elements.
+    @Test func fullSumMatchesTheReductionOverAllAxes() throws {
+        var g = RandomGenerator(seed: 61)
+        for shape in [[], [0], [1], [7], [8], [9], [3, 0], [37, 19], [2, 3, 5, 7]] as [[Int]] {
+            let x = Tensor.randomNormal(Shape(shape), using: &g)
+            let full = x.sum(), axes = try x.sum(axes: Array(0..<shape.count))
+            #expect(full.shape == .scalar)
+            #expect(full.scalar.bitPattern == axes.scalar.bitPattern, "\(shape)")
+        }
+        #expect(Tensor(-0.0).sum().scalar.sign == .minus)  // a rank-0 sum is the value itself
     }
 
     @Test func reductionAcrossSIMDWidthAndStridedAxes() throws {
@@ -630,13 +650,11 @@ extension UnaryFunction {
     }
 
     /// The product of two vectors is their dot product, a rank-0 tensor (both dimensions dropped,
-    /// as documented for rank-1 operands). Run in a child process because it currently traps.
-    @Test func matmulVectorByVectorIsDotProduct() async {
-        await #expect(processExitsWith: .success) {
-            let r = try Tensor([1, 2, 3]).matmul(Tensor([4, 5, 6]))
-            // Exact: integers.
-            precondition(r.shape == .scalar && r.scalar == 32, "dot product gave \(r)")
-        }
+    /// as documented for rank-1 operands).
+    @Test func matmulVectorByVectorIsDotProduct() throws {
+        let r = try Tensor([1, 2, 3]).matmul(Tensor([4, 5, 6]))
+        #expect(r.shape == .scalar)
+        #expect(r.scalar == 32)  // exact: integers
     }
 
     @Test(arguments: BatchedMatmulLayout.all)

@@ -218,6 +218,10 @@ private func worstRatio(_ actual: [Float], _ expected: [Double], atol: Double, r
         try expectSecondOrder([uniform([3, 4], 39), uniform([2, 4, 2], 40)]) { v in try square(v[0].matmul(v[1])) }
         try expectSecondOrder([uniform([4], 41), uniform([4, 3], 42)]) { v in try square(v[0].matmul(v[1])) }
         try expectSecondOrder([uniform([3, 4], 43), uniform([4], 44)]) { v in try square(v[0].matmul(v[1])) }
+        // Vectors with a transposed matrix, and two vectors: matmul records these as one product.
+        try expectSecondOrder([uniform([4, 3], 45), uniform([4], 46)]) { v in try square(v[0].matmul(v[1], transposeA: true)) }
+        try expectSecondOrder([uniform([4], 47), uniform([3, 4], 48)]) { v in try square(v[0].matmul(v[1], transposeB: true)) }
+        try expectSecondOrder([uniform([4], 49), uniform([4], 50)]) { v in try square(v[0].matmul(v[1])) }
     }
 
     @Test func sumMeanMax() throws {

@@ -29,8 +29,12 @@ enum Autograd {
         // not when pushed: marking on push lets a node reached by two paths land before an input.
         // A node is needed when it is a target or leads to one; its inputs are settled by the time
         // it is emitted, so that is decided on emission, without another pass over the graph.
+        // Room for a small graph up front: growing from empty reallocates several times per pass.
         var order: [GradNode] = []
-        var stack: [(GradNode, Bool)] = [(root, false)]
+        order.reserveCapacity(32)
+        var stack: [(GradNode, Bool)] = []
+        stack.reserveCapacity(32)
+        stack.append((root, false))
         while let (node, expanded) = stack.popLast() {
             if expanded {
                 var needed = isTarget(node)

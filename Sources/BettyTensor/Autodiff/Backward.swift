@@ -61,23 +61,7 @@ extension GradNode {
             let c = extra[0], zero = Tensor(0)
             return (need0 ? try Tensor.where(c, g, zero).sum(toShape: a!.shape) : nil, need1 ? try Tensor.where(c, zero, g).sum(toShape: b!.shape) : nil)
         case let .matmul(tA, tB):
-            let x = a!, y = b!
-            let ga: Tensor?, gb: Tensor?
-            switch (tA, tB) {
-            case (false, false):
-                ga = need0 ? try Tensor.matmulCore(g, y, false, true) : nil
-                gb = need1 ? try Tensor.matmulCore(x, g, true, false) : nil
-            case (true, false):
-                ga = need0 ? try Tensor.matmulCore(y, g, false, true) : nil
-                gb = need1 ? try Tensor.matmulCore(x, g, false, false) : nil
-            case (false, true):
-                ga = need0 ? try Tensor.matmulCore(g, y, false, false) : nil
-                gb = need1 ? try Tensor.matmulCore(g, x, true, false) : nil
-            case (true, true):
-                ga = need0 ? try Tensor.matmulCore(y, g, true, true) : nil
-                gb = need1 ? try Tensor.matmulCore(g, x, true, true) : nil
-            }
-            return (ga, gb)
+            return try matmulGradients(g, tA, tB, need0: need0, need1: need1)
         case let .sum(axes, _):
             return (try g.keptDims(axes, of: a!.shape).broadcast(to: a!.shape), nil)
         case let .mean(axes, _, count):
@@ -126,6 +110,36 @@ extension GradNode {
         case let .sigmoidCrossEntropy(scale):
             return try sigmoidCrossEntropyGradients(g, scale: scale, need0: need0, need1: need1)
         }
+    }
+}
+
+extension GradNode {
+    /// Gradients of a matrix product. A vector operand (matmul records it as given) is viewed as the
+    /// row or column it acted as, and its gradient viewed back; with `createGraph` the views are
+    /// recorded reshapes, so the rule stays differentiable.
+    func matmulGradients(_ g: Tensor, _ tA: Bool, _ tB: Bool, need0: Bool, need1: Bool) throws(TensorError) -> (Tensor?, Tensor?) {
+        var x = a!, y = b!, g = g
+        if x.rank == 1 || y.rank == 1 {
+            if x.rank == 1 { x = x.reshapedUnchecked([1, x.count]) }
+            if y.rank == 1 { y = y.reshapedUnchecked([y.count, 1]) }
+            g = g.reshapedUnchecked([tA ? x.shape[1] : x.shape[0], tB ? y.shape[0] : y.shape[1]])
+        }
+        let ga: Tensor?, gb: Tensor?
+        switch (tA, tB) {
+        case (false, false):
+            ga = need0 ? try Tensor.matmulCore(g, y, false, true) : nil
+            gb = need1 ? try Tensor.matmulCore(x, g, true, false) : nil
+        case (true, false):
+            ga = need0 ? try Tensor.matmulCore(y, g, false, true) : nil
+            gb = need1 ? try Tensor.matmulCore(x, g, false, false) : nil
+        case (false, true):
+            ga = need0 ? try Tensor.matmulCore(g, y, false, false) : nil
+            gb = need1 ? try Tensor.matmulCore(g, x, true, false) : nil
+        case (true, true):
+            ga = need0 ? try Tensor.matmulCore(y, g, true, true) : nil
+            gb = need1 ? try Tensor.matmulCore(g, x, true, true) : nil
+        }
+        return (ga?.reshapedUnchecked(a!.shape), gb?.reshapedUnchecked(b!.shape))
     }
 }
 

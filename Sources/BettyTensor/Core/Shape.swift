@@ -88,14 +88,30 @@ public struct Shape: Sendable, Hashable, RandomAccessCollection, ExpressibleByAr
 
     /// The shape with `axis` removed, or set to 1 when `keepingDimension`.
     func removing(axes: [Int], keepingDimensions: Bool) -> Shape {
-        var out: [Int] = []
+        var out = Shape.scalar
         for i in 0..<rank {
             if axes.contains(i) {
                 if keepingDimensions { out.append(1) }
             } else {
-                out.append(self[i])
+                out.append(Int(dims[i]))
             }
         }
-        return Shape(out)
+        return out
     }
+
+    /// Adds a last dimension (within `maxRank`), without the array a `Shape(_:)` is built from.
+    mutating func append(_ dimension: Int) {
+        precondition(rank < Shape.maxRank, "Shape: rank above \(Shape.maxRank) is not supported")
+        var grown = dims
+        grown[rank] = Int32(truncatingIfNeeded: dimension)
+        self = Shape(dims: grown, rank: rank + 1)
+    }
+
+    private init(dims: SIMD8<Int32>, rank: Int) {
+        self.dims = dims
+        self.rank = rank
+    }
+
+    /// `0..<rank` for every rank, built once: the axes of a full reduction.
+    static let allAxes: [[Int]] = (0...maxRank).map { Array(0..<$0) }
 }

@@ -3,7 +3,8 @@
 func broadcastShape(_ a: Shape, _ b: Shape, op: String) throws(TensorError) -> Shape {
     if a == b { return a }
     let rank = Swift.max(a.rank, b.rank)
-    var out = [Int](repeating: 1, count: rank)
+    var out = Shape.scalar
+    for _ in 0..<rank { out.append(1) }
     for i in 0..<rank {
         let da = i < rank - a.rank ? 1 : a[i - (rank - a.rank)]
         let db = i < rank - b.rank ? 1 : b[i - (rank - b.rank)]
@@ -16,7 +17,7 @@ func broadcastShape(_ a: Shape, _ b: Shape, op: String) throws(TensorError) -> S
                 hint: "dimension \(i) of the aligned shapes is \(da) vs \(db); sizes must match or one must be 1 (reshape or expand one operand)")
         }
     }
-    return Shape(out)
+    return out
 }
 
 /// How to walk the operands of a broadcast: dimensions merged where both operands are contiguous

@@ -20,6 +20,14 @@ extension Tensor {
                 throw .invalidArgument(op: "matmul", message: "a transpose has no meaning for a vector operand (shapes \(a.shape) and \(b.shape)); reshape it to a row or column matrix instead")
             }
             // A vector is a row (left) or a column (right); that dimension is dropped from the result.
+            if a.rank <= 2 && b.rank <= 2 {
+                // One recorded product of the operands as given, not a reshape on either side of it:
+                // the rule views vectors as matrices itself (`matrixViews`).
+                let (x, y) = (a.matrixView(asRow: true), b.matrixView(asRow: false))
+                let r = try matmulCore(x, y, transposeA, transposeB, recording: false)
+                let dims: Shape = a.rank == 1 && b.rank == 1 ? .scalar : a.rank == 1 ? [r.shape[1]] : [r.shape[0]]
+                return result(r.storage, dims, .matmul(transposeA: transposeA, transposeB: transposeB), a, b)
+            }
             let left = a.rank == 1 ? a.reshapedUnchecked([1, a.count]) : a
             let right = b.rank == 1 ? b.reshapedUnchecked([b.count, 1]) : b
             let r = try matmul(left, right, transposeA: transposeA, transposeB: transposeB)
@@ -51,7 +59,7 @@ extension Tensor {
     }
 
     /// Equal-rank operands (rank >= 2) with equal batch dimensions.
-    static func matmulCore(_ a: Tensor, _ b: Tensor, _ tA: Bool, _ tB: Bool) throws(TensorError) -> Tensor {
+    static func matmulCore(_ a: Tensor, _ b: Tensor, _ tA: Bool, _ tB: Bool, recording: Bool = true) throws(TensorError) -> Tensor {
         let r = a.rank
         let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
         guard batchA == batchB else {
@@ -76,6 +84,14 @@ extension Tensor {
                            c: out.pointer + i * m * n)
             }
         }}
-        return result(out, Shape(batchA + [m, n]), .matmul(transposeA: tA, transposeB: tB), a, b)
+        let shape = r == 2 ? Shape([m, n]) : Shape(batchA + [m, n])
+        guard recording else { return Tensor(storage: out, shape: shape) }
+        return result(out, shape, .matmul(transposeA: tA, transposeB: tB), a, b)
+    }
+
+    /// A vector as a `[1, n]` row or an `[n, 1]` column; a matrix as it is. Untracked views share
+    /// storage: for computing a product whose node records the operands themselves.
+    func matrixView(asRow: Bool) -> Tensor {
+        rank != 1 ? detached() : Tensor(storage: storage, shape: asRow ? [1, count] : [count, 1])
     }
 }

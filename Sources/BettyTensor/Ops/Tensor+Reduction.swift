@@ -3,8 +3,13 @@
 extension Tensor {
     /// Sum of all elements, as a rank-0 tensor.
     public func sum() -> Tensor {
-        // Cannot fail: every axis of the tensor is valid.
-        try! sum(axes: Array(0..<rank))
+        // The reduction `sum(axes:)` runs for all axes (one pass in the same order, so the same
+        // bits), without building, checking and grouping an axis list: a loss ends in one.
+        let out = TensorStorage.allocate(count: 1)
+        withExtendedLifetime(storage) {
+            out.pointer[0] = rank == 0 ? storage.pointer[0] : contiguousSum(storage.pointer, count)
+        }
+        return Tensor.result(out, .scalar, .sum(axes: Shape.allAxes[rank], keepDims: false), self)
     }
 
     /// Sum over `axes` (negative counts from the end); `keepDims` leaves them as size 1.
@@ -69,6 +74,12 @@ extension Tensor {
     /// This tensor stretched to `target` by broadcasting (size-1 or missing leading dimensions).
     public func broadcast(to target: Shape) throws(TensorError) -> Tensor {
         if target == shape { return self }
+        if count == 1 && rank <= target.rank {
+            // One value filling the target (a full reduction's gradient): no walk plan needed.
+            let out = TensorStorage.allocate(count: target.elementCount)
+            withExtendedLifetime(storage) { out.pointer.initialize(repeating: storage.pointer[0], count: out.count) }
+            return Tensor.result(out, target, .broadcastTo(target), self)
+        }
         let joined = try broadcastShape(shape, target, op: "broadcast")
         guard joined == target else {
             throw .shapeMismatch(op: "broadcast", shapes: [shape, target],
