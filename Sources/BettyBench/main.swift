@@ -1,3 +1,4 @@
+import Betty
 import BettyTensor
 #if canImport(Glibc)
 import Glibc
@@ -41,12 +42,14 @@ if let i = arguments.firstIndex(of: "--loop") {
         case "mlp": _ = TensorBenchmarks.mlpStep(threads: 1)
         case "hvp": _ = TensorBenchmarks.hvp()
         case "step": _ = try NNBenchmarks.mlpTrainingStep(threads: 1)
-        case "hpo": _ = try MLOBenchmarks.logisticHPO(.darts)
-        case "reverse": _ = try MLOBenchmarks.logisticHPO(.reverse)
+        case "hpo", "cg", "reverse":
+            let method: ProblemConfig.Method = name == "hpo" ? .darts : name == "cg" ? .cg : .reverse
+            let row = try MLOBenchmarks.logisticHPO(method)[0]
+            print("\(name): \(format(row.ours, 2)) \(row.unit) per iteration")
         default:
             // The REPL-overhead programs are built once and one side is repeated.
             if try ScriptBenchmarks.loop(name, seconds: 4) { exit(0) }
-            print("unknown benchmark \(name); one of op, parts, mlp, hvp, step, hpo, reverse, mwn, mwn2, script-hpo, swift-hpo, script-mwn, swift-mwn")
+            print("unknown benchmark \(name); one of op, parts, mlp, hvp, step, hpo, cg, reverse, mwn, mwn2, script-hpo, swift-hpo, script-mwn, swift-mwn")
             exit(2)
         }
     } while !once && now() - t0 < 4

@@ -120,9 +120,9 @@ extension GradNode {
     func matmulGradients(_ g: Tensor, _ tA: Bool, _ tB: Bool, need0: Bool, need1: Bool) throws(TensorError) -> (Tensor?, Tensor?) {
         var x = a!, y = b!, g = g
         if x.rank == 1 || y.rank == 1 {
-            if x.rank == 1 { x = x.reshapedUnchecked([1, x.count]) }
-            if y.rank == 1 { y = y.reshapedUnchecked([y.count, 1]) }
-            g = g.reshapedUnchecked([tA ? x.shape[1] : x.shape[0], tB ? y.shape[0] : y.shape[1]])
+            if x.rank == 1 { x = x.reshapedUnchecked(.matrix(1, x.count)) }
+            if y.rank == 1 { y = y.reshapedUnchecked(.matrix(y.count, 1)) }
+            g = g.reshapedUnchecked(.matrix(tA ? x.shape[1] : x.shape[0], tB ? y.shape[0] : y.shape[1]))
         }
         let ga: Tensor?, gb: Tensor?
         switch (tA, tB) {

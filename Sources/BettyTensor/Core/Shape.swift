@@ -112,6 +112,16 @@ public struct Shape: Sendable, Hashable, RandomAccessCollection, ExpressibleByAr
         self.rank = rank
     }
 
+    /// `[n]` and `[m, n]` without the array a literal is built from (matrix products make several).
+    static func vector(_ n: Int) -> Shape { Shape.scalar.appending(n) }
+    static func matrix(_ m: Int, _ n: Int) -> Shape { Shape.scalar.appending(m).appending(n) }
+
+    private func appending(_ dimension: Int) -> Shape {
+        var s = self
+        s.append(dimension)
+        return s
+    }
+
     /// `0..<rank` for every rank, built once: the axes of a full reduction.
     static let allAxes: [[Int]] = (0...maxRank).map { Array(0..<$0) }
 }

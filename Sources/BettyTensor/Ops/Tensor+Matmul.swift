@@ -25,7 +25,7 @@ extension Tensor {
                 // the rule views vectors as matrices itself (`matrixViews`).
                 let (x, y) = (a.matrixView(asRow: true), b.matrixView(asRow: false))
                 let r = try matmulCore(x, y, transposeA, transposeB, recording: false)
-                let dims: Shape = a.rank == 1 && b.rank == 1 ? .scalar : a.rank == 1 ? [r.shape[1]] : [r.shape[0]]
+                let dims: Shape = a.rank == 1 && b.rank == 1 ? .scalar : .vector(a.rank == 1 ? r.shape[1] : r.shape[0])
                 return result(r.storage, dims, .matmul(transposeA: transposeA, transposeB: transposeB), a, b)
             }
             let left = a.rank == 1 ? a.reshapedUnchecked([1, a.count]) : a
@@ -84,7 +84,7 @@ extension Tensor {
                            c: out.pointer + i * m * n)
             }
         }}
-        let shape = r == 2 ? Shape([m, n]) : Shape(batchA + [m, n])
+        let shape = r == 2 ? Shape.matrix(m, n) : Shape(batchA + [m, n])
         guard recording else { return Tensor(storage: out, shape: shape) }
         return result(out, shape, .matmul(transposeA: tA, transposeB: tB), a, b)
     }
@@ -92,6 +92,6 @@ extension Tensor {
     /// A vector as a `[1, n]` row or an `[n, 1]` column; a matrix as it is. Untracked views share
     /// storage: for computing a product whose node records the operands themselves.
     func matrixView(asRow: Bool) -> Tensor {
-        rank != 1 ? detached() : Tensor(storage: storage, shape: asRow ? [1, count] : [count, 1])
+        rank != 1 ? detached() : Tensor(storage: storage, shape: asRow ? .matrix(1, count) : .matrix(count, 1))
     }
 }
