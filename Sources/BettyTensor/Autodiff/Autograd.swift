@@ -18,8 +18,11 @@ enum Autograd {
         // Targets are marked on the node, not kept in a set: a pass visits every node several times.
         var oldestTarget = 0
         if let targets {
-            oldestTarget = targets.map(\.id).min() ?? 0
-            for t in targets { t.targetPass = pass }
+            oldestTarget = targets.first?.id ?? 0
+            for t in targets {
+                t.targetPass = pass
+                oldestTarget = Swift.min(oldestTarget, t.id)
+            }
         }
         @inline(__always) func isTarget(_ node: GradNode) -> Bool {
             targets == nil ? node.isLeaf : node.targetPass == pass
