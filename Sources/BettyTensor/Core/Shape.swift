@@ -113,12 +113,15 @@ public struct Shape: Sendable, Hashable, RandomAccessCollection, ExpressibleByAr
     }
 
     /// `[n]` and `[m, n]` without the array a literal is built from (matrix products make several).
-    static func vector(_ n: Int) -> Shape { Shape.scalar.appending(n) }
-    static func matrix(_ m: Int, _ n: Int) -> Shape { Shape.scalar.appending(m).appending(n) }
+    static func vector(_ n: Int) -> Shape {
+        var s = Shape.scalar
+        s.append(n)
+        return s
+    }
 
-    private func appending(_ dimension: Int) -> Shape {
-        var s = self
-        s.append(dimension)
+    static func matrix(_ m: Int, _ n: Int) -> Shape {
+        var s = vector(m)
+        s.append(n)
         return s
     }
 

@@ -4,14 +4,13 @@ func broadcastShape(_ a: Shape, _ b: Shape, op: String) throws(TensorError) -> S
     if a == b { return a }
     let rank = Swift.max(a.rank, b.rank)
     var out = Shape.scalar
-    for _ in 0..<rank { out.append(1) }
     for i in 0..<rank {
         let da = i < rank - a.rank ? 1 : a[i - (rank - a.rank)]
         let db = i < rank - b.rank ? 1 : b[i - (rank - b.rank)]
         if da == db || db == 1 {
-            out[i] = da
+            out.append(da)
         } else if da == 1 {
-            out[i] = db
+            out.append(db)
         } else {
             throw .shapeMismatch(op: op, shapes: [a, b],
                 hint: "dimension \(i) of the aligned shapes is \(da) vs \(db); sizes must match or one must be 1 (reshape or expand one operand)")

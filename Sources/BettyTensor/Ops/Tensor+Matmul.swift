@@ -22,7 +22,7 @@ extension Tensor {
             // A vector is a row (left) or a column (right); that dimension is dropped from the result.
             if a.rank <= 2 && b.rank <= 2 {
                 // One recorded product of the operands as given, not a reshape on either side of it:
-                // the rule views vectors as matrices itself (`matrixViews`).
+                // its rule (`matmulGradients`) views vectors as matrices itself.
                 let (x, y) = (a.matrixView(asRow: true), b.matrixView(asRow: false))
                 let r = try matmulCore(x, y, transposeA, transposeB, recording: false)
                 let dims: Shape = a.rank == 1 && b.rank == 1 ? .scalar : .vector(a.rank == 1 ? r.shape[1] : r.shape[0])
