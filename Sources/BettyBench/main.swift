@@ -13,7 +13,7 @@ if arguments.contains("--help") {
           Times the tensor core against raw OpenBLAS and PyTorch reference figures.
           --script     only the REPL-overhead rows: programs defined in BettyScript against the same in Swift
           --loop NAME  repeats one benchmark for a few seconds, for profilers (parts: the
-                       logistic inner step timed op by op)
+                       logistic inner step timed op by op; backward: a four-node backward pass)
           --once       with --loop: one fixed amount of work (300 steps of mwn), to compare CPU time
         """)
     exit(0)
@@ -38,6 +38,13 @@ if let i = arguments.firstIndex(of: "--loop") {
     repeat {
         switch name {
         case "parts": try InnerStepParts.run(); exit(0)
+        case "backward":
+            // A backward pass over four nodes on 20 floats: the per-node cost of the graph walk.
+            let w = Tensor.zeros([20]).requiringGrad(), lam = Tensor.ones([20]).requiringGrad()
+            let decayTerm = try 0.5 * (lam * w * w).sum()
+            let t = now()
+            for _ in 0..<500_000 { blackHole(try grad(of: decayTerm, wrt: [w], retainGraph: true)) }
+            print("backward: \(format((now() - t) / 500_000 * 1e9, 0)) ns per pass")
         case "op": print(TensorBenchmarks.trackedOp().map { "\($0.name): \(format($0.ours, 1)) \($0.unit)" }.joined(separator: ", "))
         case "mlp": _ = TensorBenchmarks.mlpStep(threads: 1)
         case "hvp": _ = TensorBenchmarks.hvp()
@@ -49,7 +56,7 @@ if let i = arguments.firstIndex(of: "--loop") {
         default:
             // The REPL-overhead programs are built once and one side is repeated.
             if try ScriptBenchmarks.loop(name, seconds: 4) { exit(0) }
-            print("unknown benchmark \(name); one of op, parts, mlp, hvp, step, hpo, cg, reverse, mwn, mwn2, script-hpo, swift-hpo, script-mwn, swift-mwn")
+            print("unknown benchmark \(name); one of op, backward, parts, mlp, hvp, step, hpo, cg, reverse, mwn, mwn2, script-hpo, swift-hpo, script-mwn, swift-mwn")
             exit(2)
         }
     } while !once && now() - t0 < 4
