@@ -45,6 +45,29 @@ import _TestSupport
         #expect(report.passed, "\(report)")
     }
 
+    /// The backward pass reuses the forward's sigmoid(x); it must give the bits the rule written
+    /// out in operations gives, recorded (createGraph) or not, and a recorded result must itself
+    /// differentiate like sigmoid(x): the second derivative scale * g * s(1 - s).
+    @Test(arguments: [5, 8, 21])
+    func backwardMatchesTheRuleWrittenOut(n: Int) throws {
+        let x = Self.uniform([n], seed: 7, low: -8, high: 8).requiringGrad()
+        let y = Self.uniform([n], seed: 8, low: 0, high: 1)
+        let scale: Float = 0.25
+        let expected = try ((sigmoid(x.detached()) - y) * scale).scalars
+        for createGraph in [false, true] {
+            let loss = try sigmoidCrossEntropy(logits: x, targets: y, scale: scale)
+            let g = try grad(of: loss, wrt: x, createGraph: createGraph)
+            #expect(g.scalars == expected, "createGraph: \(createGraph)")
+            #expect(g.requiresGrad == createGraph)
+            if createGraph {
+                let h = try grad(of: g.sum(), wrt: x).scalars
+                let s = sigmoid(x.detached())
+                let curvature = try (s * (1 - s) * scale).scalars
+                #expect(zip(h, curvature).allSatisfy { abs($0 - $1) <= 1e-6 }, "\(h) vs \(curvature)")
+            }
+        }
+    }
+
     @Test func shapeMismatchIsAnError() {
         #expect(throws: TensorError.self) {
             try sigmoidCrossEntropy(logits: .zeros([3]), targets: .zeros([4]))

@@ -1,7 +1,7 @@
 // Logistic loss fused into one operation, as PyTorch's binary_cross_entropy_with_logits is: the
 // composition softplus(x) - x*y, then a reduction, records four nodes, makes four passes over the
 // data and evaluates exp(-|x|) twice (softplus forward, sigmoid backward). Fused, it is one node and
-// one pass that also keeps sigmoid(x) - y, the gradient's only data-sized factor.
+// one pass that also keeps sigmoid(x), the gradient's only data-sized factor besides y.
 
 /// `scale * Σ (softplus(x) - x * y)` over all elements of `logits` (x) and `targets` (y), which
 /// must have the same shape: the summed (`scale` 1) or mean (`scale` 1/n) binary cross entropy
@@ -12,59 +12,72 @@ public func sigmoidCrossEntropy(logits: Tensor, targets: Tensor, scale: Float = 
                              hint: "logits and targets must have the same shape")
     }
     let recording = GradMode.isEnabled && (logits.node != nil || targets.node != nil)
-    let residual = recording ? TensorStorage.allocate(count: logits.count) : nil
+    let probabilities = recording ? TensorStorage.allocate(count: logits.count) : nil
     let total = withExtendedLifetime((logits.storage, targets.storage)) {
-        SigmoidCrossEntropyKernel.run(logits.storage.pointer, targets.storage.pointer, residual?.pointer, logits.count)
+        SigmoidCrossEntropyKernel.run(logits.storage.pointer, targets.storage.pointer, probabilities?.pointer, logits.count)
     }
     let out = TensorStorage.allocate(count: 1)
     out.pointer[0] = total * scale
-    let saved = residual.map { [Tensor(storage: $0, shape: logits.shape)] } ?? []
+    let saved = probabilities.map { [Tensor(storage: $0, shape: logits.shape)] } ?? []
     return .result(out, Shape([]), .sigmoidCrossEntropy(scale: scale), logits, targets, extra: saved)
 }
 
 enum SigmoidCrossEntropyKernel {
-    /// Σ softplus(x) - x*y, writing sigmoid(x) - y to `residual` when given. Both share e = exp(-|x|):
-    /// softplus(x) = max(x, 0) + log1p(e) and sigmoid(x) = (x >= 0 ? 1 : e) / (1 + e).
-    static func run(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ residual: UnsafeMutablePointer<Float>?,
+    /// Σ softplus(x) - x*y, writing sigmoid(x) to `probabilities` when given. Both share
+    /// e = exp(-|x|): softplus(x) = max(x, 0) + log1p(e) and sigmoid(x) = (x >= 0 ? 1 : e) / (1 + e),
+    /// the same bits as the `sigmoid` operation.
+    static func run(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ probabilities: UnsafeMutablePointer<Float>?,
                     _ n: Int) -> Float {
         var acc = SIMD8<Float>(repeating: 0)
         var i = 0
         while i &+ 8 <= n {
-            let (loss, r) = element(x.load8(i), y.load8(i))
+            let (loss, p) = element(x.load8(i), y.load8(i))
             acc += loss
-            residual?.store8(r, i)
+            probabilities?.store8(p, i)
             i &+= 8
         }
         var total = acc.sum()
         while i < n {
-            let (loss, r) = element(SIMD8(repeating: x[i]), SIMD8(repeating: y[i]))
+            let (loss, p) = element(SIMD8(repeating: x[i]), SIMD8(repeating: y[i]))
             total += loss[0]
-            residual?[i] = r[0]
+            probabilities?[i] = p[0]
             i &+= 1
         }
         return total
     }
 
     @inline(__always)
-    static func element(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> (loss: SIMD8<Float>, residual: SIMD8<Float>) {
+    static func element(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> (loss: SIMD8<Float>, probability: SIMD8<Float>) {
         let e = VectorMath.exp(-VectorMath._abs(x))
         let softplus = x.replacing(with: 0, where: x .< 0) + VectorMath._log1pSmall(e)
-        return (softplus - x * y, VectorMath._sigmoid(x, expNegativeAbs: e) - y)
+        return (softplus - x * y, VectorMath._sigmoid(x, expNegativeAbs: e))
+    }
+
+    /// `(p - y) * c` in one pass: the logits' gradient from the saved probabilities.
+    static func residual(_ p: Tensor, _ y: Tensor, times c: Float) -> Tensor {
+        let out = TensorStorage.allocate(count: p.count)
+        withExtendedLifetime((p.storage, y.storage)) {
+            let (a, b, o) = (p.storage.pointer, y.storage.pointer, out.pointer)
+            forEachBlock(of: p.count) { block in block.store((block.load(a) - block.load(b)) * c, o) }
+        }
+        return Tensor(storage: out, shape: p.shape)
     }
 }
 
 extension GradNode {
-    /// d/dx = scale * g * (sigmoid(x) - y), d/dy = -scale * g * x. Without `createGraph` the saved
-    /// residual serves; with it, the rule is recomputed in recorded operations so it can be
-    /// differentiated again.
+    /// d/dx = scale * g * (sigmoid(x) - y), d/dy = -scale * g * x, from the sigmoid(x) saved by the
+    /// forward pass. With `createGraph` that value becomes a recorded `sigmoid` node of x (the very
+    /// node `sigmoid(x)` would record, without evaluating exp again), so the rule differentiates again.
     func sigmoidCrossEntropyGradients(_ g: Tensor, scale: Float, need0: Bool, need1: Bool) throws(TensorError) -> (Tensor?, Tensor?) {
         let x = a!, y = b!
+        let p = extra[0]
         var gx: Tensor?
         if need0 {
             if GradMode.isEnabled {
-                gx = try (sigmoid(x) - y) * (g * scale)
+                let recorded = Tensor.result(p.storage, x.shape, .sigmoid, x, saveOutput: true)
+                gx = try (recorded - y) * (g * scale)
             } else {
-                gx = extra[0] * (g.scalar * scale)
+                gx = SigmoidCrossEntropyKernel.residual(p, y, times: g.scalar * scale)
             }
         }
         let gy = need1 ? try -(x * (g * scale)) : nil
