@@ -111,23 +111,30 @@ enum Autograd {
         if case let .concat(axis, sizes) = node.op {
             let needs = node.extra.map { $0.node?.needed == true }
             let grads = try node.concatGradients(g, axis: axis, sizes: sizes, needs: needs)
-            for (input, grad) in zip(node.extra, grads) { if let grad { try accumulate(grad, into: input, from: node) } }
+            for (input, grad) in zip(node.extra, grads) {
+                if let grad, let inputNode = input.node {
+                    try accumulate(grad, into: inputNode, takenAt: input.version, from: node)
+                }
+            }
             return
         }
-        let (ga, gb) = try node.inputGradients(g, need0: node.a?.node?.needed == true,
-                                               need1: node.b?.node?.needed == true)
-        if let ga, let a = node.a { try accumulate(ga, into: a, from: node) }
-        if let gb, let b = node.b { try accumulate(gb, into: b, from: node) }
+        let na = node.aNode, nb = node.bNode
+        let (ga, gb) = try node.inputGradients(g, need0: na?.needed == true, need1: nb?.needed == true)
+        // The version a leaf was taken at is read only for leaves: it needs the tensor itself.
+        if let ga, let na { try accumulate(ga, into: na, takenAt: na.isLeaf ? node.a!.version : 0, from: node) }
+        if let gb, let nb { try accumulate(gb, into: nb, takenAt: nb.isLeaf ? node.b!.version : 0, from: node) }
     }
 
-    /// Adds `grad` to the pending gradient of `input`'s node, checking the leaf was not modified.
+    /// Adds `grad` to the pending gradient of an input's node, checking that a leaf was not modified
+    /// since the value taken at `version` was used.
     @inline(__always)
-    private static func accumulate(_ grad: Tensor, into input: Tensor, from node: GradNode) throws(TensorError) {
-        guard let inputNode = input.node, inputNode.needed else { return }
-        if inputNode.isLeaf && input.version != inputNode.version {
-            throw .notDifferentiable(message: "a tensor of shape \(input.shape) that requires a gradient was modified in place after it was used (version \(input.version), now \(inputNode.version)); recompute the output after the update, or take the gradient before updating")
+    private static func accumulate(_ grad: Tensor, into inputNode: GradNode, takenAt version: Int32,
+                                   from node: GradNode) throws(TensorError) {
+        guard inputNode.needed else { return }
+        if inputNode.isLeaf && version != inputNode.version {
+            throw .notDifferentiable(message: "a tensor of shape \(inputNode.shape) that requires a gradient was modified in place after it was used (version \(version), now \(inputNode.version)); recompute the output after the update, or take the gradient before updating")
         }
-        assert(grad.shape == input.shape, "backward of \(node.op.name) gave \(grad.shape) for input \(input.shape)")
+        assert(grad.shape == inputNode.shape, "backward of \(node.op.name) gave \(grad.shape) for input \(inputNode.shape)")
         if let existing = inputNode.pending {
             inputNode.pending = try existing + grad
         } else {

@@ -43,7 +43,7 @@ extension Tensor {
             while i < shape.elementCount { op[i] = cp[i] != 0 ? xp[i] : yp[i]; i += 1 }
         }
         guard GradMode.isEnabled, a.node != nil || b.node != nil else { return Tensor(storage: out, shape: shape) }
-        let node = GradNode(op: .select, shape: shape, a: a, b: b, extra: [c])
+        let node = GradNode.recording(.select, shape: shape, a: a, aNode: a.node, b: b, bNode: b.node, extra: [c])
         return Tensor(storage: out, shape: shape, node: node)
     }
 }

@@ -99,7 +99,7 @@ extension Tensor {
         guard GradMode.isEnabled, tensors.contains(where: { $0.node != nil }) else {
             return Tensor(storage: out, shape: outShape)
         }
-        let node = GradNode(op: .concat(axis: ax, sizes: sizes), shape: outShape, a: nil, b: nil, extra: tensors)
+        let node = GradNode.recording(.concat(axis: ax, sizes: sizes), shape: outShape, a: nil, aNode: nil, b: nil, bNode: nil, extra: tensors)
         return Tensor(storage: out, shape: outShape, node: node)
     }
 
