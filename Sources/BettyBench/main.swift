@@ -47,7 +47,7 @@ if let i = arguments.firstIndex(of: "--loop") {
             print("backward: \(format((now() - t) / 500_000 * 1e9, 0)) ns per pass")
         case "op": print(TensorBenchmarks.trackedOp().map { "\($0.name): \(format($0.ours, 1)) \($0.unit)" }.joined(separator: ", "))
         case "mlp": _ = TensorBenchmarks.mlpStep(threads: 1)
-        case "hvp": _ = TensorBenchmarks.hvp()
+        case "hvp": print("hvp: \(format(TensorBenchmarks.hvp()[0].ours, 2)) us")
         case "step": _ = try NNBenchmarks.mlpTrainingStep(threads: 1)
         case "hpo", "cg", "reverse":
             let method: ProblemConfig.Method = name == "hpo" ? .darts : name == "cg" ? .cg : .reverse

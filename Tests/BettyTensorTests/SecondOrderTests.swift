@@ -130,6 +130,30 @@ private func worstRatio(_ actual: [Float], _ expected: [Double], atol: Double, r
         try expectSecondOrder([uniform([7], 6, 0.5, 2)]) { v in BettyTensor.sqrt(v[0]) }
     }
 
+    /// The derivatives of sin and cos come from the value the forward pass saved, to every order:
+    /// they must be exactly cos, -sin, -cos, sin of the input (the seeds are ones, so each rule's
+    /// product is exact), for lengths with and without a scalar tail.
+    @Test(arguments: [7, 8, 21])
+    func sinAndCosDerivativesOfEveryOrderAreExact(n: Int) throws {
+        let x = uniform([n], 11, -20, 20).requiringGrad()
+        let plain = x.detached()
+        let s = BettyTensor.sin(plain), c = BettyTensor.cos(plain)
+        let expected = [c, -s, -c, s, c].map(\.scalars)
+        var f = BettyTensor.sin(x)
+        for order in 0..<5 {
+            let g = try grad(of: f.sum(), wrt: x, createGraph: true)
+            #expect(g.scalars == expected[order], "order \(order + 1)")
+            f = g
+        }
+        // And starting from cos: -sin, -cos, sin.
+        var h = BettyTensor.cos(x)
+        for (order, e) in [-s, -c, s].enumerated() {
+            let g = try grad(of: h.sum(), wrt: x, createGraph: true)
+            #expect(g.scalars == e.scalars, "cos, order \(order + 1)")
+            h = g
+        }
+    }
+
     @Test func sinAndCos() throws {
         try Self.checkUnary(uniform([3, 4], 7, -2, 2)) { BettyTensor.sin($0) }
         try Self.checkUnary(uniform([3, 4], 8, -2, 2)) { BettyTensor.cos($0) }

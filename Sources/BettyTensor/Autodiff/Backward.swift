@@ -39,9 +39,9 @@ extension GradNode {
         case .abs:
             return (try g * sign(a!), nil)
         case .sin:
-            return (try g * cos(a!), nil)
+            return (try g * trigonometricPartner(), nil)
         case .cos:
-            return (try -(g * sin(a!)), nil)
+            return (try -(g * trigonometricPartner()), nil)
         case .tanh:
             let y = outputTensor()
             return (try g * (1 - y * y), nil)
@@ -170,5 +170,20 @@ extension Shape {
         var s = self
         for a in axes { s[a] = 1 }
         return s
+    }
+}
+
+extension GradNode {
+    /// For a sin node, cos(a); for a cos node, sin(a): the value the forward pass saved. While
+    /// recording (createGraph) it is a node of `a` itself, a cos or sin node holding this node's
+    /// output as its own partner, so derivatives of every order reuse the two saved tensors.
+    func trigonometricPartner() -> Tensor {
+        let other = extra[0]
+        guard GradMode.isEnabled, let aNode else { return other }
+        let partnerOp: Op
+        if case .sin = op { partnerOp = .cos } else { partnerOp = .sin }
+        let node = GradNode.recording(partnerOp, shape: shape, a: a, aNode: aNode, b: nil, bNode: nil,
+                                      extra: [Tensor(storage: output!, shape: shape)], output: other.storage)
+        return Tensor(storage: other.storage, shape: shape, node: node)
     }
 }

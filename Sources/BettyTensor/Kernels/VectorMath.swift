@@ -238,6 +238,30 @@ enum VectorMath {
         return res
     }
 
+    /// sin(x) and cos(x) from one argument reduction and one evaluation of both polynomials (each
+    /// of `sin` and `cos` evaluates both anyway): bit for bit what they return.
+    @inlinable @inline(__always)
+    static func sinCos(_ x: SIMD8<Float>) -> (sin: SIMD8<Float>, cos: SIMD8<Float>) {
+        let xb = unsafeBitCast(x, to: SIMD8<Int32>.self)
+        let ax = unsafeBitCast(xb & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+        let (r, j) = _reduceQuarterPi(ax)
+        let z = r * r
+        let ps = _sinPoly(r, z)
+        let pc = _cosPoly(z)
+        let cosineQuadrant = (j & 2) .!= SIMD8<Int32>(repeating: 0)
+        var s = ps.replacing(with: pc, where: cosineQuadrant)
+        let sSign = ((j & 4) &<< 29) ^ (xb & Int32.min)
+        s = unsafeBitCast(unsafeBitCast(s, to: SIMD8<Int32>.self) ^ sSign, to: SIMD8<Float>.self)
+        var c = pc.replacing(with: ps, where: cosineQuadrant)
+        let cSign = ((j &+ 2) & 4) &<< 29
+        c = unsafeBitCast(unsafeBitCast(c, to: SIMD8<Int32>.self) ^ cSign, to: SIMD8<Float>.self)
+        if any(ax .> 8192) {
+            s = _largeLanes(x, s, cosine: false)
+            c = _largeLanes(x, c, cosine: true)
+        }
+        return (s, c)
+    }
+
     /// Reduces ax >= 0 to r = ax - jπ/4 with j even and |r| <= π/4 (up to
     /// rounding of ax * 4/π, which only moves r a hair past π/4, where the
     /// polynomials are still accurate). Meaningful for ax <= 8192.

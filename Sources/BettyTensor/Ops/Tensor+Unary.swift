@@ -34,8 +34,8 @@ extension Tensor {
 @inlinable public func log(_ x: Tensor) -> Tensor { .unary(LogKernel.self, x, .log) }
 @inlinable public func sqrt(_ x: Tensor) -> Tensor { .unary(SqrtKernel.self, x, .sqrt, saveOutput: true) }
 @inlinable public func abs(_ x: Tensor) -> Tensor { .unary(AbsKernel.self, x, .abs) }
-@inlinable public func sin(_ x: Tensor) -> Tensor { .unary(SinKernel.self, x, .sin) }
-@inlinable public func cos(_ x: Tensor) -> Tensor { .unary(CosKernel.self, x, .cos) }
+public func sin(_ x: Tensor) -> Tensor { trigonometric(x, cosine: false) }
+public func cos(_ x: Tensor) -> Tensor { trigonometric(x, cosine: true) }
 @inlinable public func tanh(_ x: Tensor) -> Tensor { .unary(TanhKernel.self, x, .tanh, saveOutput: true) }
 @inlinable public func sigmoid(_ x: Tensor) -> Tensor { .unary(SigmoidKernel.self, x, .sigmoid, saveOutput: true) }
 @inlinable public func relu(_ x: Tensor) -> Tensor { .unary(ReluKernel.self, x, .relu) }
@@ -77,4 +77,22 @@ public func clamp(_ x: Tensor, min lower: Float = -.infinity, max upper: Float =
         }
     }
     return .result(out, x.shape, .clamp(lower: lower, upper: upper), x)
+}
+
+/// sin or cos of `x`. When recording, one pass computes both, and the node keeps the other function
+/// (`extra[0]`) next to its output: that is the derivative (up to sign), so no backward pass of any
+/// order evaluates a sine or cosine again (see `GradNode.trigonometricPartner`). Costs one tensor of
+/// memory per recorded node.
+func trigonometric(_ x: Tensor, cosine: Bool) -> Tensor {
+    guard GradMode.isEnabled, x.node != nil else {
+        return cosine ? x.mapped(CosKernel.self) : x.mapped(SinKernel.self)
+    }
+    let sines = TensorStorage.allocate(count: x.count), cosines = TensorStorage.allocate(count: x.count)
+    withExtendedLifetime(x.storage) {
+        SinCosKernel.run(x.storage.pointer, sines.pointer, cosines.pointer, x.count)
+    }
+    let (value, other) = cosine ? (cosines, sines) : (sines, cosines)
+    let node = GradNode.recording(cosine ? .cos : .sin, shape: x.shape, a: x, aNode: x.node, b: nil, bNode: nil,
+                                  extra: [Tensor(storage: other, shape: x.shape)], output: value)
+    return Tensor(storage: value, shape: x.shape, node: node)
 }
