@@ -198,42 +198,19 @@ enum VectorMath {
     /// reduction); lanes with |x| > 8192 or ±inf are recomputed with the
     /// libm double-precision sin so they stay correct. NaN -> NaN.
     @inlinable @inline(__always)
-    static func sin(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let xb = unsafeBitCast(x, to: SIMD8<Int32>.self)
-        let ax = unsafeBitCast(xb & 0x7FFF_FFFF, to: SIMD8<Float>.self)
-        let (r, j) = _reduceQuarterPi(ax)
-        let z = r * r
-        let ps = _sinPoly(r, z)
-        let pc = _cosPoly(z)
-        // Octants 2 and 6 (j & 2) are the cosine quadrants; 4 and 6 (j & 4)
-        // flip the sign; sin is odd, so the input sign is xored in as well.
-        let zero = SIMD8<Int32>(repeating: 0)
-        var res = ps.replacing(with: pc, where: (j & 2) .!= zero)
-        let sign = ((j & 4) &<< 29) ^ (xb & Int32.min)
-        res = unsafeBitCast(unsafeBitCast(res, to: SIMD8<Int32>.self) ^ sign, to: SIMD8<Float>.self)
-        if any(ax .> 8192) {
-            res = _largeLanes(x, res, cosine: false)
-        }
-        return res
-    }
+    static func sin(_ x: SIMD8<Float>) -> SIMD8<Float> { _sinOrCos(x, cosine: false) }
 
     /// cos(x). Absolute error below 2e-7 for |x| <= 8192; lanes with
     /// |x| > 8192 or ±inf use libm's double-precision cos. NaN -> NaN.
     @inlinable @inline(__always)
-    static func cos(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let ax = _abs(x)
-        let (r, j) = _reduceQuarterPi(ax)
-        let z = r * r
-        let ps = _sinPoly(r, z)
-        let pc = _cosPoly(z)
-        // cos(jπ/4 + r) for j = 0, 2, 4, 6 is cos r, -sin r, -cos r, sin r:
-        // the sine polynomial where j & 2, negative where (j + 2) & 4.
-        let zero = SIMD8<Int32>(repeating: 0)
-        var res = pc.replacing(with: ps, where: (j & 2) .!= zero)
-        let sign = ((j &+ 2) & 4) &<< 29
-        res = unsafeBitCast(unsafeBitCast(res, to: SIMD8<Int32>.self) ^ sign, to: SIMD8<Float>.self)
-        if any(ax .> 8192) {
-            res = _largeLanes(x, res, cosine: true)
+    static func cos(_ x: SIMD8<Float>) -> SIMD8<Float> { _sinOrCos(x, cosine: true) }
+
+    @inlinable @inline(__always)
+    static func _sinOrCos(_ x: SIMD8<Float>, cosine: Bool) -> SIMD8<Float> {
+        let t = _octant(x)
+        var res = cosine ? t.cosine : t.sine
+        if any(t.ax .> 8192) {
+            res = _largeLanes(x, res, cosine: cosine)
         }
         return res
     }
@@ -242,24 +219,36 @@ enum VectorMath {
     /// of `sin` and `cos` evaluates both anyway): bit for bit what they return.
     @inlinable @inline(__always)
     static func sinCos(_ x: SIMD8<Float>) -> (sin: SIMD8<Float>, cos: SIMD8<Float>) {
+        let t = _octant(x)
+        var (s, c) = (t.sine, t.cosine)
+        if any(t.ax .> 8192) {
+            s = _largeLanes(x, s, cosine: false)
+            c = _largeLanes(x, c, cosine: true)
+        }
+        return (s, c)
+    }
+
+    /// sin(x) and cos(x) for |x| <= 8192 from one reduction to an octant and both polynomials;
+    /// `ax` = |x| tells the callers which lanes need `_largeLanes`.
+    @inlinable @inline(__always)
+    static func _octant(_ x: SIMD8<Float>) -> (sine: SIMD8<Float>, cosine: SIMD8<Float>, ax: SIMD8<Float>) {
         let xb = unsafeBitCast(x, to: SIMD8<Int32>.self)
         let ax = unsafeBitCast(xb & 0x7FFF_FFFF, to: SIMD8<Float>.self)
         let (r, j) = _reduceQuarterPi(ax)
         let z = r * r
         let ps = _sinPoly(r, z)
         let pc = _cosPoly(z)
-        let cosineQuadrant = (j & 2) .!= SIMD8<Int32>(repeating: 0)
-        var s = ps.replacing(with: pc, where: cosineQuadrant)
+        // Octants 2 and 6 (j & 2) are the cosine quadrants of sin; 4 and 6 (j & 4) flip its sign,
+        // and sin is odd, so the input sign is xored in as well. cos(jπ/4 + r) for j = 0, 2, 4, 6
+        // is cos r, -sin r, -cos r, sin r: the sine polynomial where j & 2, negative where (j + 2) & 4.
+        let swapPolynomials = (j & 2) .!= SIMD8<Int32>(repeating: 0)
         let sSign = ((j & 4) &<< 29) ^ (xb & Int32.min)
-        s = unsafeBitCast(unsafeBitCast(s, to: SIMD8<Int32>.self) ^ sSign, to: SIMD8<Float>.self)
-        var c = pc.replacing(with: ps, where: cosineQuadrant)
         let cSign = ((j &+ 2) & 4) &<< 29
-        c = unsafeBitCast(unsafeBitCast(c, to: SIMD8<Int32>.self) ^ cSign, to: SIMD8<Float>.self)
-        if any(ax .> 8192) {
-            s = _largeLanes(x, s, cosine: false)
-            c = _largeLanes(x, c, cosine: true)
-        }
-        return (s, c)
+        let s = ps.replacing(with: pc, where: swapPolynomials)
+        let c = pc.replacing(with: ps, where: swapPolynomials)
+        return (unsafeBitCast(unsafeBitCast(s, to: SIMD8<Int32>.self) ^ sSign, to: SIMD8<Float>.self),
+                unsafeBitCast(unsafeBitCast(c, to: SIMD8<Int32>.self) ^ cSign, to: SIMD8<Float>.self),
+                ax)
     }
 
     /// Reduces ax >= 0 to r = ax - jπ/4 with j even and |r| <= π/4 (up to
@@ -411,6 +400,14 @@ enum VectorMath {
     static func softplus(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let e = exp(-_abs(x))
         return x.replacing(with: 0, where: x .< 0) + _log1pSmall(e)
+    }
+
+    /// softplus(x) and sigmoid(x), its derivative, from one exp(-|x|): bit for bit `softplus` and
+    /// `sigmoid`. A recorded softplus keeps the sigmoid for its backward pass.
+    @inlinable @inline(__always)
+    static func softplusAndSigmoid(_ x: SIMD8<Float>) -> (softplus: SIMD8<Float>, sigmoid: SIMD8<Float>) {
+        let e = exp(-_abs(x))
+        return (x.replacing(with: 0, where: x .< 0) + _log1pSmall(e), _sigmoid(x, expNegativeAbs: e))
     }
 
     /// log1p(e) for e in [0, 1] (e = exp(-|x|) in softplus and the fused logistic loss), written out
