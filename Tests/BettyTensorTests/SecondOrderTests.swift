@@ -154,6 +154,19 @@ private func worstRatio(_ actual: [Float], _ expected: [Double], atol: Double, r
         }
     }
 
+    /// softplus keeps the sigmoid its forward pass computed: its derivative must be exactly
+    /// sigmoid(x), and its second derivative exactly what sigmoid's own rule gives, with the
+    /// extremes of the input range included.
+    @Test(arguments: [7, 8, 21])
+    func softplusDerivativesReuseTheSavedSigmoid(n: Int) throws {
+        let x = uniform([n], 12, -30, 30).requiringGrad()
+        let first = try grad(of: BettyTensor.softplus(x).sum(), wrt: x, createGraph: true)
+        #expect(first.scalars == BettyTensor.sigmoid(x.detached()).scalars)
+        let second = try grad(of: first.sum(), wrt: x)
+        let viaSigmoid = try grad(of: BettyTensor.sigmoid(x).sum(), wrt: x)
+        #expect(second.scalars == viaSigmoid.scalars)
+    }
+
     @Test func sinAndCos() throws {
         try Self.checkUnary(uniform([3, 4], 7, -2, 2)) { BettyTensor.sin($0) }
         try Self.checkUnary(uniform([3, 4], 8, -2, 2)) { BettyTensor.cos($0) }

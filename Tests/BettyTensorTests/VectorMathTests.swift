@@ -330,6 +330,24 @@ struct VectorMathTests {
         }
     }
 
+    /// softplus and sigmoid from one exp(-|x|) must give exactly `softplus` and `sigmoid`.
+    @Test func softplusAndSigmoidGivesTheBitsOfEach() {
+        var xs = grid(-120, 120, 4_001)
+        xs += [0, -0.0, .infinity, -.infinity, .nan, 1e-30, -1e-30, 88.7, -103.9]
+        var i = 0
+        while i < xs.count {
+            var lanes = SIMD8<Float>(repeating: 0)
+            for k in 0..<8 { lanes[k] = xs[(i + k) % xs.count] }
+            let (sp, sg) = VectorMath.softplusAndSigmoid(lanes)
+            let (sp1, sg1) = (VectorMath.softplus(lanes), VectorMath.sigmoid(lanes))
+            for k in 0..<8 {
+                #expect(sp[k].bitPattern == sp1[k].bitPattern, "softplus(\(lanes[k]))")
+                #expect(sg[k].bitPattern == sg1[k].bitPattern, "sigmoid(\(lanes[k]))")
+            }
+            i += 8
+        }
+    }
+
     @Test func sinCosLargeArgumentsAndSpecials() {
         var rng = LCG(seed: 5)
         var xs: [Float] = [Float(8192).nextUp, -Float(8192).nextUp, 8193, 1e4, -1e5, 123_456.7, 1e10, -3e20, 1e30, 3.4e38]

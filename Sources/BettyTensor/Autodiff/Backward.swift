@@ -53,7 +53,7 @@ extension GradNode {
             if GradMode.isEnabled { return (try g * a!.mapped(PositiveMaskKernel.self), nil) }
             return (g.mapped(with: a!, TimesPositiveMaskKernel.self), nil)
         case .softplus:
-            return (try g * sigmoid(a!), nil)
+            return (try g * savedSigmoid(), nil)
         case let .clamp(lower, upper):
             let x = a!.detached()
             return (try g * ((x .>= Tensor(lower)) * (x .<= Tensor(upper))), nil)
@@ -178,12 +178,15 @@ extension GradNode {
     /// recording (createGraph) it is a node of `a` itself, a cos or sin node holding this node's
     /// output as its own partner, so derivatives of every order reuse the two saved tensors.
     func trigonometricPartner() -> Tensor {
-        let other = extra[0]
-        guard GradMode.isEnabled, let aNode else { return other }
         let partnerOp: Op
         if case .sin = op { partnerOp = .cos } else { partnerOp = .sin }
-        let node = GradNode.recording(partnerOp, shape: shape, a: a, aNode: aNode, b: nil, bNode: nil,
-                                      extra: [Tensor(storage: output!, shape: shape)], output: other.storage)
-        return Tensor(storage: other.storage, shape: shape, node: node)
+        return .result(extra[0].storage, shape, partnerOp, a!, extra: [Tensor(storage: output!, shape: shape)],
+                       saveOutput: true)
+    }
+
+    /// sigmoid(a), saved by the forward pass of softplus (`extra[0]`); while recording, as the
+    /// `sigmoid` node of `a` that `sigmoid(a)` would record, without evaluating exp again.
+    func savedSigmoid() -> Tensor {
+        .result(extra[0].storage, shape, .sigmoid, a!, saveOutput: true)
     }
 }

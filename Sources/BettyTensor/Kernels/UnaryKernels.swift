@@ -91,22 +91,22 @@ extension UnaryKernel {
     @inlinable static func apply(_ g: Float, _ x: Float) -> Float { g * PositiveMaskKernel.apply(x) }
 }
 
-/// sin and cos in one pass (`VectorMath.sinCos`), the tail through the same eight-lane code.
-enum SinCosKernel {
-    static func run(_ x: UnsafePointer<Float>, _ sines: UnsafeMutablePointer<Float>,
-                    _ cosines: UnsafeMutablePointer<Float>, _ n: Int) {
-        var i = 0
-        while i &+ 8 <= n {
-            let (s, c) = VectorMath.sinCos(x.load8(i))
-            sines.store8(s, i)
-            cosines.store8(c, i)
-            i &+= 8
-        }
-        while i < n {
-            let (s, c) = VectorMath.sinCos(SIMD8(repeating: x[i]))
-            sines[i] = s[0]
-            cosines[i] = c[0]
-            i &+= 1
-        }
+/// Two functions of one input in one pass, the tail through the same eight-lane code: sin and cos
+/// (`VectorMath.sinCos`), softplus and sigmoid (`VectorMath.softplusAndSigmoid`).
+@inline(__always)
+func runPaired(_ x: UnsafePointer<Float>, _ first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>,
+               _ n: Int, _ f: (SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>)) {
+    var i = 0
+    while i &+ 8 <= n {
+        let (u, v) = f(x.load8(i))
+        first.store8(u, i)
+        second.store8(v, i)
+        i &+= 8
+    }
+    while i < n {
+        let (u, v) = f(SIMD8(repeating: x[i]))
+        first[i] = u[0]
+        second[i] = v[0]
+        i &+= 1
     }
 }

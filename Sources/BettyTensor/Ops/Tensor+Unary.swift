@@ -39,8 +39,18 @@ public func cos(_ x: Tensor) -> Tensor { trigonometric(x, cosine: true) }
 @inlinable public func tanh(_ x: Tensor) -> Tensor { .unary(TanhKernel.self, x, .tanh, saveOutput: true) }
 @inlinable public func sigmoid(_ x: Tensor) -> Tensor { .unary(SigmoidKernel.self, x, .sigmoid, saveOutput: true) }
 @inlinable public func relu(_ x: Tensor) -> Tensor { .unary(ReluKernel.self, x, .relu) }
-/// `log(1 + exp(x))`, computed without overflow.
-@inlinable public func softplus(_ x: Tensor) -> Tensor { .unary(SoftplusKernel.self, x, .softplus) }
+/// `log(1 + exp(x))`, computed without overflow. When recording, the same pass keeps sigmoid(x), the
+/// derivative, for the backward pass (one more tensor per recorded node, no exp in the backward).
+public func softplus(_ x: Tensor) -> Tensor {
+    guard GradMode.isEnabled, x.node != nil else { return x.mapped(SoftplusKernel.self) }
+    let values = TensorStorage.allocate(count: x.count), slopes = TensorStorage.allocate(count: x.count)
+    withExtendedLifetime(x.storage) {
+        runPaired(x.storage.pointer, values.pointer, slopes.pointer, x.count) { VectorMath.softplusAndSigmoid($0) }
+    }
+    let node = GradNode.recording(.softplus, shape: x.shape, a: x, aNode: x.node, b: nil, bNode: nil,
+                                  extra: [Tensor(storage: slopes, shape: x.shape)])
+    return Tensor(storage: values, shape: x.shape, node: node)
+}
 /// -1, 0 or 1 by the sign of each element; not differentiable (a constant).
 @inlinable public func sign(_ x: Tensor) -> Tensor { x.mapped(SignKernel.self) }
 
@@ -89,7 +99,7 @@ func trigonometric(_ x: Tensor, cosine: Bool) -> Tensor {
     }
     let sines = TensorStorage.allocate(count: x.count), cosines = TensorStorage.allocate(count: x.count)
     withExtendedLifetime(x.storage) {
-        SinCosKernel.run(x.storage.pointer, sines.pointer, cosines.pointer, x.count)
+        runPaired(x.storage.pointer, sines.pointer, cosines.pointer, x.count) { VectorMath.sinCos($0) }
     }
     let (value, other) = cosine ? (cosines, sines) : (sines, cosines)
     let node = GradNode.recording(cosine ? .cos : .sin, shape: x.shape, a: x, aNode: x.node, b: nil, bNode: nil,
