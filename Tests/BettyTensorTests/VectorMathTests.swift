@@ -309,6 +309,22 @@ struct VectorMathTests {
         #expect(m.error <= 2e-7, "\(m)")
     }
 
+    /// `paired` must give, lane for lane, exactly the bits of `first` and `second` over `xs`.
+    private func expectPairedBits(_ xs: [Float], _ names: (String, String),
+                                  _ paired: (SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>),
+                                  _ first: (SIMD8<Float>) -> SIMD8<Float>, _ second: (SIMD8<Float>) -> SIMD8<Float>) {
+        for start in stride(from: 0, to: xs.count, by: 8) {
+            var lanes = SIMD8<Float>(repeating: 0)
+            for k in 0..<8 { lanes[k] = xs[(start + k) % xs.count] }
+            let (u, v) = paired(lanes)
+            let (u1, v1) = (first(lanes), second(lanes))
+            for k in 0..<8 {
+                #expect(u[k].bitPattern == u1[k].bitPattern, "\(names.0)(\(lanes[k]))")
+                #expect(v[k].bitPattern == v1[k].bitPattern, "\(names.1)(\(lanes[k]))")
+            }
+        }
+    }
+
     /// The one-pass sine and cosine the recorded `sin`/`cos` use must give exactly the bits of
     /// `sin` and `cos`: a backward pass multiplies by the saved value instead of recomputing it.
     @Test func sinCosGivesTheBitsOfSinAndCos() {
@@ -316,36 +332,14 @@ struct VectorMathTests {
         var xs = Self.trigInputs()
         xs += [0, -0.0, .infinity, -.infinity, .nan, 8192, Float(8192).nextUp, -1e5, 3.4e38, Float.leastNormalMagnitude / 4]
         xs += (0..<500).map { _ in Float(Foundation.exp2(13 + 114 * rng.unit())) * (rng.unit() < 0.5 ? -1 : 1) }
-        var i = 0
-        while i < xs.count {
-            var lanes = SIMD8<Float>(repeating: 0)
-            for k in 0..<8 { lanes[k] = xs[(i + k) % xs.count] }
-            let (s, c) = VectorMath.sinCos(lanes)
-            let (s1, c1) = (VectorMath.sin(lanes), VectorMath.cos(lanes))
-            for k in 0..<8 {
-                #expect(s[k].bitPattern == s1[k].bitPattern, "sin(\(lanes[k]))")
-                #expect(c[k].bitPattern == c1[k].bitPattern, "cos(\(lanes[k]))")
-            }
-            i += 8
-        }
+        expectPairedBits(xs, ("sin", "cos"), { VectorMath.sinCos($0) }, { VectorMath.sin($0) }, { VectorMath.cos($0) })
     }
 
     /// softplus and sigmoid from one exp(-|x|) must give exactly `softplus` and `sigmoid`.
     @Test func softplusAndSigmoidGivesTheBitsOfEach() {
-        var xs = grid(-120, 120, 4_001)
-        xs += [0, -0.0, .infinity, -.infinity, .nan, 1e-30, -1e-30, 88.7, -103.9]
-        var i = 0
-        while i < xs.count {
-            var lanes = SIMD8<Float>(repeating: 0)
-            for k in 0..<8 { lanes[k] = xs[(i + k) % xs.count] }
-            let (sp, sg) = VectorMath.softplusAndSigmoid(lanes)
-            let (sp1, sg1) = (VectorMath.softplus(lanes), VectorMath.sigmoid(lanes))
-            for k in 0..<8 {
-                #expect(sp[k].bitPattern == sp1[k].bitPattern, "softplus(\(lanes[k]))")
-                #expect(sg[k].bitPattern == sg1[k].bitPattern, "sigmoid(\(lanes[k]))")
-            }
-            i += 8
-        }
+        let xs = grid(-120, 120, 4_001) + [0, -0.0, .infinity, -.infinity, .nan, 1e-30, -1e-30, 88.7, -103.9]
+        expectPairedBits(xs, ("softplus", "sigmoid"), { VectorMath.softplusAndSigmoid($0) },
+                         { VectorMath.softplus($0) }, { VectorMath.sigmoid($0) })
     }
 
     @Test func sinCosLargeArgumentsAndSpecials() {
