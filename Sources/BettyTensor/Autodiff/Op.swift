@@ -10,6 +10,7 @@ enum Op {
     // With a scalar.
     case addScalar, mulScalar(Float), rsubScalar, rdivScalar(Float), powScalar(Float)
     // Elementwise, one input.
+    // sin keeps cos(x) as `extra[0]`, cos keeps sin(x), softplus keeps sigmoid(x).
     case neg, exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, softplus
     case clamp(lower: Float, upper: Float)
     case select  // where(condition, a, b); the condition is saved as `extra[0]`
@@ -38,7 +39,7 @@ enum Op {
     case softmax(axis: Int)
     case logSoftmax(axis: Int)
     // Fused losses.
-    case sigmoidCrossEntropy(scale: Float)  // sigmoid(x) - y saved as `extra[0]` when recorded
+    case sigmoidCrossEntropy(scale: Float)  // sigmoid(x) saved as `extra[0]`
 
     var name: String {
         switch self {
