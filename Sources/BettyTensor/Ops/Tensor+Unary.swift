@@ -47,9 +47,7 @@ public func softplus(_ x: Tensor) -> Tensor {
     withExtendedLifetime(x.storage) {
         runPaired(x.storage.pointer, values.pointer, slopes.pointer, x.count) { VectorMath.softplusAndSigmoid($0) }
     }
-    let node = GradNode.recording(.softplus, shape: x.shape, a: x, aNode: x.node, b: nil, bNode: nil,
-                                  extra: [Tensor(storage: slopes, shape: x.shape)])
-    return Tensor(storage: values, shape: x.shape, node: node)
+    return .result(values, x.shape, .softplus, x, extra: [Tensor(storage: slopes, shape: x.shape)])
 }
 /// -1, 0 or 1 by the sign of each element; not differentiable (a constant).
 @inlinable public func sign(_ x: Tensor) -> Tensor { x.mapped(SignKernel.self) }
@@ -102,7 +100,6 @@ func trigonometric(_ x: Tensor, cosine: Bool) -> Tensor {
         runPaired(x.storage.pointer, sines.pointer, cosines.pointer, x.count) { VectorMath.sinCos($0) }
     }
     let (value, other) = cosine ? (cosines, sines) : (sines, cosines)
-    let node = GradNode.recording(cosine ? .cos : .sin, shape: x.shape, a: x, aNode: x.node, b: nil, bNode: nil,
-                                  extra: [Tensor(storage: other, shape: x.shape)], output: value)
-    return Tensor(storage: value, shape: x.shape, node: node)
+    return .result(value, x.shape, cosine ? .cos : .sin, x, extra: [Tensor(storage: other, shape: x.shape)],
+                   saveOutput: true)
 }
