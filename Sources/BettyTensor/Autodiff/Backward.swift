@@ -184,9 +184,10 @@ extension GradNode {
                        saveOutput: true)
     }
 
-    /// sigmoid(a), saved by the forward pass of softplus (`extra[0]`); while recording, as the
-    /// `sigmoid` node of `a` that `sigmoid(a)` would record, without evaluating exp again.
+    /// sigmoid(a), saved by the forward pass of softplus or the fused logistic loss (`extra[0]`);
+    /// while recording, as the `sigmoid` node of `a` that `sigmoid(a)` would record, without
+    /// evaluating exp again.
     func savedSigmoid() -> Tensor {
-        .result(extra[0].storage, shape, .sigmoid, a!, saveOutput: true)
+        .result(extra[0].storage, a!.shape, .sigmoid, a!, saveOutput: true)
     }
 }

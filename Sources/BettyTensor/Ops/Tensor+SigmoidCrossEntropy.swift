@@ -70,14 +70,12 @@ extension GradNode {
     /// node `sigmoid(x)` would record, without evaluating exp again), so the rule differentiates again.
     func sigmoidCrossEntropyGradients(_ g: Tensor, scale: Float, need0: Bool, need1: Bool) throws(TensorError) -> (Tensor?, Tensor?) {
         let x = a!, y = b!
-        let p = extra[0]
         var gx: Tensor?
         if need0 {
             if GradMode.isEnabled {
-                let recorded = Tensor.result(p.storage, x.shape, .sigmoid, x, saveOutput: true)
-                gx = try (recorded - y) * (g * scale)
+                gx = try (savedSigmoid() - y) * (g * scale)
             } else {
-                gx = SigmoidCrossEntropyKernel.residual(p, y, times: g.scalar * scale)
+                gx = SigmoidCrossEntropyKernel.residual(extra[0], y, times: g.scalar * scale)
             }
         }
         let gy = need1 ? try -(x * (g * scale)) : nil
