@@ -2,7 +2,8 @@ import BettyScript
 import Foundation
 import Testing
 
-// Sessions under Golden/ replayed with echo; the transcript must match the recorded .out file.
+// Sessions under Golden/ replayed with echo; the transcript must match the recorded .out file: text
+// exactly, numbers to float rounding (NumericTranscriptComparison says why and how close).
 // Re-record after an intended change with:  BETTY_RECORD_GOLDEN=1 swift test --filter GoldenTranscript
 @Suite struct GoldenTranscriptTests {
     static let directory = repositoryRoot.appendingPathComponent("Tests/BettyScriptTests/Golden")
@@ -25,12 +26,9 @@ import Testing
             return
         }
         let expected = try String(contentsOf: expectedURL, encoding: .utf8)
-        let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
-        let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
-        if let i = zip(a, e).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
-            Issue.record("line \(i + 1) differs:\n  expected: \(e[i])\n  actual:   \(a[i])")
-        } else {
-            #expect(a.count == e.count, "expected \(e.count) lines, got \(a.count)")
-        }
+        let differences = NumericTranscriptComparison().differences(
+            expected: expected.split(separator: "\n", omittingEmptySubsequences: false),
+            actual: actual.split(separator: "\n", omittingEmptySubsequences: false))
+        for difference in differences.prefix(5) { Issue.record("\(file), \(difference)") }
     }
 }
