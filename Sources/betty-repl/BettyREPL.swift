@@ -25,7 +25,7 @@ struct BettyREPL: ParsableCommand {
     @Flag(help: "One JSON object per line for every event, output, error and expectation.")
     var json = false
 
-    @Flag(help: "After replaying FILE, hand the prompt to the user.")
+    @Flag(help: "After replaying FILE (also when it stops at an error), hand the prompt to the user.")
     var thenInteractive = false
 
     @Option(help: "History file for the interactive prompt.")
@@ -45,18 +45,22 @@ struct BettyREPL: ParsableCommand {
                 throw ExitCode(2)
             }
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            if session.replay(lines, file: file) != nil { throw ExitCode(2) }
+            let failed = session.replay(lines, file: file) != nil
+            // --then-interactive hands over the prompt after an error too: the state up to the error is
+            // there to inspect and fix, which is the point of asking for the prompt.
             guard thenInteractive, !session.quitRequested else {
-                throw ExitCode(session.failedExpectations > 0 ? 1 : 0)
+                throw ExitCode(failed ? 2 : session.failedExpectations > 0 ? 1 : 0)
             }
+            // A replay that ended inside a block reported it; the prompt starts outside any block.
+            session.abandonBlock()
         }
 
         if isatty(STDIN_FILENO) != 0 && !json {
             // Typed lines are on the screen already: echo only what a replay reads.
             plain.echoLines = false
             interactive(session)
-        } else if file == nil {
-            // Statements piped in: a replay of stdin.
+        } else {
+            // Statements piped in: a replay of stdin (after FILE with --then-interactive).
             let lines = AnySequence { AnyIterator { Swift.readLine(strippingNewline: true) } }
             if session.replay(lines, file: "<stdin>") != nil { throw ExitCode(2) }
         }
@@ -68,10 +72,22 @@ struct BettyREPL: ParsableCommand {
         let editor = LineEditor(historyPath: history) { word, line in session.completions(for: word, line: line) }
         var number = 0
         while !session.quitRequested {
-            guard let line = editor.readLine(prompt: session.isContinuing ? "  ...> " : "betty> ") else { break }
-            number += 1
-            editor.addHistory(line)
-            session.execute(line, file: "<input>", line: number)
+            switch editor.readLine(prompt: session.isContinuing ? "  ...> " : "betty> ") {
+            case let .line(line):
+                number += 1
+                editor.addHistory(line)
+                session.execute(line, file: "<input>", line: number)
+            case .interrupted:
+                // As a shell drops a half-typed loop: the block goes, the prompt stays.
+                if let name = session.abandonBlock() {
+                    print("problem block '\(name)' dropped (Ctrl-C); nothing of it was defined")
+                }
+            case .endOfInput:
+                if let name = session.abandonBlock() {
+                    print("problem block '\(name)' dropped: the input ended before its 'end'")
+                }
+                return
+            }
         }
     }
 }

@@ -30,10 +30,18 @@ final class LineEditor {
         }
     }
 
-    /// Shows `prompt` and returns the line typed, nil at end of input (Ctrl-D on an empty line). Ctrl-C
-    /// discards the current input, echoes `^C` and a newline and returns "" so the caller shows a fresh prompt.
+    /// What ended a `readLine`.
+    enum Input: Equatable {
+        case line(String)
+        /// Ctrl-C: the half-typed line was discarded (`^C` and a newline echoed).
+        case interrupted
+        /// Ctrl-D on an empty line, or the terminal went away.
+        case endOfInput
+    }
+
+    /// Shows `prompt` and returns the line typed, or why there is none.
     /// Non-printing sequences in `prompt` (colours) must be wrapped in "\u{1}" ... "\u{2}".
-    func readLine(prompt: String) -> String? {
+    func readLine(prompt: String) -> Input {
         _ = SignalRouting.drainWakePipe()
         SignalRouting.promptActive.store(true, ordering: .releasing)
         defer { SignalRouting.promptActive.store(false, ordering: .releasing) }
@@ -49,18 +57,22 @@ final class LineEditor {
             let ready = poll(&fds, nfds_t(fds.count), -1)
             if ready < 0 {
                 if errno == EINTR { continue }
-                return endOfInput()
+                endOfInput()
+                return .endOfInput
             }
             if fds[1].revents != 0 {
                 let wake = SignalRouting.drainWakePipe()
                 if wake.interrupted {
                     cancelLine()
-                    return ""
+                    return .interrupted
                 }
                 if wake.resized { rl_resize_terminal() }
             }
             let input = fds[0].revents
-            if input & Int16(POLLNVAL) != 0 { return endOfInput() }
+            if input & Int16(POLLNVAL) != 0 {
+                endOfInput()
+                return .endOfInput
+            }
             // POLLHUP/POLLERR included: the read inside readline then sees EOF and reports it as nil.
             if input & Int16(POLLIN | POLLHUP | POLLERR) != 0 { rl_callback_read_char() }
         }
@@ -68,9 +80,9 @@ final class LineEditor {
             // On EOF readline ends the line itself only when it leaves bracketed-paste mode.
             let bracketedPaste = rl_variable_value("enable-bracketed-paste").map { String(cString: $0) }
             if bracketedPaste != "on" { writeToTerminal("\n") }
-            return nil
+            return .endOfInput
         }
-        return line
+        return .line(line)
     }
 
     /// Adds a non-empty line to history (consecutive duplicates skipped) and appends it to the history file
@@ -109,10 +121,9 @@ final class LineEditor {
         writeToTerminal("\n")
     }
 
-    private func endOfInput() -> String? {
+    private func endOfInput() {
         rl_callback_handler_remove()
         writeToTerminal("\n")
-        return nil
     }
 
     private func writeToTerminal(_ text: String) {
@@ -138,6 +149,8 @@ private enum ReadlineState {
 
     /// Names like `inner.params` and `lr_decay` are one word, while `unroll=`, `f(x`, `a+b` start a new one.
     static let wordBreakCharacters = " \t\n\"'`@$#><=;|&{}()[],+-*/%^!~:?\\"
+    /// File names in quotes may hold any of the above but the quote itself. Kept for readline: never freed.
+    nonisolated(unsafe) static let quotedWordBreakCharacters = strdup("\"")!
 
     static func configureOnce() {
         guard !configured else { return }
@@ -148,6 +161,10 @@ private enum ReadlineState {
         rl_basic_word_break_characters = breaks
         rl_completer_word_break_characters = breaks
         rl_attempted_completion_function = attemptCompletion
+        // Inside "...", the word is everything after the quote (paths hold '/', '-', '.'), completed as a
+        // file name: `load "runs/ck<Tab>`.
+        rl_completer_quote_characters = UnsafePointer(strdup("\""))
+        rl_completion_word_break_hook = quotedWordBreaks
         // Signals are ours (see Signals.swift); readline's handlers would only be live inside
         // rl_callback_read_char and would miss the Ctrl-C that arrives while we wait in poll().
         rl_catch_signals = 0
@@ -172,11 +189,25 @@ private func handleAcceptedLine(_ line: UnsafeMutablePointer<CChar>?) {
     rl_callback_handler_remove()
 }
 
+/// Inside an open quote only a space ends the word: readline would otherwise skip a break character right
+/// after the quote, the '/' that starts an absolute path.
+private func quotedWordBreaks() -> UnsafeMutablePointer<CChar>? {
+    guard let buffer = rl_line_buffer else { return nil }
+    let typed = UnsafeRawBufferPointer(start: buffer, count: Int(rl_point))
+    let insideQuotes = typed.reduce(0) { $1 == UInt8(ascii: "\"") ? $0 + 1 : $0 } % 2 == 1
+    return insideQuotes ? ReadlineState.quotedWordBreakCharacters : nil
+}
+
 private func attemptCompletion(
     _ text: UnsafePointer<CChar>?, _ start: Int32, _ end: Int32
 ) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
     rl_attempted_completion_over = 1
     guard let text else { return nil }
+    if rl_completion_quote_character != 0 {
+        // Readline lists the directory, appends '/' to directories and closes the quote after a file.
+        rl_filename_completion_desired = 1
+        return rl_completion_matches(text, rl_filename_completion_function)
+    }
     let word = String(cString: text)
     let line = rl_line_buffer.map {
         String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(end)), as: UTF8.self)

@@ -137,6 +137,52 @@ struct InteractiveREPLTests {
         }
     }
 
+    /// Ctrl-C inside a `problem` block drops the block and keeps the prompt; Tab inside quotes completes a
+    /// file name; Ctrl-D inside a block says the block was dropped.
+    @Test func blocksAreDroppedAsAShellDropsAHalfTypedLoop() throws {
+        let home = try TemporaryDirectory()
+        #expect(FileManager.default.createFile(atPath: home.path + "/checkpoint-17.safetensors", contents: Data()))
+        try withREPL(home: home, history: home.path + "/history") { repl in
+            try repl.expect("betty> ")
+            try repl.converse([("problem inner", "  ...> "), ("module params 3", "  ...> ")])
+            try repl.send("\u{03}")
+            try repl.expect("problem block 'inner' dropped (Ctrl-C); nothing of it was defined")
+            try repl.expect("betty> ")
+            // Nothing was defined, so the name is free and `end` is not expected.
+            try repl.enter("show graph")
+            try repl.expect("graph: no problems")
+            try repl.expect("betty> ")
+
+            try repl.type("load \"\(home.path)/check")
+            try repl.send("\t")
+            try repl.expect("point-17.safetensors\" ")
+            try repl.send("\u{15}")  // Ctrl-U: drop the completed line unrun
+
+            try repl.converse([("", "betty> "), ("problem outer", "  ...> ")])
+            try repl.send("\u{04}")
+            try repl.expect("problem block 'outer' dropped: the input ended before its 'end'")
+            #expect(try repl.waitForExit() == 0, "\(repl.transcript)")
+        }
+    }
+
+    /// `--then-interactive` hands over the prompt after an error in the file, with the state up to it.
+    @Test func thenInteractiveOpensThePromptAfterAnError() throws {
+        let home = try TemporaryDirectory()
+        let file = home.path + "/broken.betty"
+        try "let a = 6\nprint a * bogus\nlet b = 7\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try withREPL(home: home, history: home.path + "/history", arguments: ["--then-interactive", file]) { repl in
+            try repl.expect("unknown name 'bogus'")
+            try repl.expect("betty> ")
+            try repl.enter("print a * 7")
+            try repl.expect("42")
+            try repl.expect("betty> ")
+            try repl.enter("print b")  // the replay stopped at the error: line 3 never ran
+            try repl.expect("unknown name 'b'")
+            try repl.enter("quit")
+            #expect(try repl.waitForExit() == 0, "\(repl.transcript)")
+        }
+    }
+
     // MARK: - Support
 
     private static func number(after prefix: String, in text: String) -> Int? {
@@ -154,7 +200,7 @@ struct InteractiveREPLTests {
         try repl.expect("betty> ")
     }
 
-    private func withREPL(home: TemporaryDirectory, history: String,
+    private func withREPL(home: TemporaryDirectory, history: String, arguments: [String] = [],
                           _ body: (PseudoTerminalSession) throws -> Void) throws {
         var environment = [
             "TERM": "xterm",
@@ -167,7 +213,7 @@ struct InteractiveREPLTests {
             if let value = ProcessInfo.processInfo.environment[name] { environment[name] = value }
         }
         let repl = try PseudoTerminalSession(executable: try Self.bettyREPL(),
-                                             arguments: ["--history", history], environment: environment)
+                                             arguments: ["--history", history] + arguments, environment: environment)
         defer { repl.close() }
         try body(repl)
     }

@@ -48,6 +48,16 @@ public final class Session: @unchecked Sendable {
     /// Whether the session is inside a `problem ... end` block (the REPL shows a continuation prompt).
     public var isContinuing: Bool { block != nil }
 
+    /// Drops an unfinished `problem ... end` block (Ctrl-C or Ctrl-D at the continuation prompt), as a
+    /// shell drops a half-typed loop. Returns the problem's name, nil when no block was open. Nothing of
+    /// the block was defined, so nothing else changes.
+    @discardableResult
+    public func abandonBlock() -> String? {
+        guard let current = block else { return nil }
+        block = nil
+        return current.spec.name.text
+    }
+
     /// Asks a running `run` to stop after the current step. Safe from a signal handler's thread.
     public func interrupt() { interruptFlag.store(true, ordering: .relaxed) }
 
