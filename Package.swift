@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "BettyScript", targets: ["BettyScript"]),
         .executable(name: "betty-repl", targets: ["betty-repl"]),
         .executable(name: "BettyBench", targets: ["BettyBench"]),
+        .executable(name: "betty-fuzz", targets: ["betty-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,6 +30,10 @@ let package = Package(
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .executableTarget(name: "betty-repl", dependencies: [
             "BettyScript", "CReadline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Seeded fuzzers that drive the built betty-repl as a child process (never part of swift test).
+        .executableTarget(name: "betty-fuzz", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "_TestSupport", dependencies: ["BettyTensor"]),
         // Depends on CBLAS directly only to time the raw OpenBLAS call our matmul is measured against.

@@ -28,6 +28,9 @@ struct BettyREPL: ParsableCommand {
     @Flag(help: "After replaying FILE (also when it stops at an error), hand the prompt to the user.")
     var thenInteractive = false
 
+    @Flag(help: "Replay every line of FILE or stdin even after an error, as the prompt does; exit status 2 if any line failed.")
+    var keepGoing = false
+
     @Option(help: "History file for the interactive prompt.")
     var history: String = (ProcessInfo.processInfo.environment["HOME"].map { $0 + "/.betty_history" }) ?? ".betty_history"
 
@@ -45,7 +48,7 @@ struct BettyREPL: ParsableCommand {
                 throw ExitCode(2)
             }
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            let failed = session.replay(lines, file: file) != nil
+            let failed = replay(session, lines, file: file)
             // --then-interactive hands over the prompt after an error too: the state up to the error is
             // there to inspect and fix, which is the point of asking for the prompt.
             guard thenInteractive, !session.quitRequested else {
@@ -62,9 +65,24 @@ struct BettyREPL: ParsableCommand {
         } else {
             // Statements piped in: a replay of stdin (after FILE with --then-interactive).
             let lines = AnySequence { AnyIterator { Swift.readLine(strippingNewline: true) } }
-            if session.replay(lines, file: "<stdin>") != nil { throw ExitCode(2) }
+            if replay(session, lines, file: "<stdin>") { throw ExitCode(2) }
         }
         throw ExitCode(session.failedExpectations > 0 ? 1 : 0)
+    }
+
+    /// Replays `lines`; true when a line failed. Stops at the first error unless --keep-going.
+    private func replay(_ session: Session, _ lines: some Sequence<String>, file: String) -> Bool {
+        guard keepGoing else { return session.replay(lines, file: file) != nil }
+        var failed = false
+        for (number, line) in zip(1..., lines) {
+            if session.execute(line, file: file, line: number) != nil { failed = true }
+            if session.quitRequested { break }
+        }
+        if let name = session.abandonBlock() {
+            session.output.error(ScriptError("the input ends inside the block of problem '\(name)'; add 'end'"))
+            failed = true
+        }
+        return failed
     }
 
     private func interactive(_ session: Session) {
