@@ -134,7 +134,7 @@ struct SeedFiles {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("betty-fuzz-seed-\(getpid())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try write(LineGenerator.prelude + ["run 3", "save \"seed.safetensors\""], to: directory + "/seed.betty")
+        try write(LineGenerator.prelude + ["run 4", "save \"seed.safetensors\""], to: directory + "/seed.betty")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: repl)
         process.arguments = ["seed.betty"]
