@@ -140,6 +140,15 @@ extension Session {
             next.remove(at: i)
         }
         try apply(next, at: names[0].location.through(names.last!.location))
+        for (upper, lower) in try pairs(names) { warnAboutReads(across: upper.text, lower.text) }
+    }
+
+    /// A disconnected pair whose losses still read each other keeps running, but not as before: say how.
+    private func warnAboutReads(across upper: String, _ lower: String) {
+        let reads = { (reader: String, read: String) in (self.problemReads[reader] ?? []).contains { $0.text == read } }
+        let why = reads(upper, lower) ? "\(upper)'s loss reads \(lower)" : reads(lower, upper) ? "\(lower)'s loss reads \(upper)" : nil
+        guard let why else { return }
+        output.text("warning: \(why), but \(upper) -> \(lower) is disconnected: \(upper) now steps on its direct gradient alone, with no hypergradient through \(lower)'s steps; 'connect \(upper) -> \(lower)' restores it")
     }
 
     /// Checks the graph with the new connections before anything changes.
