@@ -62,7 +62,7 @@ enum ScriptBenchmarks {
         data.append(contentsOf: [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
         data.append(contentsOf: Array(header.utf8))
         for v in t.scalars { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try FileIO.write([UInt8](data), to: path)
     }
 
     /// `data NAME = npy ...` for `dataset`, written under `directory`.

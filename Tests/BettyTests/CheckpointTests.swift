@@ -10,7 +10,7 @@ import Betty
 /// mid-run, accumulated gradients (inner windows of 2 unrolled × 2 accumulated steps), ready flags
 /// held between steps (the outer level waits for both lowers: inner every 4 steps, aux every 3), and
 /// optionally roll-back (window-start copies).
-private enum TinyHPO {
+enum TinyHPO {
     static func make(hidden: Int = 6, innerName: String = "inner", rollBack: Bool = false) throws -> Engine {
         var gen = RandomGenerator(seed: 11)
         let wTrue = Tensor.randomNormal([4], using: &gen)
@@ -83,7 +83,7 @@ private final class StepLog: @unchecked Sendable {
 }
 
 /// Every value a load may change, read through the public API, as bit patterns.
-private func snapshot(_ engine: Engine) -> [String] {
+func snapshot(_ engine: Engine) -> [String] {
     func bits(_ t: Tensor) -> String { "\(t.shape) " + t.scalars.map { String($0.bitPattern, radix: 16) }.joined(separator: ",") }
     var out = ["global \(engine.globalStep)"]
     for p in engine.problems {
@@ -99,7 +99,7 @@ private func snapshot(_ engine: Engine) -> [String] {
     return out
 }
 
-private func withTemporaryDirectory(_ body: (String) throws -> Void) throws {
+func withTemporaryDirectory(_ body: (String) throws -> Void) throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("betty-checkpoint-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -108,7 +108,7 @@ private func withTemporaryDirectory(_ body: (String) throws -> Void) throws {
 
 /// A safetensors reader written from the format's description alone, sharing no code with the
 /// library's: the 8-byte little-endian length, a JSON header via JSONSerialization, raw data.
-private struct IndependentFile {
+struct IndependentFile {
     struct Entry { var name: String; var dtype: String; var shape: [Int]; var begin: Int; var end: Int }
     var headerSize: Int
     var headerText: String
@@ -174,7 +174,9 @@ private struct IndependentFile {
             try original.run(iterations: 6)
 
             let restored = try TinyHPO.make(rollBack: rollBack)
-            #expect(try restored.loadCheckpoint(from: path) == ["note": "after 7 steps"])
+            let tensorCount = try SafeTensors.read(path: path).tensors.count
+            #expect(try restored.loadCheckpoint(from: path)
+                    == LoadedCheckpoint(metadata: ["note": "after 7 steps"], tensorCount: tensorCount, uncheckedTensors: []))
             #expect(restored.globalStep == 7)
             #expect(restored.problem(named: "inner")?.localStep == 7)
             let resumed = StepLog(restored)
@@ -356,9 +358,10 @@ private struct IndependentFile {
         try withTemporaryDirectory { directory in
             let engine = try TinyHPO.make()
             let path = directory + "/nope.safetensors"
-            #expect(throws: CheckpointError.fileNotFound(path: path)) { try engine.loadCheckpoint(from: path) }
-            #expect("\(CheckpointError.fileNotFound(path: path))" == "checkpoint '\(path)': no such file")
-            #expect(throws: CheckpointError.fileNotFound(path: path)) { try SafeTensors.read(path: path) }
+            let missing = CheckpointError.file(FileIOError(path: path, operation: .read, reason: .system(ENOENT)))
+            #expect(throws: missing) { try engine.loadCheckpoint(from: path) }
+            #expect("\(missing)" == "cannot read \(path): no such file")
+            #expect(throws: missing) { try SafeTensors.read(path: path) }
         }
     }
 
@@ -403,7 +406,7 @@ private struct IndependentFile {
             let engine = try TinyHPO.make()
             let metadata = ["run": "tiny", "config": "{\"hidden\": 6}"]
             try engine.saveCheckpoint(to: path, metadata: metadata)
-            #expect(try TinyHPO.make().loadCheckpoint(from: path) == metadata)
+            #expect(try TinyHPO.make().loadCheckpoint(from: path).metadata == metadata)
             #expect(throws: CheckpointError.self) { try engine.saveCheckpoint(to: path, metadata: ["betty.mine": "x"]) }
             // A plain safetensors file is not an engine checkpoint.
             try SafeTensors.write(tensors: [("outer.value", Tensor([0]))], metadata: [:], to: path)
@@ -462,7 +465,12 @@ extension CheckpointTests {
                 #expect((8 + file.headerSize) % 8 == 0, "the data section starts 8-byte aligned")
                 let closing = try #require(file.headerText.lastIndex(of: "}"))
                 #expect(file.headerText[file.headerText.index(after: closing)...].allSatisfy { $0 == " " }, "padding is spaces")
-                #expect(file.metadata == Self.metadata)
+                // Beside the caller's metadata, each tensor's CRC-32C of its little-endian bytes.
+                var expected = Self.metadata
+                for entry in file.entries {
+                    expected["crc32c." + entry.name] = String(format: "%08x", bitwiseCRC32C(file.data[entry.begin..<entry.end]))
+                }
+                #expect(file.metadata == expected)
                 // Packed in header order: the data order is the order of the names in the header text.
                 #expect(file.entries.map(\.name) == tensors.map(\.0))
                 let positions = tensors.map(\.0).map { name in

@@ -23,7 +23,12 @@ import BettyTensor
         logger.log(.validation(globalStep: 12, metrics: ["acc": 0.75]))
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(lines == [CSVLogger.header, "step,12,inner,12,0.5,0.25,100,200,,", "validation,12,,,,,,,acc,0.75"])
-        #expect(throws: (any Error).self) { try CSVLogger(path: "/no/such/dir/x.csv") }
+        #expect(throws: FileIOError(path: "/no/such/dir/x.csv", operation: .write, reason: .directoryMissing("/no/such/dir"))) {
+            try CSVLogger(path: "/no/such/dir/x.csv")
+        }
+        #expect(throws: FileIOError(path: "/dev/full", operation: .write, reason: .notARegularFile(.characterDevice, throughLink: false))) {
+            try CSVLogger(path: "/dev/full")
+        }
     }
 
     @Test func metricsLoggedByTheTrainingStepTravelWithTheStepEvent() throws {

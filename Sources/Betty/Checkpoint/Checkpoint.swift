@@ -9,8 +9,9 @@ extension Engine {
     /// in the metadata (keys `betty.*`, JSON values) beside `metadata`. A run restored from it
     /// continues bit for bit as this one would. Call it between steps.
     ///
-    /// The file is replaced atomically. Refused while a reverse-mode problem is inside an unrolled
-    /// window, whose parameters are nodes of a recorded graph.
+    /// The file is replaced only once the new one is complete, and only if it is absent or a regular
+    /// file (see `SafeTensors.write`); each tensor's checksum is stored with it. Refused while a
+    /// reverse-mode problem is inside an unrolled window, whose parameters are nodes of a recorded graph.
     public func saveCheckpoint(to path: String, metadata: [String: String] = [:]) throws(CheckpointError) {
         for p in problems where p.trajectoryStates != nil {
             let window = p.config.unrollSteps * p.config.gradientAccumulation
@@ -34,11 +35,11 @@ extension Engine {
     }
 
     /// Restores the state `saveCheckpoint` wrote into this engine, built the same way, and returns
-    /// the user's metadata. Every tensor name, shape and dtype and every counter that must agree is
-    /// checked first; any difference, all of them listed in one `CheckpointError.mismatch`, leaves the
-    /// engine exactly as it was.
+    /// the user's metadata. The data is checked against its checksums, then every tensor name, shape
+    /// and dtype and every counter that must agree; any difference, all of them listed in one
+    /// `CheckpointError.mismatch`, leaves the engine exactly as it was.
     @discardableResult
-    public func loadCheckpoint(from path: String) throws(CheckpointError) -> [String: String] {
+    public func loadCheckpoint(from path: String) throws(CheckpointError) -> LoadedCheckpoint {
         let file = try SafeTensors.File(path: path)
         let saved = try SavedEngine(metadata: file.metadata, path: path)
         var check = CheckpointCheck(file: file)
@@ -67,7 +68,7 @@ extension Engine {
         let values = try check.values()
         for (layout, record) in restores { layout.restore(record, from: values) }
         globalStep = saved.globalStep
-        return saved.user
+        return LoadedCheckpoint(metadata: saved.user, tensorCount: file.entries.count, uncheckedTensors: file.uncheckedTensors)
     }
 }
 

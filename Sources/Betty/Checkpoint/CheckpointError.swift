@@ -1,10 +1,15 @@
+import BettyNN
+
 /// Why a checkpoint could not be written, read or loaded; the description has one line per problem.
 public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable {
-    case fileNotFound(path: String)
-    /// The operating system refused a read or write (permissions, a full disk, a directory in the way).
-    case io(path: String, operation: String, reason: String)
+    /// The file could not be read or written (no such file, permissions, a full disk, a directory
+    /// or device in the way); a failed write leaves any earlier file as it was.
+    case file(FileIOError)
     /// The bytes are not a complete safetensors file: cut short, or a header that does not add up.
     case corrupt(path: String, reason: String)
+    /// A tensor's data differs from the CRC-32C stored when it was written: the file was damaged or
+    /// edited since.
+    case checksumMismatch(path: String, tensor: String, stored: UInt32, computed: UInt32)
     /// A well-formed safetensors file holding what `Tensor` cannot represent (a dtype other than F32,
     /// a rank above `Shape.maxRank`).
     case unsupported(path: String, reason: String)
@@ -20,12 +25,14 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
 
     public var description: String {
         switch self {
-        case let .fileNotFound(path):
-            return "checkpoint '\(path)': no such file"
-        case let .io(path, operation, reason):
-            return "checkpoint '\(path)': cannot \(operation): \(reason)"
+        case let .file(error):
+            return error.description
         case let .corrupt(path, reason):
             return "checkpoint '\(path)' is truncated or corrupt: \(reason)"
+        case let .checksumMismatch(path, tensor, stored, computed):
+            return "checkpoint '\(path)' is corrupt: the data of tensor '\(tensor)' does not match its checksum "
+                + "(CRC-32C stored \(SafeTensors.checksumText(stored)), computed \(SafeTensors.checksumText(computed))); "
+                + "the file was damaged or changed after it was saved, and nothing was loaded"
         case let .unsupported(path, reason):
             return "checkpoint '\(path)': \(reason)"
         case let .notAnEngineCheckpoint(path, reason):

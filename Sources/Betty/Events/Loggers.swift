@@ -1,3 +1,4 @@
+import BettyNN
 import Foundation
 
 /// Formats engine events as one plain line each, in Betty's style:
@@ -28,26 +29,25 @@ public struct TextLogger: Sendable {
     private func format(_ x: Float) -> String { String(format: "%.4g", Double(x)) }
 }
 
-/// Writes step and validation events to a CSV file, one row per event, flushed as it goes so a
-/// crash loses at most the row being written.
+/// Writes step and validation events to a CSV file, one row per event, each written as it comes so
+/// a crash loses at most the row being written.
+///
+/// The file starts as a new file with the header that replaces `path` (see `FileReplacement`), so a
+/// directory or device at `path` is refused untouched; rows are then appended to it in place.
 public final class CSVLogger: @unchecked Sendable {
     public static let header = "kind,global_step,problem,local_step,loss,hypergradient_norm,live_bytes,peak_bytes,metric,value"
-    private let handle: FileHandle
+    private let file: FileReplacement
     public let path: String
+    /// The first failed write (a full disk, say). Logging stops there rather than interrupt training;
+    /// the rows before it are in the file.
+    public private(set) var failure: FileIOError?
 
-    public init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data((Self.header + "\n").utf8)) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
-        }
-        handle.seekToEndOfFile()
-        self.handle = handle
+    public init(path: String) throws(FileIOError) {
+        file = try FileReplacement(replacing: path)
+        try file.write(Self.header + "\n")
+        try file.commit()
         self.path = path
     }
-
-    deinit { try? handle.close() }
 
     public func log(_ event: EngineEvent) {
         var rows: [String] = []
@@ -62,6 +62,7 @@ public final class CSVLogger: @unchecked Sendable {
         case let .stopped(step, reason):
             rows.append("stopped,\(step),,,,,,,reason,\(reason.replacingOccurrences(of: ",", with: ";"))")
         }
-        if !rows.isEmpty { handle.write(Data((rows.joined(separator: "\n") + "\n").utf8)) }
+        guard !rows.isEmpty, failure == nil else { return }
+        do { try file.write(rows.joined(separator: "\n") + "\n") } catch { failure = error }
     }
 }

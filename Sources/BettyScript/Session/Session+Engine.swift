@@ -201,7 +201,7 @@ extension Session {
         try reader.finish()
         if let (path, l) = csvPath {
             // Kept by the session, not subscribed to one engine: it outlives engine rebuilds.
-            do { csvLogger = try CSVLogger(path: path) } catch { throw ScriptError("cannot write \(path): \(error)", at: l) }
+            do { csvLogger = try CSVLogger(path: path) } catch { throw ScriptError("\(error)", at: l) }
         }
         engineConfig = c
         logEvery = every
@@ -474,13 +474,20 @@ extension Session {
     /// defined now; every mismatch is reported and nothing changes unless all of it fits.
     func load(_ path: String, at location: SourceLocation) throws(ScriptError) {
         guard let engine else { throw ScriptError("define the problems the checkpoint holds before loading it", at: location) }
+        let loaded: LoadedCheckpoint
         do {
-            try engine.loadCheckpoint(from: path)
+            loaded = try engine.loadCheckpoint(from: path)
         } catch {
             throw ScriptError("\(error)", at: location)
         }
         pendingSteps = 0
         output.text("loaded \(path): global step \(engine.globalStep)")
+        if let first = loaded.uncheckedTensors.first {
+            let which = loaded.uncheckedTensors.count == loaded.tensorCount
+                ? "\(path) has no checksums (it was saved before checkpoints had them), so its data"
+                : "\(loaded.uncheckedTensors.count) of the \(loaded.tensorCount) tensors in \(path) have no checksum (the first is '\(first)'), so their data"
+            output.text("note: \(which) could not be checked for damage; save again to add them")
+        }
     }
 }
 

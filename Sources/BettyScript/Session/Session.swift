@@ -203,16 +203,10 @@ public final class Session: @unchecked Sendable {
     private func record(_ path: String, at location: SourceLocation) throws(ScriptError) {
         let text = "# recorded by betty-repl\n" + transcript.joined(separator: "\n") + "\n"
         do {
-            try writeAtomically(text, to: path)
+            try FileIO.write(text, to: path)
         } catch {
-            throw ScriptError("cannot write \(path): \(error)", at: location)
+            throw ScriptError("\(error)", at: location)
         }
         output.text("recorded \(transcript.count) lines to \(path)")
     }
-}
-
-import Foundation
-
-func writeAtomically(_ text: String, to path: String) throws {
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
 }
