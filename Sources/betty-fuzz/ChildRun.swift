@@ -76,8 +76,14 @@ final class ChildRun {
 
     private func drain() {
         guard let reader else { return }
-        let fresh = reader.availableData
-        guard !fresh.isEmpty else { return }
+        while true {
+            let fresh = reader.availableData
+            guard !fresh.isEmpty else { return }
+            take(fresh)
+        }
+    }
+
+    private func take(_ fresh: Data) {
         let marker = Array(#""event":"statement""#.utf8)
         // Count markers in the new bytes, plus any that straddle the previous chunk's end.
         let from = max(0, output.count - marker.count + 1)
