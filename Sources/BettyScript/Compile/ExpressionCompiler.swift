@@ -14,6 +14,8 @@ struct ExpressionCompiler {
     private(set) var forwardReferences: [Name] = []
     /// Every other problem the expressions call or read, where they do.
     private(set) var problemReads: [Name] = []
+    /// Forward references written as calls: at the top level these are unknown functions.
+    private var calledForwardReferences: Set<String> = []
 
     init(bindings: Bindings, problemName: String? = nil) {
         self.bindings = bindings
@@ -95,6 +97,17 @@ struct ExpressionCompiler {
                 }
             }
         }
+    }
+
+    /// The problem to ask for a top-level expression (`print`, `let`, `expect`, a validation metric),
+    /// where every name must exist already: nil when there is none.
+    var undefinedReference: ScriptError? {
+        guard let missing = forwardReferences.first else { return nil }
+        if calledForwardReferences.contains(missing.text) {
+            return ScriptError("unknown function '\(missing.text)'\(didYouMean(missing.text, in: Functions.names + bindings.problemOrder)); 'help functions' lists them",
+                               at: missing.location)
+        }
+        return ScriptError("unknown name '\(missing.text)': no problem, data set or value is called that", at: missing.location)
     }
 
     // MARK: - Names
@@ -226,6 +239,7 @@ struct ExpressionCompiler {
                 throw ScriptError("unknown function or problem '\(name)' (did you mean '\(guess)'?)", at: nameLocation)
             }
             forwardReferences.append(Name(text: name, location: nameLocation))
+            calledForwardReferences.insert(name)
         }
         guard arguments.count == 1, arguments[0].label == nil else {
             throw ScriptError("a problem is called with one input: \(name)(x)", at: l)

@@ -134,10 +134,7 @@ public final class Session: @unchecked Sendable {
         case .validateNow: try validateNow()
         case let .letValue(name, e):
             try claim(name, as: .value)
-            var compiler = ExpressionCompiler(bindings: bindings)
-            let compiled = try compiler.compile(e)
-            var env = Env.topLevel
-            let value = try withoutGrad { () throws(ScriptError) in try compiled(&env) }
+            let value = try evaluate(e)
             if let slot = bindings.values[name.text] { slot.value = value } else { bindings.values[name.text] = Slot(value) }
             output.text("\(name.text) = \(value.summary)")
         case let .print(e): try printValue(e)
@@ -166,9 +163,7 @@ public final class Session: @unchecked Sendable {
     func evaluate(_ e: Expr) throws(ScriptError) -> Value {
         var compiler = ExpressionCompiler(bindings: bindings)
         let compiled = try compiler.compile(e)
-        if let missing = compiler.forwardReferences.first {
-            throw ScriptError("problem '\(missing.text)' is not defined", at: missing.location)
-        }
+        if let undefined = compiler.undefinedReference { throw undefined }
         var env = Env.topLevel
         return try withoutGrad { () throws(ScriptError) in try compiled(&env) }
     }
