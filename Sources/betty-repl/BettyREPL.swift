@@ -44,8 +44,7 @@ struct BettyREPL: ParsableCommand {
                 output.error(ScriptError("cannot read session file \(file)"))
                 throw ExitCode(2)
             }
-            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            if session.replay(lines, file: file) != nil { throw ExitCode(2) }
+            if session.replay(contentsOf: text, file: file) != nil { throw ExitCode(2) }
             guard thenInteractive, !session.quitRequested else {
                 throw ExitCode(session.failedExpectations > 0 ? 1 : 0)
             }

@@ -70,13 +70,29 @@ public final class Session: @unchecked Sendable {
         }
     }
 
+    /// Runs the text of a session file (see `replay(_:file:)`), whatever its line ends.
+    @discardableResult
+    public func replay(contentsOf text: String, file: String) -> ScriptError? {
+        replay(Self.lines(of: text), file: file)
+    }
+
+    /// `text` cut into lines at LF or CRLF. In Swift "\r\n" is a single Character, so splitting on
+    /// "\n" leaves a CRLF file as one line; a CR at the end of the text (no LF after it) goes too.
+    public static func lines(of text: String) -> [String] {
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.map(String.init)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        if let last = lines.last, last.hasSuffix("\r") { lines[lines.count - 1] = String(last.dropLast()) }
+        return lines
+    }
+
     /// Runs `lines` as a session file: stops at the first error (returned) or at `quit`; a file that
-    /// ends inside a problem block is an error too.
+    /// ends inside a problem block is an error too. A line may still carry its CR or CRLF.
     @discardableResult
     public func replay(_ lines: some Sequence<String>, file: String) -> ScriptError? {
         var last = 0
         for (i, line) in zip(1..., lines) {
             last = i
+            let line = line.hasSuffix("\r\n") || line.hasSuffix("\r") ? String(line.dropLast()) : line
             if let error = execute(line, file: file, line: i) { return error }
             if quitRequested { return nil }
         }
