@@ -22,7 +22,7 @@ struct BettyREPL: ParsableCommand {
     @Flag(help: "Plain progress lines and results, no terminal UI. Until the dashboard lands this is the only output mode, so the flag changes nothing yet.")
     var headless = false
 
-    @Flag(help: "One JSON object per line for every event, output, error and expectation.")
+    @Flag(help: "One JSON object per line for every event, output, error and expectation. JSON has no NaN: a non-finite number is null, and KEY_nonfinite beside it says nan, inf or -inf.")
     var json = false
 
     @Flag(help: "After replaying FILE, hand the prompt to the user.")
