@@ -22,7 +22,7 @@ struct BettyREPL: ParsableCommand {
     @Flag(help: "Plain progress lines and results, no terminal UI. Until the dashboard lands this is the only output mode, so the flag changes nothing yet.")
     var headless = false
 
-    @Flag(help: "One JSON object per line for every event, output, error and expectation.")
+    @Flag(help: "One JSON object per line for every event, output, error and expectation. JSON has no NaN: a non-finite number is null, and KEY_nonfinite beside it says nan, inf or -inf.")
     var json = false
 
     @Flag(help: "After replaying FILE (also when it stops at an error), hand the prompt to the user.")
@@ -47,7 +47,7 @@ struct BettyREPL: ParsableCommand {
                 output.error(ScriptError("cannot read session file \(file)"))
                 throw ExitCode(2)
             }
-            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let lines = Session.lines(of: text)
             let failed = replay(session, lines, file: file)
             // --then-interactive hands over the prompt after an error too: the state up to the error is
             // there to inspect and fix, which is the point of asking for the prompt.
@@ -75,6 +75,7 @@ struct BettyREPL: ParsableCommand {
         guard keepGoing else { return session.replay(lines, file: file) != nil }
         var failed = false
         for (number, line) in zip(1..., lines) {
+            let line = line.hasSuffix("\r") ? String(line.dropLast()) : line
             if session.execute(line, file: file, line: number) != nil { failed = true }
             if session.quitRequested { break }
         }

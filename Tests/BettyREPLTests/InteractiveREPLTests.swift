@@ -200,7 +200,7 @@ struct InteractiveREPLTests {
         try repl.expect("betty> ")
     }
 
-    private func withREPL(home: TemporaryDirectory, history: String, arguments: [String] = [],
+    func withREPL(home: TemporaryDirectory, history: String, arguments: [String] = [],
                           _ body: (PseudoTerminalSession) throws -> Void) throws {
         var environment = [
             "TERM": "xterm",

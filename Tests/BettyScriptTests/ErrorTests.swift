@@ -129,6 +129,65 @@ import Testing
         #expect(transcript.errors.first?.message.contains("blowup") == true, "\(transcript.errors.map(\.rendered))")
         session.execute("show", file: "t", line: 1)
         #expect(transcript.errors.count == 1)
+        // How to get back to finite parameters, in the session's own commands.
+        #expect(transcript.errors.first?.message == "problem 'blowup': loss is nan at local step 1, so the run stopped; lower the learning rate or check the data, then type 'reset' to start again from the initial parameters, or 'load \"FILE\"' to go back to a saved checkpoint")
+        session.execute("reset", file: "t", line: 2)
+        session.execute("print blowup.params", file: "t", line: 3)
+        #expect(transcript.errors.count == 1 && transcript.text.hasSuffix("[1.0, 1.0, 1.0, 1.0], requiresGrad)"), "\(transcript.text.suffix(80))")
+    }
+
+    @Test func aCallToAnUnknownNameSaysUnknownFunction() {
+        #expect(error("print frobnicate(1)")?.message == "unknown function 'frobnicate'; 'help functions' lists them")
+        #expect(error("let f = 2 * frobnicate(valid.x)")?.message == "unknown function 'frobnicate'; 'help functions' lists them")
+        #expect(error("validate every 5: v = frobnicate(1)")?.location?.column == 23)
+        #expect(error("print softmx(valid.x)")?.message == "unknown function or problem 'softmx' (did you mean 'softmax'?)")
+        #expect(error("print frobnicate.params")?.message == "unknown name 'frobnicate': no problem, data set or value is called that")
+    }
+
+    @Test func anInvalidOptionValueListsTheValidOnes() {
+        let cases = [
+            ("config inner type=foo", "type must be one of darts, neumann, cg, sama, reverse, not 'foo'"),
+            ("config inner type=1", "type must be one of darts, neumann, cg, sama, reverse, not 1"),
+            ("config inner type=\"cg\"", "type must be one of darts, neumann, cg, sama, reverse, not \"cg\" (a word, without quotes: type=cg)"),
+            ("config inner first_order=maybe", "first_order must be true or false (or yes/no, on/off, 1/0), not 'maybe'"),
+            ("config inner first_order=2", "first_order must be true or false (or yes/no, on/off, 1/0), not 2"),
+            ("config inner unroll=many", "unroll must be a number, not 'many'"),
+            ("engine early_stopping=acc", "early_stopping must be off (no validation metric is defined yet: validate every N: NAME = EXPR), not 'acc'"),
+            ("engine early_stopping_mode=up", "early_stopping_mode must be one of min, max, not 'up'"),
+            ("print sum(valid.x, reduction=none)", "sum has no argument 'reduction'; it takes axis"),
+            ("print exp(valid.x, axis=1)", "exp has no argument 'axis'; it takes no keyword arguments"),
+            ("print mse(valid.x, valid.x, reduction=avg)", "reduction must be mean, sum or none, not 'avg'"),
+            ("print mse(valid.x, valid.x, reduction=meen)", "reduction must be mean, sum or none, not 'meen' (did you mean 'mean'?)"),
+            ("print huber(valid.x, valid.x, delta=big)", "delta must be a number, not 'big'"),
+            ("print sum(valid.x, axis=1e30)", "axis must be an integer, not 1e+30"),
+        ]
+        for (line, message) in cases {
+            #expect(error(line)?.message == message, "\(line)")
+        }
+        // A problem block's options are read at its `end`.
+        let (_, transcript) = replay("""
+            data d = logistic samples=50 features=3
+            problem p
+              module params 3
+              optimizer sgd lr=0.1 nesterov=maybe
+              data d batch=10
+              loss bce_logits(x @ params, y)
+            end
+            """)
+        #expect(transcript.errors.map(\.message) == ["nesterov must be true or false (or yes/no, on/off, 1/0), not 'maybe'"])
+        #expect(transcript.errors.first?.location == SourceLocation(file: "test.betty", line: 4, column: 33, length: 5))
+    }
+
+    @Test func aStepCountPastItsLimitSaysWhichLimitAndWhatToDoInstead() {
+        #expect(error("run 2e9")?.message == "run takes a whole number of steps from 1 to 999999999, got 2e+09; for a longer run set engine train_iters=N and type run without a count")
+        #expect(error("step 2e6")?.message == "step takes a whole number of steps from 1 to 999999, got 2000000 (step logs every step); run N takes up to 999999999")
+        #expect(error("run 1.5")?.message == "run takes a whole number of steps from 1 to 999999999, got 1.5")
+        #expect(error("run 0")?.message == "run takes a whole number of steps from 1 to 999999999, got 0")
+        #expect(error("validate every 0: v = inner.loss")?.message == "validate every takes a whole number of steps from 1 to 999999999, got 0")
+        // The way around the limit works: a bare run takes train_iters.
+        let (session, transcript) = replay(tinyProgram + "\nengine train_iters=3\nrun")
+        #expect(transcript.errors.isEmpty && session.problemNames.count == 2)
+        #expect(transcript.text.contains("ran 3 steps"), "\(transcript.text.suffix(120))")
     }
 
     @Test func lossMustBeAScalar() {

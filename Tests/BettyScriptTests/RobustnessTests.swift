@@ -45,6 +45,16 @@ import Testing
         return String(chars)
     }
 
+    /// An expression nested up to 5000 levels deep, of a kind picked at random, where a statement takes
+    /// one: most pass the nesting limit, some stay under it.
+    private static func nested(_ g: inout RandomGenerator) -> String {
+        let depth = 1 + Int(g.next() % 5000)
+        let kinds = [("(", ")"), ("abs(", ")"), ("-", ""), ("2^", ""), ("1+(", ")"), ("inner.params*(", ")"), ("x.", "")]
+        let (open, close) = kinds[Int(g.next() % UInt64(kinds.count))]
+        let statement = ["print ", "let z = ", "expect 1 < ", "engine log_every=", "validate every 3: v = "][Int(g.next() % 5)]
+        return statement + String(repeating: open, count: depth) + "1" + String(repeating: close, count: depth)
+    }
+
     @Test func randomAndMutatedLinesNeverCrashOrHang() throws {
         // Commands that write files (save, record) land in a scratch directory.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("betty-fuzz-\(getpid())")
@@ -78,10 +88,14 @@ import Testing
         var lines = 0
         for round in 0..<3000 {
             let line: String
-            switch g.next() % 4 {
-            case 0: line = String((0..<Int(g.next() % 40)).map { _ in Self.alphabet[Int(g.next() % UInt64(Self.alphabet.count))] })
-            case 1: line = Self.corpus[Int(g.next() % UInt64(Self.corpus.count))]
-            default: line = Self.mutate(Self.corpus[Int(g.next() % UInt64(Self.corpus.count))], &g)
+            if round % 50 == 0 {
+                line = Self.nested(&g)
+            } else {
+                switch g.next() % 4 {
+                case 0: line = String((0..<Int(g.next() % 40)).map { _ in Self.alphabet[Int(g.next() % UInt64(Self.alphabet.count))] })
+                case 1: line = Self.corpus[Int(g.next() % UInt64(Self.corpus.count))]
+                default: line = Self.mutate(Self.corpus[Int(g.next() % UInt64(Self.corpus.count))], &g)
+                }
             }
             commandStarted.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
             session.execute(line, file: "fuzz", line: round + 1)

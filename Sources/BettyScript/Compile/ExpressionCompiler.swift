@@ -14,6 +14,8 @@ struct ExpressionCompiler {
     private(set) var forwardReferences: [Name] = []
     /// Every other problem the expressions call or read, where they do.
     private(set) var problemReads: [Name] = []
+    /// Forward references written as calls: at the top level these are unknown functions.
+    private var calledForwardReferences: Set<String> = []
 
     init(bindings: Bindings, problemName: String? = nil) {
         self.bindings = bindings
@@ -29,37 +31,83 @@ struct ExpressionCompiler {
         try node(e).compiled
     }
 
-    mutating func node(_ e: Expr) throws(ScriptError) -> Node {
-        switch e {
-        case let .number(x, _):
-            return .number(x)
-        case let .string(_, l):
-            throw ScriptError("a string is not a value here", at: l)
-        case let .tuple(_, l):
-            throw ScriptError("a list of values is only allowed as an option (e.g. milestones=(100, 200))", at: l)
-        case let .name(n, l):
-            return try name(n, at: l)
-        case let .member(base, member, l):
-            return try self.member(base, member, at: l)
-        case let .call(callee, arguments, l):
-            return try call(callee, arguments, at: l)
-        case let .unary(op, operand, _):
-            let inner = try node(operand)
-            if op == "+" { return inner }
-            switch inner {
-            case let .number(x): return .number(-x)
-            case let .tensor(code): return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in -(try code(&env)) }
-            case let .value(code):
-                return .value { (env: inout Env) throws(ScriptError) -> Value in
-                    switch try code(&env) {
-                    case let .number(x): .number(-x)
-                    case let .tensor(t): .tensor(-t)
-                    }
+    /// Compiles `root` bottom-up with an explicit work list rather than by recursion, so compiling
+    /// uses the same few frames of stack however deep the expression (a debug build's frames here
+    /// are kilobytes each). Operands compile left to right before what applies to them.
+    mutating func node(_ root: Expr) throws(ScriptError) -> Node {
+        var work: [CompileStep] = [.visit(root)]
+        var operands: [Node] = []
+        while let step = work.popLast() {
+            switch step {
+            case let .visit(e):
+                switch e {
+                case let .number(x, _):
+                    operands.append(.number(x))
+                case let .string(_, l):
+                    throw ScriptError("a string is not a value here", at: l)
+                case let .tuple(_, l):
+                    throw ScriptError("a list of values is only allowed as an option (e.g. milestones=(100, 200))", at: l)
+                case let .name(n, l):
+                    operands.append(try name(n, at: l))
+                case let .member(base, member, l):
+                    operands.append(try self.member(base, member, at: l))
+                case let .call(callee, arguments, l):
+                    let (finish, inputs) = try call(callee, arguments, at: l)
+                    work.append(finish)
+                    work.append(contentsOf: inputs.reversed().map(CompileStep.visit))
+                case let .unary(op, operand, _):
+                    work.append(.sign(op))
+                    work.append(.visit(operand))
+                case let .binary(op, lhs, rhs, l):
+                    work.append(.binary(op, exponent: rhs.location, at: l))
+                    work.append(.visit(rhs))
+                    work.append(.visit(lhs))
+                }
+            case let .sign(op):
+                let inner = operands.removeLast()
+                operands.append(op == "-" ? Self.negated(inner) : inner)
+            case let .binary(op, exponentLocation, l):
+                let b = operands.removeLast(), a = operands.removeLast()
+                operands.append(try binary(op, a, b, exponentAt: exponentLocation, at: l))
+            case let .function(name, count, keywords, l):
+                let arguments = Array(operands.suffix(count))
+                operands.removeLast(count)
+                operands.append(try Functions.build(name, arguments, keywords, at: l))
+            case let .problemCall(ref, nameLocation, l):
+                let input = operands.removeLast().tensorCode
+                operands.append(.tensor { (env: inout Env) throws(ScriptError) -> Tensor in
+                    let p = try ref.resolved(at: nameLocation)
+                    let x = try input(&env)
+                    return try located(l) { () throws(TensorError) in try p.module(x) }
+                })
+            }
+        }
+        return operands[0]
+    }
+
+    private static func negated(_ inner: Node) -> Node {
+        switch inner {
+        case let .number(x): .number(-x)
+        case let .tensor(code): .tensor { (env: inout Env) throws(ScriptError) -> Tensor in -(try code(&env)) }
+        case let .value(code):
+            .value { (env: inout Env) throws(ScriptError) -> Value in
+                switch try code(&env) {
+                case let .number(x): .number(-x)
+                case let .tensor(t): .tensor(-t)
                 }
             }
-        case let .binary(op, lhs, rhs, l):
-            return try binary(op, lhs, rhs, at: l)
         }
+    }
+
+    /// The problem to ask for a top-level expression (`print`, `let`, `expect`, a validation metric),
+    /// where every name must exist already: nil when there is none.
+    var undefinedReference: ScriptError? {
+        guard let missing = forwardReferences.first else { return nil }
+        if calledForwardReferences.contains(missing.text) {
+            return ScriptError("unknown function '\(missing.text)'\(didYouMean(missing.text, in: Functions.names + bindings.problemOrder)); 'help functions' lists them",
+                               at: missing.location)
+        }
+        return ScriptError("unknown name '\(missing.text)': no problem, data set or value is called that", at: missing.location)
     }
 
     // MARK: - Names
@@ -163,22 +211,25 @@ struct ExpressionCompiler {
 
     // MARK: - Calls
 
-    private mutating func call(_ callee: Expr, _ arguments: [Argument], at l: SourceLocation) throws(ScriptError) -> Node {
+    /// Checks a call and settles what it calls; returns the step that builds it once `inputs`, the
+    /// arguments to compile first, are compiled.
+    private mutating func call(_ callee: Expr, _ arguments: [Argument], at l: SourceLocation) throws(ScriptError)
+        -> (finish: CompileStep, inputs: [Expr]) {
         guard case let .name(name, nameLocation) = callee else {
             throw ScriptError("only functions and problems can be called", at: callee.location)
         }
         let isProblem = bindings.problemOrder.contains(name) || bindings.refs[name] != nil || name == problemName
         if Functions.names.contains(name) && !isProblem {
-            var positional: [Node] = []
+            var positional: [Expr] = []
             var keywords: [String: (Constant, SourceLocation)] = [:]
             for argument in arguments {
                 if let label = argument.label {
                     keywords[label] = (try constant(argument.value), argument.labelLocation!.through(argument.value.location))
                 } else {
-                    positional.append(try node(argument.value))
+                    positional.append(argument.value)
                 }
             }
-            return try Functions.build(name, positional, keywords, at: l)
+            return (.function(name, arguments: positional.count, keywords: keywords, at: l), positional)
         }
         if !isProblem {
             if locals[name] != nil || bindings.values[name] != nil || bindings.datasets[name] != nil {
@@ -188,18 +239,13 @@ struct ExpressionCompiler {
                 throw ScriptError("unknown function or problem '\(name)' (did you mean '\(guess)'?)", at: nameLocation)
             }
             forwardReferences.append(Name(text: name, location: nameLocation))
+            calledForwardReferences.insert(name)
         }
         guard arguments.count == 1, arguments[0].label == nil else {
             throw ScriptError("a problem is called with one input: \(name)(x)", at: l)
         }
         if name != problemName { problemReads.append(Name(text: name, location: nameLocation)) }
-        let ref = bindings.ref(name)
-        let input = try node(arguments[0].value).tensorCode
-        return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
-            let p = try ref.resolved(at: nameLocation)
-            let x = try input(&env)
-            return try located(l) { () throws(TensorError) in try p.module(x) }
-        }
+        return (.problemCall(bindings.ref(name), nameLocation: nameLocation, at: l), [arguments[0].value])
     }
 
     /// A keyword argument or option value known at compile time: a number, a constant expression
@@ -216,19 +262,26 @@ struct ExpressionCompiler {
         case let .unary(op, operand, _): return constantNumber(operand).map { op == "-" ? -$0 : $0 }
         case let .binary(op, a, b, _):
             guard let x = constantNumber(a), let y = constantNumber(b) else { return nil }
-            if op == "^" { return Float(Foundation.pow(Double(x), Double(y))) }
-            return Arithmetic(op)?.numbers(x, y)
+            return fold(op, x, y)
         default: return nil
         }
     }
 
+    /// `x op y` for two numbers; nil for a matrix product.
+    private static func fold(_ op: String, _ x: Float, _ y: Float) -> Float? {
+        if op == "^" { return Float(Foundation.pow(Double(x), Double(y))) }
+        return Arithmetic(op)?.numbers(x, y)
+    }
+
     // MARK: - Arithmetic
 
-    private mutating func binary(_ op: String, _ lhs: Expr, _ rhs: Expr, at l: SourceLocation) throws(ScriptError) -> Node {
-        if let x = Self.constantNumber(.binary(op, lhs, rhs, l)) { return .number(x) }
-        let a = try node(lhs), b = try node(rhs)
+    /// `a op b` for compiled operands. Constants fold here, from the leaves up, so each node of an
+    /// expression is visited once however long it is.
+    private func binary(_ op: String, _ a: Node, _ b: Node, exponentAt exponentLocation: SourceLocation,
+                        at l: SourceLocation) throws(ScriptError) -> Node {
+        if case let .number(x) = a, case let .number(y) = b, let folded = Self.fold(op, x, y) { return .number(folded) }
         guard op != "^" else {
-            guard let p = Self.constantNumber(rhs) else { throw ScriptError("the exponent must be a number", at: rhs.location) }
+            guard case let .number(p) = b else { throw ScriptError("the exponent must be a number", at: exponentLocation) }
             if case let .tensor(base) = a {
                 return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in pow(try base(&env), p) }
             }
@@ -335,4 +388,15 @@ enum Arithmetic {
         case .matmul: try s.matmul(t)
         }
     }
+}
+
+/// One step of compiling an expression: visit a subexpression, or build a node from the operands
+/// compiled last.
+private enum CompileStep {
+    case visit(Expr)
+    /// `-` or `+` applied to one operand.
+    case sign(String)
+    case binary(String, exponent: SourceLocation, at: SourceLocation)
+    case function(String, arguments: Int, keywords: [String: (Constant, SourceLocation)], at: SourceLocation)
+    case problemCall(ProblemRef, nameLocation: SourceLocation, at: SourceLocation)
 }

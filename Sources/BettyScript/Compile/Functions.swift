@@ -2,9 +2,17 @@ import BettyNN
 import BettyTensor
 
 /// A keyword argument's value, fixed when the expression is compiled (`axis=1`, `reduction=none`).
-enum Constant {
+enum Constant: CustomStringConvertible {
     case number(Float)
     case word(String)
+
+    /// As written, for "not ..." in a message.
+    var description: String {
+        switch self {
+        case let .number(x): formatNumber(x)
+        case let .word(w): "'\(w)'"
+        }
+    }
 }
 
 /// The functions a loss or metric expression can call.
@@ -46,6 +54,8 @@ enum Functions {
     static func build(_ name: String, _ args: [Node], _ keywords: [String: (Constant, SourceLocation)],
                       at location: SourceLocation) throws(ScriptError) -> Node {
         var keywords = keywords
+        /// The keywords this function reads, for the message about one it does not.
+        var accepted: [String] = []
         func arity(_ n: ClosedRange<Int>) throws(ScriptError) {
             guard n.contains(args.count) else {
                 let usage = help.first { $0.name == name }?.usage ?? name
@@ -53,25 +63,41 @@ enum Functions {
             }
         }
         func number(_ key: String, default value: Float?) throws(ScriptError) -> Float? {
+            accepted.append(key)
             guard let (c, loc) = keywords.removeValue(forKey: key) else { return value }
-            guard case let .number(x) = c else { throw ScriptError("\(key) must be a number", at: loc) }
+            guard case let .number(x) = c else { throw ScriptError("\(key) must be a number, not \(c)", at: loc) }
             return x
         }
         func integer(_ key: String) throws(ScriptError) -> Int? {
+            let written = keywords[key]?.1 ?? location
             guard let x = try number(key, default: nil) else { return nil }
-            guard x == x.rounded() else { throw ScriptError("\(key) must be an integer, got \(x)", at: keywords[key]?.1 ?? location) }
-            return Int(x)
+            // Int(exactly:) also refuses what an Int cannot hold (axis=1e30), which Int(_:) traps on.
+            guard let k = Int(exactly: x) else { throw ScriptError("\(key) must be an integer, not \(formatNumber(x))", at: written) }
+            return k
         }
         func reduction() throws(ScriptError) -> Reduction {
+            accepted.append("reduction")
             guard let (c, loc) = keywords.removeValue(forKey: "reduction") else { return .mean }
             guard case let .word(w) = c, let r = Reduction(rawValue: w) else {
-                throw ScriptError("reduction must be mean, sum or none", at: loc)
+                let guess = if case let .word(w) = c { didYouMean(w, in: ["mean", "sum", "none"]) } else { "" }
+                throw ScriptError("reduction must be mean, sum or none, not \(c)\(guess)", at: loc)
             }
             return r
         }
         func checkKeywords() throws(ScriptError) {
-            if let (key, (_, loc)) = keywords.first {
-                throw ScriptError("\(name) has no argument '\(key)'", at: loc)
+            if let (key, (_, loc)) = keywords.min(by: { $0.value.1.column < $1.value.1.column }) {
+                let takes = accepted.isEmpty ? "it takes no keyword arguments" : "it takes \(accepted.joined(separator: ", "))"
+                throw ScriptError("\(name) has no argument '\(key)'\(didYouMean(key, in: accepted)); \(takes)", at: loc)
+            }
+        }
+        /// Sizes so large that their product overflows are refused here: counting the elements of
+        /// such a shape traps inside the tensor library.
+        func checkElementCount(_ sizes: [Int]) throws(ScriptError) {
+            var product = 1
+            for size in sizes where size > 0 {
+                let (next, overflow) = product.multipliedReportingOverflow(by: size)
+                guard !overflow else { throw ScriptError("reshape: sizes \(sizes) hold more elements than a tensor can", at: location) }
+                product = next
             }
         }
         /// A function of one tensor.
@@ -149,10 +175,11 @@ enum Functions {
             let x = args[0].tensorCode
             // Sizes are usually constants: then the shape is fixed here, once.
             let constantSizes = args.dropFirst().compactMap { node -> Int? in
-                if case let .number(d) = node, d == d.rounded() { return Int(d) }
+                if case let .number(d) = node { return Int(exactly: d) }
                 return nil
             }
             if constantSizes.count == args.count - 1 {
+                try checkElementCount(constantSizes)
                 return .tensor { (env: inout Env) throws(ScriptError) -> Tensor in
                     let t = try x(&env)
                     return try located(location) { () throws(TensorError) in try t.reshaped(to: constantSizes) }
@@ -163,9 +190,12 @@ enum Functions {
                 let t = try x(&env)
                 var dims: [Int] = []
                 for s in sizes {
-                    guard let d = try s(&env).scalar, d == d.rounded() else { throw ScriptError("reshape: sizes must be integers", at: location) }
-                    dims.append(Int(d))
+                    guard let d = try s(&env).scalar, let size = Int(exactly: d) else {
+                        throw ScriptError("reshape: sizes must be integers", at: location)
+                    }
+                    dims.append(size)
                 }
+                try checkElementCount(dims)
                 return try located(location) { () throws(TensorError) in try t.reshaped(to: dims) }
             }
         case "cross_entropy":

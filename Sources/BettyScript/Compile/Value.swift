@@ -35,6 +35,8 @@ enum Value {
 func euclideanNorm(_ t: Tensor) -> Tensor { sqrt(pow(t, 2).sum()) }
 
 func formatNumber(_ x: Float) -> String {
+    // A NaN's sign bit means nothing; Swift would print "-nan" for some.
+    if x.isNaN { return "nan" }
     if x == x.rounded(), abs(x) < 1e7 { return String(Int(x)) }
     return "\(x)"
 }

@@ -29,7 +29,7 @@ struct OptionReader {
         guard let option = take(key) else { return nil }
         guard let expr = option.value else { throw ScriptError("\(key) needs a value: \(key)=...", at: option.keyLocation) }
         guard let x = ExpressionCompiler.constantNumber(expr) else {
-            throw ScriptError("\(key) must be a number", at: expr.location)
+            throw ScriptError("\(key) must be a number, not \(Self.written(expr))", at: expr.location)
         }
         guard x.isFinite else { throw ScriptError("\(key) must be finite", at: expr.location) }
         return x
@@ -50,26 +50,42 @@ struct OptionReader {
     mutating func bool(_ key: String, default value: Bool) throws(ScriptError) -> Bool {
         guard let option = take(key) else { return value }
         guard let expr = option.value else { return true }
-        if case let .name(word, l) = expr {
+        if case let .name(word, _) = expr {
             switch word {
             case "true", "yes", "on": return true
             case "false", "no", "off": return false
-            default: throw ScriptError("\(key) must be true or false, got '\(word)'", at: l)
+            default: break
             }
         }
         if let x = ExpressionCompiler.constantNumber(expr), x == 0 || x == 1 { return x == 1 }
-        throw ScriptError("\(key) must be true or false", at: expr.location)
+        throw ScriptError("\(key) must be true or false (or yes/no, on/off, 1/0), not \(Self.written(expr))", at: expr.location)
     }
 
-    mutating func word(_ key: String, from allowed: [String], default value: String?) throws(ScriptError) -> String? {
+    /// One of `allowed`, written as a bare word; `meaning` says what the words are when the list
+    /// alone would not (`early_stopping` names a metric).
+    mutating func word(_ key: String, from allowed: [String], default value: String?, meaning: String = "") throws(ScriptError) -> String? {
         guard let option = take(key) else { return value }
-        guard let expr = option.value, case let .name(word, l) = expr else {
-            throw ScriptError("\(key) must be one of \(allowed.joined(separator: ", "))", at: option.value?.location ?? option.keyLocation)
+        let choices = "\(key) must be \(allowed.count == 1 ? "" : "one of ")\(allowed.joined(separator: ", "))\(meaning)"
+        guard let expr = option.value else {
+            throw ScriptError("\(choices); write \(key)=\(allowed[0])", at: option.keyLocation)
+        }
+        guard case let .name(word, l) = expr else {
+            let unquote = if case let .string(text, _) = expr, allowed.contains(text) { " (a word, without quotes: \(key)=\(text))" } else { "" }
+            throw ScriptError("\(choices), not \(Self.written(expr))\(unquote)", at: expr.location)
         }
         guard allowed.contains(word) else {
-            throw ScriptError("\(key) must be one of \(allowed.joined(separator: ", ")), not '\(word)'\(didYouMean(word, in: allowed))", at: l)
+            throw ScriptError("\(choices), not '\(word)'\(didYouMean(word, in: allowed))", at: l)
         }
         return word
+    }
+
+    /// An option's value as the user wrote it, for "not ..." in a message.
+    private static func written(_ e: Expr) -> String {
+        switch e {
+        case let .name(word, _): "'\(word)'"
+        case let .string(text, _): "\"\(text)\""
+        default: ExpressionCompiler.constantNumber(e).map(formatNumber) ?? "an expression"
+        }
     }
 
     /// A bare name (`from=meta`).

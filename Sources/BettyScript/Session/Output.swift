@@ -41,18 +41,48 @@ public final class PlainOutput: SessionOutput {
 }
 
 /// One JSON object per line: every engine event, every output, error and expectation.
+///
+/// JSON has no NaN or infinity. A number that is not finite is written as `null`, and a sibling key
+/// named with the suffix `_nonfinite` says which it was: `"nan"`, `"inf"` or `"-inf"`
+/// (`"loss":null,"loss_nonfinite":"nan"`). In an object of numbers such as `metrics`, the sibling is
+/// an object holding just the non-finite entries (`"metrics":{"acc":null},"metrics_nonfinite":{"acc":"-inf"}`).
+/// A reader that ignores the siblings sees a missing value, never a wrong one.
 public final class JSONOutput: SessionOutput {
     private let write: (String) -> Void
 
     public init(write: @escaping (String) -> Void = { print($0) }) { self.write = write }
 
     private func emit(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
-              let line = String(data: data, encoding: .utf8) else { return }
-        write(line)
+        do {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            write(String(decoding: data, as: UTF8.self))
+        } catch {
+            // Never silently drop a line: a reader would see the output simply stop.
+            write(#"{"event":"error","message":"an event could not be written as JSON"}"#)
+        }
     }
 
-    private func finite(_ x: Float) -> Any { x.isFinite ? Double(x) : "\(x)" }
+    /// What a non-finite number was: "nan", "inf" or "-inf".
+    static func nonFiniteName(_ x: Float) -> String {
+        x.isNaN ? "nan" : x < 0 ? "-inf" : "inf"
+    }
+
+    /// Sets `key` to `x`, or to null and `key_nonfinite` to its kind.
+    private static func put(_ x: Float, _ key: String, in object: inout [String: Any]) {
+        if x.isFinite {
+            object[key] = Double(x)
+        } else {
+            object[key] = NSNull()
+            object[key + "_nonfinite"] = nonFiniteName(x)
+        }
+    }
+
+    /// Sets `key` to the object of `numbers`, the non-finite ones null and named in `key_nonfinite`.
+    private static func put(_ numbers: [String: Float], _ key: String, in object: inout [String: Any]) {
+        object[key] = numbers.mapValues { $0.isFinite ? Double($0) as Any : NSNull() }
+        let nonFinite = numbers.filter { !$0.value.isFinite }
+        if !nonFinite.isEmpty { object[key + "_nonfinite"] = nonFinite.mapValues(nonFiniteName) }
+    }
 
     public func text(_ text: String) { emit(["event": "output", "text": text]) }
     public func error(_ error: ScriptError) {
@@ -65,14 +95,16 @@ public final class JSONOutput: SessionOutput {
         case let .step(e):
             var object: [String: Any] = [
                 "event": "step", "global_step": e.globalStep, "problem": e.problem, "local_step": e.localStep,
-                "loss": finite(e.loss), "live_bytes": e.liveBytes, "peak_bytes": e.peakBytes,
-                "optimizer_stepped": e.optimizerStepped, "time": e.time,
-                "metrics": e.metrics.mapValues { finite($0) },
+                "live_bytes": e.liveBytes, "peak_bytes": e.peakBytes, "optimizer_stepped": e.optimizerStepped, "time": e.time,
             ]
-            if let norm = e.hypergradientNorm { object["hypergradient_norm"] = finite(norm) }
+            Self.put(e.loss, "loss", in: &object)
+            Self.put(e.metrics, "metrics", in: &object)
+            if let norm = e.hypergradientNorm { Self.put(norm, "hypergradient_norm", in: &object) }
             emit(object)
         case let .validation(step, metrics):
-            emit(["event": "validation", "global_step": step, "metrics": metrics.mapValues { finite($0) }])
+            var object: [String: Any] = ["event": "validation", "global_step": step]
+            Self.put(metrics, "metrics", in: &object)
+            emit(object)
         case let .stopped(step, reason):
             emit(["event": "stopped", "global_step": step, "reason": reason])
         }

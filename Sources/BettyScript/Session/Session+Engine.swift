@@ -185,7 +185,9 @@ extension Session {
         c.trainIterations = try reader.integer("train_iters", default: c.trainIterations, minimum: 1)
         c.validStep = try reader.integer("valid_step", default: c.validStep, minimum: 0)
         c.rollBack = try reader.bool("roll_back", default: c.rollBack)
-        if let metric = try reader.word("early_stopping", from: Array(Set(validationMetrics.map(\.name) + bindings.lastValidation.keys)).sorted() + ["off"], default: nil) {
+        let metrics = Array(Set(validationMetrics.map(\.name) + bindings.lastValidation.keys)).sorted()
+        let meaning = metrics.isEmpty ? " (no validation metric is defined yet: validate every N: NAME = EXPR)" : " (a validation metric, or off)"
+        if let metric = try reader.word("early_stopping", from: metrics + ["off"], default: nil, meaning: meaning) {
             c.earlyStopping = metric == "off" ? nil : .init(metric: metric)
         }
         if let mode = try reader.word("early_stopping_mode", from: ["min", "max"], default: nil) {
@@ -225,13 +227,11 @@ extension Session {
         for (name, e) in metrics {
             var compiler = ExpressionCompiler(bindings: bindings)
             let c = try compiler.compile(e)
-            if let missing = compiler.forwardReferences.first {
-                throw ScriptError("problem '\(missing.text)' is not defined", at: missing.location)
-            }
+            if let undefined = compiler.undefinedReference { throw undefined }
             compiled.append((name.text, c))
         }
         if let every {
-            let n = try stepCount(every, for: "every", below: 1_000_000_000)
+            let n = try stepCount(every, for: "validate every", atMost: Self.mostStepsPerRun, beyond: "")
             engineConfig.validStep = n
             engine?.config.validStep = n
         }
@@ -294,14 +294,25 @@ extension Session {
 
     func runSteps(_ countExpr: Expr?, at location: SourceLocation) throws(ScriptError) {
         let engine = try readyEngine(at: location)
-        let count = try countExpr.map { (e) throws(ScriptError) in try stepCount(e, for: "run", below: 1_000_000_000) }
+        let count = try countExpr.map { (e) throws(ScriptError) in
+            try stepCount(e, for: "run", atMost: Self.mostStepsPerRun,
+                          beyond: "; for a longer run set engine train_iters=N and type run without a count")
+        }
         try execute(count ?? engineConfig.trainIterations, on: engine, at: location)
     }
 
-    /// A constant positive integer number of steps below `limit`.
-    private func stepCount(_ e: Expr, for command: String, below limit: Float) throws(ScriptError) -> Int {
-        guard let n = ExpressionCompiler.constantNumber(e), n >= 1, n == n.rounded(), n < limit else {
-            throw ScriptError("\(command) takes a positive number of steps", at: e.location)
+    /// The most steps one `run N` takes: a count typed by mistake (`run 1e12`) is refused rather than
+    /// left running. `step N` logs every step, so it stops at `mostSingleSteps`.
+    static let mostStepsPerRun = 999_999_999
+    static let mostSingleSteps = 999_999
+
+    /// A constant whole number of steps from 1 to `limit`; `advice` is added when the count is too large.
+    private func stepCount(_ e: Expr, for command: String, atMost limit: Int, beyond advice: String) throws(ScriptError) -> Int {
+        let n = ExpressionCompiler.constantNumber(e)
+        guard let n, n >= 1, n == n.rounded(), Double(n) <= Double(limit) else {
+            let got = n.map(formatNumber) ?? "an expression that is not a constant number"
+            let tooMany = n.map { Double($0) > Double(limit) } ?? false
+            throw ScriptError("\(command) takes a whole number of steps from 1 to \(limit), got \(got)\(tooMany ? advice : "")", at: e.location)
         }
         return Int(n)
     }
@@ -341,13 +352,24 @@ extension Session {
     /// A failure of a compiled loss or validation keeps its own position; anything else points at
     /// the command that ran the engine.
     func runError(_ error: EngineError, at location: SourceLocation?) -> ScriptError {
-        if case let .userCode(_, located as ScriptError) = error { return located }
-        return ScriptError("\(error)", at: location)
+        switch error {
+        case let .userCode(_, located as ScriptError):
+            return located
+        case let .nonFiniteLoss(problem, step, value):
+            // The engine's text, with the session's ways back to finite parameters.
+            return ScriptError("problem '\(problem)': loss is \(formatNumber(value)) at local step \(step), so the run stopped; lower the learning rate or check the data, then type 'reset' to start again from the initial parameters, or 'load \"FILE\"' to go back to a saved checkpoint",
+                               at: location)
+        default:
+            return ScriptError("\(error)", at: location)
+        }
     }
 
     func stepOnce(_ countExpr: Expr?, at location: SourceLocation) throws(ScriptError) {
         let engine = try readyEngine(at: location)
-        let count = try countExpr.map { (e) throws(ScriptError) in try stepCount(e, for: "step", below: 1_000_000) } ?? 1
+        let count = try countExpr.map { (e) throws(ScriptError) in
+            try stepCount(e, for: "step", atMost: Self.mostSingleSteps,
+                          beyond: " (step logs every step); run N takes up to \(Self.mostStepsPerRun)")
+        } ?? 1
         let saved = logEvery
         logEvery = 1
         defer { logEvery = saved }

@@ -80,13 +80,29 @@ public final class Session: @unchecked Sendable {
         }
     }
 
+    /// Runs the text of a session file (see `replay(_:file:)`), whatever its line ends.
+    @discardableResult
+    public func replay(contentsOf text: String, file: String) -> ScriptError? {
+        replay(Self.lines(of: text), file: file)
+    }
+
+    /// `text` cut into lines at LF or CRLF. In Swift "\r\n" is a single Character, so splitting on
+    /// "\n" leaves a CRLF file as one line; a CR at the end of the text (no LF after it) goes too.
+    public static func lines(of text: String) -> [String] {
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.map(String.init)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        if let last = lines.last, last.hasSuffix("\r") { lines[lines.count - 1] = String(last.dropLast()) }
+        return lines
+    }
+
     /// Runs `lines` as a session file: stops at the first error (returned) or at `quit`; a file that
-    /// ends inside a problem block is an error too.
+    /// ends inside a problem block is an error too. A line may still carry its CR or CRLF.
     @discardableResult
     public func replay(_ lines: some Sequence<String>, file: String) -> ScriptError? {
         var last = 0
         for (i, line) in zip(1..., lines) {
             last = i
+            let line = line.hasSuffix("\r\n") || line.hasSuffix("\r") ? String(line.dropLast()) : line
             if let error = execute(line, file: file, line: i) { return error }
             if quitRequested { return nil }
         }
@@ -144,10 +160,7 @@ public final class Session: @unchecked Sendable {
         case .validateNow: try validateNow()
         case let .letValue(name, e):
             try claim(name, as: .value)
-            var compiler = ExpressionCompiler(bindings: bindings)
-            let compiled = try compiler.compile(e)
-            var env = Env.topLevel
-            let value = try withoutGrad { () throws(ScriptError) in try compiled(&env) }
+            let value = try evaluate(e)
             if let slot = bindings.values[name.text] { slot.value = value } else { bindings.values[name.text] = Slot(value) }
             output.text("\(name.text) = \(value.summary)")
         case let .print(e): try printValue(e)
@@ -176,9 +189,7 @@ public final class Session: @unchecked Sendable {
     func evaluate(_ e: Expr) throws(ScriptError) -> Value {
         var compiler = ExpressionCompiler(bindings: bindings)
         let compiled = try compiler.compile(e)
-        if let missing = compiler.forwardReferences.first {
-            throw ScriptError("problem '\(missing.text)' is not defined", at: missing.location)
-        }
+        if let undefined = compiler.undefinedReference { throw undefined }
         var env = Env.topLevel
         return try withoutGrad { () throws(ScriptError) in try compiled(&env) }
     }

@@ -10,6 +10,11 @@ indirect enum Expr: Sendable {
     case binary(String, Expr, Expr, SourceLocation)
     case tuple([Expr], SourceLocation)
 
+    /// The deepest expression the parser builds, a bracket counting as a level. Compiling and
+    /// evaluating an expression recurse over its tree (so does freeing it), and at this depth they
+    /// fit a secondary thread's 512 KB stack with room to spare; see DECISIONS.md.
+    static let nestingLimit = 128
+
     var location: SourceLocation {
         switch self {
         case let .number(_, l), let .string(_, l), let .name(_, l), let .member(_, _, l), let .call(_, _, l),

@@ -8,9 +8,9 @@ struct Parser {
                                 "reset_on_start", "clamp", "end"]
     static let comparisons: Set<String> = ["<", ">", "<=", ">=", "==", "!="]
 
-    private let tokens: [Token]
-    private var index = 0
-    private let endOfLine: SourceLocation
+    let tokens: [Token]
+    var index = 0
+    let endOfLine: SourceLocation
 
     init(tokens: [Token], endOfLine: SourceLocation) {
         self.tokens = tokens
@@ -37,7 +37,7 @@ struct Parser {
             try expect("=")
             let source = try name("a data source (digits, mnist5k, logistic, npy, csv, idx)")
             var arguments: [Expr] = []
-            while let t = peek, t.kind == .string || t.kind == .number { arguments.append(try primary()) }
+            while let argument = literal() { arguments.append(argument) }
             return .data(name: target, source: source, arguments: arguments, options: try options())
         case "split":
             let source = try name("the data set to split")
@@ -45,7 +45,7 @@ struct Parser {
             var parts: [(Name, Expr)] = []
             repeat {
                 let part = try name("a name for the part")
-                parts.append((part, try unary()))
+                parts.append((part, try expression(.signed)))
             } while accept(",")
             return .split(source: source, parts: parts, options: try options())
         case "imbalance", "noise", "scale", "normalize":
@@ -120,14 +120,14 @@ struct Parser {
             var sizes: [Expr] = [], layers: [Expr] = []
             switch kind.text {
             case "linear", "mlp":
-                sizes.append(try unary())
-                while accept("->") { sizes.append(try unary()) }
+                sizes.append(try expression(.signed))
+                while accept("->") { sizes.append(try expression(.signed)) }
             case "params":
-                sizes.append(try unary())
-                while accept(",") { sizes.append(try unary()) }
+                sizes.append(try expression(.signed))
+                while accept(",") { sizes.append(try expression(.signed)) }
             case "sequential":
-                layers.append(try postfix())
-                while accept(",") { layers.append(try postfix()) }
+                layers.append(try expression(.postfix))
+                while accept(",") { layers.append(try expression(.postfix)) }
             default:
                 throw ScriptError("unknown module kind '\(kind.text)'\(didYouMean(kind.text, in: ["linear", "mlp", "params", "sequential"]))",
                                   at: kind.location)
@@ -185,110 +185,22 @@ struct Parser {
         return (rest.map(\.text).joined(), first.location.through(rest.last!.location))
     }
 
-    // MARK: - Expressions
-
-    mutating func expression() throws(ScriptError) -> Expr { try additive() }
-
-    private mutating func additive() throws(ScriptError) -> Expr {
-        var lhs = try multiplicative()
-        while let t = peek, t.is("+") || t.is("-") {
-            index += 1
-            let rhs = try multiplicative()
-            lhs = .binary(t.text, lhs, rhs, lhs.location.through(rhs.location))
-        }
-        return lhs
-    }
-
-    private mutating func multiplicative() throws(ScriptError) -> Expr {
-        var lhs = try unary()
-        while let t = peek, t.is("*") || t.is("/") || t.is("@") {
-            index += 1
-            let rhs = try unary()
-            lhs = .binary(t.text, lhs, rhs, lhs.location.through(rhs.location))
-        }
-        return lhs
-    }
-
-    private mutating func unary() throws(ScriptError) -> Expr {
-        if let t = peek, t.is("-") || t.is("+") {
-            index += 1
-            let operand = try unary()
-            return .unary(t.text, operand, t.location.through(operand.location))
-        }
-        return try power()
-    }
-
-    private mutating func power() throws(ScriptError) -> Expr {
-        let base = try postfix()
-        if let t = peek, t.is("^") || t.is("**") {
-            index += 1
-            let exponent = try unary()
-            return .binary("^", base, exponent, base.location.through(exponent.location))
-        }
-        return base
-    }
-
-    private mutating func postfix() throws(ScriptError) -> Expr {
-        var e = try primary()
-        while true {
-            if accept(".") {
-                let member = try name("a member name after '.'")
-                e = .member(e, member.text, e.location.through(member.location))
-            } else if let open = peek, open.is("(") {
-                index += 1
-                var arguments: [Argument] = []
-                if !accept(")") {
-                    repeat {
-                        if let t = peek, t.kind == .name, index + 1 < tokens.count, tokens[index + 1].is("=") {
-                            index += 2
-                            arguments.append(Argument(label: t.text, labelLocation: t.location, value: try expression()))
-                        } else {
-                            arguments.append(Argument(label: nil, labelLocation: nil, value: try expression()))
-                        }
-                    } while accept(",")
-                    try expect(")", opening: open)
-                }
-                e = .call(e, arguments, e.location.through(tokens[index - 1].location))
-            } else {
-                return e
-            }
-        }
-    }
-
-    private mutating func primary() throws(ScriptError) -> Expr {
-        guard let t = peek else { throw ScriptError("expected an expression", at: endOfLine) }
-        index += 1
-        switch t.kind {
-        case .number: return .number(Float(t.text)!, t.location)
-        case .string: return .string(t.text, t.location)
-        case .name: return .name(t.text, t.location)
-        case .symbol:
-            if t.is("(") {
-                var items = [try expression()]
-                while accept(",") { items.append(try expression()) }
-                try expect(")", opening: t)
-                return items.count == 1 ? items[0] : .tuple(items, t.location.through(tokens[index - 1].location))
-            }
-            throw ScriptError("expected an expression, found '\(t.text)'", at: t.location)
-        }
-    }
-
     // MARK: - Token helpers
 
-    private var peek: Token? { index < tokens.count ? tokens[index] : nil }
-    private var atEnd: Bool { index >= tokens.count }
+    var peek: Token? { index < tokens.count ? tokens[index] : nil }
+    var atEnd: Bool { index >= tokens.count }
 
-    private mutating func accept(_ symbol: String) -> Bool {
+    mutating func accept(_ symbol: String) -> Bool {
         if let t = peek, t.is(symbol) { index += 1; return true }
         return false
     }
 
-    private mutating func acceptWord(_ word: String) -> Bool {
+    mutating func acceptWord(_ word: String) -> Bool {
         if let t = peek, t.isWord(word) { index += 1; return true }
         return false
     }
 
-    private mutating func expect(_ symbol: String, opening: Token? = nil) throws(ScriptError) {
+    mutating func expect(_ symbol: String, opening: Token? = nil) throws(ScriptError) {
         guard accept(symbol) else {
             if let opening, symbol == ")" {
                 throw ScriptError("'(' is never closed", at: peek?.location ?? opening.location)
@@ -298,7 +210,7 @@ struct Parser {
         }
     }
 
-    private mutating func name(_ what: String) throws(ScriptError) -> Name {
+    mutating func name(_ what: String) throws(ScriptError) -> Name {
         guard let t = peek else { throw ScriptError("expected \(what)", at: endOfLine) }
         guard t.kind == .name else { throw ScriptError("expected \(what), found '\(t.text)'", at: t.location) }
         index += 1

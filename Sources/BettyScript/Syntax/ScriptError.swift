@@ -20,13 +20,23 @@ public struct ScriptError: Error, Sendable, Equatable, CustomStringConvertible {
         guard let location else { return "error: \(message)" }
         var text = "\(location): error: \(message)"
         if let sourceLine {
-            let shown = sourceLine.replacingTabs()
-            let caretStart = max(0, min(location.column - 1, shown.count))
-            let width = max(1, min(location.length, max(1, shown.count - caretStart)))
-            text += "\n    \(shown)\n    \(String(repeating: " ", count: caretStart))^\(String(repeating: "~", count: width - 1))"
+            let line = Array(sourceLine.replacingTabs())
+            let caretStart = max(0, min(location.column - 1, line.count))
+            // A long line is shown as an excerpt around the caret, so the report stays a few lines.
+            let first = line.count <= Self.widestLine ? 0 : max(0, min(caretStart - Self.contextBeforeCaret, line.count - Self.widestLine))
+            let last = min(line.count, first + Self.widestLine)
+            let lead = first > 0 ? "..." : ""
+            let shown = lead + String(line[first..<last]) + (last < line.count ? "..." : "")
+            let column = lead.count + caretStart - first
+            let width = max(1, min(location.length, last - caretStart))
+            text += "\n    \(shown)\n    \(String(repeating: " ", count: column))^\(String(repeating: "~", count: width - 1))"
         }
         return text
     }
+
+    /// Longer source lines are cut to this many characters around the caret.
+    static let widestLine = 120
+    static let contextBeforeCaret = 40
 }
 
 extension String {
