@@ -154,8 +154,8 @@ struct InteractiveREPLTests {
         try repl.expect("betty> ")
     }
 
-    private func withREPL(home: TemporaryDirectory, history: String,
-                          _ body: (PseudoTerminalSession) throws -> Void) throws {
+    func withREPL(home: TemporaryDirectory, history: String,
+                  _ body: (PseudoTerminalSession) throws -> Void) throws {
         var environment = [
             "TERM": "xterm",
             "INPUTRC": "/dev/null",  // no user key bindings

@@ -134,15 +134,28 @@ struct ProblemBuilder {
         return result
     }
 
+    /// Throws when the parameters a module line or layer would allocate do not fit in memory,
+    /// saying which, as typed (`span`), before anything is allocated.
+    private func requireParameterMemory(_ floats: Int?, prefix: String, at span: SourceLocation) throws(ScriptError) {
+        try session.requireMemory(floats: floats, for: "\(prefix)\(session.typedText(span) ?? "the module")", at: span)
+    }
+
+    /// Weight and bias of a linear map.
+    private static func linearFloats(_ input: Int, _ output: Int, bias: Bool) -> Int? {
+        MemoryBudget.sum([MemoryBudget.product([input, output]), bias ? output : 0])
+    }
+
     private func buildModule(_ line: ProblemLine, using generator: inout RandomGenerator) throws(ScriptError) -> any Module {
         guard case let .module(kind, sizeExprs, layers, options) = line else { preconditionFailure() }
         var reader = try OptionReader(options, context: "module \(kind.text)")
+        let span = kind.location.through(sizeExprs.last?.location ?? kind.location)
         switch kind.text {
         case "linear":
             let s = try sizes(sizeExprs)
             guard s.count == 2 else { throw ScriptError("linear takes IN -> OUT", at: kind.location) }
             let bias = try reader.bool("bias", default: true)
             try reader.finish()
+            try requireParameterMemory(Self.linearFloats(s[0], s[1], bias: bias), prefix: "module ", at: span)
             return Linear(s[0], s[1], bias: bias, using: &generator)
         case "mlp":
             let s = try sizes(sizeExprs)
@@ -152,10 +165,13 @@ struct ProblemBuilder {
             let out = try reader.word("out", from: kinds, default: "identity")!
             let bias = try reader.bool("bias", default: true)
             try reader.finish()
+            let floats = MemoryBudget.sum(zip(s, s.dropFirst()).map { Self.linearFloats($0, $1, bias: bias) })
+            try requireParameterMemory(floats, prefix: "module ", at: span)
             return MLP(s, activation: Activation.Kind(rawValue: activation)!, output: Activation.Kind(rawValue: out)!,
                        bias: bias, using: &generator)
         case "params":
             let s = try sizes(sizeExprs)
+            try requireParameterMemory(MemoryBudget.product(s), prefix: "module ", at: span)
             let initializer = try reader.word("init", from: ["zeros", "ones", "constant", "normal", "uniform"], default: "zeros")!
             let value = try reader.number("value", default: 0)
             let mean = try reader.number("mean", default: 0), std = try reader.number("std", default: 1)
@@ -205,12 +221,15 @@ struct ProblemBuilder {
         case "linear":
             try expectCount(2, "(in, out)")
             let bias = try reader.bool("bias", default: true)
+            try requireParameterMemory(Self.linearFloats(positional[0], positional[1], bias: bias), prefix: "layer ", at: e.location)
             module = Linear(positional[0], positional[1], bias: bias, using: &generator)
         case "conv2d":
             try expectCount(2, "(in_channels, out_channels, kernel=k, stride=s, padding=p)")
             let k = try reader.integer("kernel", default: 3, minimum: 1), s = try reader.integer("stride", default: 1, minimum: 1)
             let pad = try reader.integer("padding", default: 0, minimum: 0)
             let bias = try reader.bool("bias", default: true)
+            let floats = MemoryBudget.sum([MemoryBudget.product([positional[1], positional[0], k, k]), bias ? positional[1] : 0])
+            try requireParameterMemory(floats, prefix: "layer ", at: e.location)
             module = Conv2d(positional[0], positional[1], kernel: (k, k), stride: (s, s), padding: (pad, pad), bias: bias, using: &generator)
         case "maxpool", "avgpool":
             try expectCount(1, "(kernel)")
@@ -229,6 +248,8 @@ struct ProblemBuilder {
             module = Dropout(p, seed: generator.next())
         case "batchnorm":
             try expectCount(1, "(features)")
+            // Weight, bias, running mean and running variance.
+            try requireParameterMemory(MemoryBudget.product([positional[0], 4]), prefix: "layer ", at: e.location)
             module = BatchNorm(positional[0])
         default:
             throw ScriptError("unknown layer '\(name)'\(didYouMean(name, in: Self.layerNames)); one of \(Self.layerNames.joined(separator: ", "))", at: location)

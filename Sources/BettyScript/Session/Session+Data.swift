@@ -19,8 +19,20 @@ extension Session {
             }
             return result
         }
-        func loaded(_ body: () throws(DataError) -> Dataset) throws(ScriptError) -> Dataset {
-            do { return try body() } catch { throw ScriptError("\(error)", at: source.location) }
+        // The command as typed, from the name to its last argument or option: what a memory error
+        // says needs the memory, and where its caret goes.
+        let typed = ([source.location] + arguments.map(\.location) + options.map(\.location))
+            .max { $0.column + $0.length < $1.column + $1.length }.map { name.location.through($0) } ?? name.location
+        let statement = typedText(typed).map { "data \($0)" }
+        /// `retell`: a memory refusal says the command as typed (generators) rather than what the
+        /// library asked (a reader names its file and shape, which says more).
+        func loaded(retell: Bool = false, _ body: () throws(DataError) -> Dataset) throws(ScriptError) -> Dataset {
+            do { return try body() } catch {
+                if case let .tooLarge(exceeded) = error {
+                    throw memoryError(exceeded, purpose: retell ? statement : nil, at: typed)
+                }
+                throw ScriptError("\(error)", at: source.location)
+            }
         }
         var dataset: Dataset
         var shots: Int?
@@ -33,14 +45,14 @@ extension Session {
             let samples = try reader.integer("samples", default: 1000, minimum: 1)
             let features = try reader.integer("features", default: 20, minimum: 1)
             let dataSeed = try seedOption(&reader)
-            dataset = try loaded { () throws(DataError) in try Dataset.logistic(samples: samples, features: features, seed: dataSeed) }
+            dataset = try loaded(retell: true) { () throws(DataError) in try Dataset.logistic(samples: samples, features: features, seed: dataSeed) }
         case "sinusoid":
             _ = try paths(0...0)
             let count = try reader.integer("tasks", default: 10000, minimum: 1)
             let support = try reader.integer("shots", default: 10, minimum: 1)
             let query = try reader.integer("query", default: 10, minimum: 1)
             let dataSeed = try seedOption(&reader)
-            dataset = try loaded { () throws(DataError) in
+            dataset = try loaded(retell: true) { () throws(DataError) in
                 var tasks = SinusoidTasks(seed: dataSeed)
                 return try tasks.pool(count: count, support: support, query: query)
             }
@@ -63,9 +75,13 @@ extension Session {
             throw ScriptError("unknown data source '\(source.text)'\(didYouMean(source.text, in: Self.dataSources)); one of \(Self.dataSources.joined(separator: ", "))",
                               at: source.location)
         }
-        if let factor = try reader.optionalNumber("scale") { dataset = dataset.scaled(by: factor) }
+        let scale = try reader.optionalNumber("scale")
         let flatten = try reader.bool("flatten", default: false)
         try reader.finish()
+        if let scale {
+            try requireMemory(floats: dataset.x.count, for: statement ?? "scale=", at: typed)
+            dataset = dataset.scaled(by: scale)
+        }
         if flatten, dataset.x.rank > 2 {
             dataset = try loaded { () throws(DataError) in
                 let n = dataset.x.shape[0]
@@ -97,6 +113,9 @@ extension Session {
         guard counts || fractions else {
             throw ScriptError("give every part as a count (400) or every part as a fraction (0.8), not a mix", at: parts[0].1.location.through(parts.last!.1.location))
         }
+        let span = source.location.through(options.last?.location ?? parts.last!.1.location)
+        // The parts are copies, together at most the whole set.
+        try requireMemory(floats: dataset.x.count + dataset.y.count, for: typedText(span).map { "split \($0)" } ?? "split", at: span)
         var pieces: [Dataset]
         do {
             if perClass {
@@ -127,6 +146,16 @@ extension Session {
     func transform(_ kind: Name, _ name: Name, _ options: [Option]) throws(ScriptError) {
         let dataset = try self.dataset(name)
         var reader = try OptionReader(options, context: kind.text)
+        let span = kind.location.through(options.last?.location ?? name.location)
+        // What the transform allocates beside the data set: new labels (noise), a subset of the
+        // samples (imbalance), or new x values and normalize's temporaries of the same size.
+        let floats = switch kind.text {
+        case "noise": dataset.y.count
+        case "imbalance": dataset.x.count + dataset.y.count
+        case "normalize": 2 * dataset.x.count
+        default: dataset.x.count
+        }
+        try requireMemory(floats: floats, for: typedText(span) ?? kind.text, at: span)
         let result: Dataset
         do {
             switch kind.text {
@@ -256,6 +285,9 @@ extension Session {
             }
             return episodes.loader(for: which)
         }
+        // The support and query parts are copies of the task set.
+        try requireMemory(floats: dataset.x.count + dataset.y.count, for: "the support and query parts of '\(set.text)'",
+                          at: set.location.through(part.location))
         let episodes: Episodes
         do {
             episodes = try Episodes(tasks: dataset, shots: shots, shuffle: shuffle, seed: seed ^ stableHash(set.text))

@@ -189,6 +189,7 @@ extension Session {
         }
         let every = try reader.integer("log_every", default: logEvery, minimum: 0)
         let csvPath = try reader.string("csv")
+        let memoryLimit = try memoryLimitOption(&reader, in: options)
         try reader.finish()
         if let (path, l) = csvPath {
             // Kept by the session, not subscribed to one engine: it outlives engine rebuilds.
@@ -197,8 +198,10 @@ extension Session {
         engineConfig = c
         logEvery = every
         engine?.config = c
+        if let memoryLimit { MemoryBudget.limit = memoryLimit }
         output.text("engine: train_iters \(c.trainIterations), valid_step \(c.validStep), roll_back \(c.rollBack)"
-                    + (c.earlyStopping.map { ", early stopping on \($0.metric) (\($0.mode.rawValue), tolerance \($0.tolerance))" } ?? ""))
+                    + (c.earlyStopping.map { ", early stopping on \($0.metric) (\($0.mode.rawValue), tolerance \($0.tolerance))" } ?? "")
+                    + (memoryLimit.map { ", memory_limit \($0.map(ByteCount.format) ?? "off")" } ?? ""))
     }
 
     func configure(_ name: Name, _ options: [Option]) throws(ScriptError) {
