@@ -1,4 +1,5 @@
 import BettyScript
+import Foundation
 import Testing
 
 @Suite struct DataCommandTests {
@@ -22,5 +23,63 @@ import Testing
         #expect(transcript.errors.isEmpty)
         #expect(printed(session, transcript, "a.count") == 400)
         #expect(printed(session, transcript, "b.count") == 597)
+    }
+
+    // MARK: - CSV header
+
+    /// A CSV file in the temporary directory, removed when `body` returns.
+    private func withCSV(_ text: String, _ body: (String) throws -> Void) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("betty-\(UUID().uuidString).csv").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try body(path)
+    }
+
+    @Test func csvHeaderAutoSaysItReadATextFirstRowAsAHeader() throws {
+        try withCSV("f1,f2,label\n1,2,0\n3,4,1\n") { path in
+            let (_, transcript) = replay("data d = csv \"\(path)\"")
+            #expect(transcript.errors.isEmpty)
+            #expect(transcript.text == """
+                \(path): first row read as a header ('f1' in column 1 is not a number)
+                d: 2 samples, x [2, 2], y [2], 2 classes (1-1 per class)
+                """)
+        }
+    }
+
+    @Test func csvHeaderAutoSaysItReadANumericFirstRowAsData() throws {
+        try withCSV("10,20,1\n1,2,0\n3,4,1\n") { path in
+            let (_, transcript) = replay("data d = csv \"\(path)\" header=auto")
+            #expect(transcript.errors.isEmpty)
+            #expect(transcript.text.hasPrefix("\(path): first row read as data (every field is a number); header=yes reads it as column names\nd: 3 samples"))
+        }
+    }
+
+    @Test func csvHeaderYesAndNoAreTakenWithoutANote() throws {
+        try withCSV("10,20,1\n1,2,0\n3,4,1\n") { path in
+            let (_, transcript) = replay("data d = csv \"\(path)\" header=yes\ndata e = csv \"\(path)\" header=no")
+            #expect(transcript.errors.isEmpty)
+            #expect(transcript.text == "d: 2 samples, x [2, 2], y [2], 2 classes (1-1 per class)\ne: 3 samples, x [3, 2], y [3], 2 classes (1-2 per class)")
+        }
+    }
+
+    @Test func csvHeaderNoWithATextFirstRowNamesTheRowAndColumn() throws {
+        try withCSV("1,2,0\n3,4,1\n") { numeric in
+            try withCSV("1,width,label\n1,2,0\n") { path in
+                let (session, transcript) = replay("data d = csv \"\(numeric)\" header=no\ndata d = csv \"\(path)\" header=no")
+                let error = try #require(transcript.errors.first)
+                #expect(error.message == "\(path): line 1, column 2: 'width' is not a number (the first row is read as data, not as a header)")
+                #expect(error.location?.line == 2)
+                // The earlier d is kept.
+                session.execute("print d.count", file: "t", line: 3)
+                #expect(transcript.text.hasSuffix("\n2"))
+            }
+        }
+    }
+
+    @Test func csvHeaderTakesOnlyYesNoOrAuto() throws {
+        try withCSV("1,2\n") { path in
+            let (_, transcript) = replay("data d = csv \"\(path)\" header=maybe")
+            #expect(transcript.errors.first?.message == "header must be one of yes, no, auto, not 'maybe'")
+        }
     }
 }

@@ -36,6 +36,7 @@ extension Session {
         }
         var dataset: Dataset
         var shots: Int?
+        var notes: [String] = []
         switch source.text {
         case "digits", "mnist5k":
             _ = try paths(0...0)
@@ -70,7 +71,15 @@ extension Session {
         case "csv":
             let files = try paths(1...1)
             let label = try reader.integer("label", default: -1)
-            dataset = try loaded { () throws(DataError) in try Dataset.csv(path: files[0], labelColumn: label) }
+            let header = try reader.word("header", from: ["yes", "no", "auto"], default: "auto")!
+            let hasHeader: Bool? = switch header { case "yes": true; case "no": false; default: nil }
+            var table: CSVReader.Table?
+            dataset = try loaded { () throws(DataError) in
+                let read = try CSVReader.read(path: files[0], hasHeader: hasHeader)
+                table = read
+                return try Dataset(csv: read, labelColumn: label, path: files[0])
+            }
+            if hasHeader == nil, let table { notes.append(Self.headerDecision(table, path: files[0])) }
         default:
             throw ScriptError("unknown data source '\(source.text)'\(didYouMean(source.text, in: Self.dataSources)); one of \(Self.dataSources.joined(separator: ", "))",
                               at: source.location)
@@ -89,7 +98,14 @@ extension Session {
             }
         }
         store(dataset, as: name.text, shots: shots)
-        output.text("\(name.text): \(describe(dataset, named: name.text))")
+        output.text((notes + ["\(name.text): \(describe(dataset, named: name.text))"]).joined(separator: "\n"))
+    }
+
+    /// What `header=auto` decided about a CSV file's first row, and why.
+    static func headerDecision(_ table: CSVReader.Table, path: String) -> String {
+        guard let header = table.header else { return "\(path): first row read as data (every field is a number); header=yes reads it as column names" }
+        let reason = CSVReader.firstNonNumericField(header).map { "'\($0.text)' in column \($0.column + 1) is not a number" } ?? "it is not numeric"
+        return "\(path): first row read as a header (\(reason))"
     }
 
     func split(_ source: Name, _ parts: [(Name, Expr)], _ options: [Option]) throws(ScriptError) {

@@ -110,7 +110,8 @@ extension Session {
             data NAME = digits | mnist5k [scale=1/255] [flatten]
             data NAME = logistic samples=1000 features=20 [seed=S]     Betty's regression generator
             data NAME = sinusoid tasks=10000 shots=10 query=10 [seed=S]  few-shot tasks y = A sin(x - phase)
-            data NAME = npy "x.npy" "y.npy" | idx "images" "labels" | csv "file.csv" [label=-1]
+            data NAME = npy "x.npy" "y.npy" | idx "images" "labels" | csv "file.csv" [label=-1] [header=auto|yes|no]
+                                                  header=auto (default) takes a first row with a non-number as column names, and says so
             split NAME -> A 0.8, B 0.2            fractions, or counts (400, 10, 90); add per_class for counts per class
             imbalance NAME factor=100 [seed=S]    long-tailed classes (largest / smallest), a random subset of each
             noise NAME ratio=0.2 [kind=uniform|flip]
