@@ -82,4 +82,67 @@ import Testing
             #expect(transcript.errors.first?.message == "header must be one of yes, no, auto, not 'maybe'")
         }
     }
+
+    // MARK: - Batches larger than the set, data redefined under a problem
+
+    private let problemOnTrain = """
+        data all = logistic samples=120 features=4
+        split all -> train 60, valid 60 seed=1
+        problem inner
+          module    params 4 init=zeros
+          optimizer sgd lr=0.1
+          data      train BATCH
+          loss      bce_logits(x @ params, y)
+        end
+        """
+
+    @Test func aBatchLargerThanTheSetIsAWarning() {
+        let (session, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=100"))
+        #expect(transcript.errors.isEmpty)
+        #expect(transcript.text.contains("""
+            problem inner: 4 parameters, sgd lr 0.1, batch 100 of 60, darts unroll 1
+            warning: problem inner: batch=100 is larger than 'train' (60 samples); every batch is the whole set (test.betty:6:19)
+            """), "\(transcript.text)")
+        #expect(session.problemNames == ["inner"])
+    }
+
+    @Test func aBatchLargerThanTheSetWithDropLastIsAnError() {
+        let (session, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=100 drop_last"))
+        let error = transcript.errors.first
+        #expect(error?.message == "batch=100 with drop_last is larger than 'train' (60 samples): no batch would ever be produced")
+        #expect(error?.location?.line == 6 && error?.location?.column == 19 && error?.location?.length == 9)
+        #expect(session.problemNames.isEmpty)
+    }
+
+    @Test func redefiningDataAProblemHoldsWarnsThatTheProblemKeepsTheOldData() {
+        let (session, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=10") + """
+
+            data train = logistic samples=30 features=4
+            show problems
+            """)
+        #expect(transcript.errors.isEmpty)
+        #expect(transcript.text.contains("""
+            warning: problem inner still draws its batches from the old 'train' (60 samples), as a PyTorch DataLoader keeps the dataset it was made with; define it again or 'reset' to use the new data
+            train: 30 samples
+            """), "\(transcript.text)")
+        // What the warning says: the problem's loader still holds the 60 samples, until reset.
+        #expect(transcript.text.contains("problem inner: 4 parameters, sgd lr 0.1, batch 10 of 60"))
+        session.execute("reset", file: "t", line: 20)
+        session.execute("show problems", file: "t", line: 21)
+        #expect(transcript.text.hasSuffix("problem inner: 4 parameters, sgd lr 0.1, batch 10 of 30, darts unroll 1, local step 0"), "\(transcript.text)")
+    }
+
+    @Test func transformingDataAProblemHoldsWarnsToo() {
+        let (_, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=10") + "\nnormalize train")
+        #expect(transcript.text.hasSuffix("""
+            warning: problem inner still draws its batches from the old 'train' (60 samples), as a PyTorch DataLoader keeps the dataset it was made with; define it again or 'reset' to use the new data
+            train: 60 samples, x [60, 4], y [60], 2 classes (29-31 per class)
+            """), "\(transcript.text)")
+    }
+
+    @Test func redefiningDataNoProblemHoldsIsSilent() {
+        let (_, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=10") + "\ndata all = logistic samples=50 features=4")
+        #expect(transcript.errors.isEmpty)
+        #expect(!transcript.text.contains("warning"))
+    }
 }

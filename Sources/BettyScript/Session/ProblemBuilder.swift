@@ -16,6 +16,8 @@ struct ProblemBuilder {
         var reads: [Name]
         /// Evaluates loss and metrics on the first batch, to catch shape errors before any run.
         var check: () throws(ScriptError) -> Void
+        /// Lines to show once the problem is defined (`warning: ...`).
+        var warnings: [String]
     }
 
     func build() throws(ScriptError) -> Built {
@@ -29,6 +31,7 @@ struct ProblemBuilder {
         let schedule = try buildSchedule()
         guard !spec.data.isEmpty else { throw ScriptError("problem '\(name.text)' has no data line (data SET batch=N)", at: name.location) }
         var loaders: [DataLoader] = []
+        var warnings: [String] = []
         for (index, (set, part, options)) in spec.data.enumerated() {
             if let part {
                 loaders.append(try session.episodeLoader(set, part: part, options: options))
@@ -40,6 +43,14 @@ struct ProblemBuilder {
             let shuffle = try reader.bool("shuffle", default: true)
             let dropLast = try reader.bool("drop_last", default: false)
             try reader.finish()
+            if batch > dataset.count {
+                let batchLocation = options.first { $0.key == "batch" }?.location ?? set.location
+                guard !dropLast else {
+                    throw ScriptError("batch=\(batch) with drop_last is larger than '\(set.text)' (\(dataset.count) samples): no batch would ever be produced",
+                                      at: batchLocation)
+                }
+                warnings.append("warning: problem \(name.text): batch=\(batch) is larger than '\(set.text)' (\(dataset.count) samples); every batch is the whole set (\(batchLocation))")
+            }
             do {
                 loaders.append(try DataLoader(dataset, batchSize: batch, shuffle: shuffle, dropLast: dropLast,
                                               seed: generator.next() &+ UInt64(index)))
@@ -118,7 +129,8 @@ struct ProblemBuilder {
                 try Self.checkStartingPoint(problem, from: source, at: from.location)
             }
         }
-        return Built(problem: problem, forwardReferences: forwardReferences, reads: compiler.problemReads, check: check)
+        return Built(problem: problem, forwardReferences: forwardReferences, reads: compiler.problemReads, check: check,
+                     warnings: warnings)
     }
 
     // MARK: - Module

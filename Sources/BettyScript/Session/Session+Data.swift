@@ -97,7 +97,7 @@ extension Session {
                 return try Dataset(x: try! dataset.x.reshaped(to: [n, -1]), y: dataset.y)
             }
         }
-        store(dataset, as: name.text, shots: shots)
+        notes += store(dataset, as: name.text, shots: shots)
         output.text((notes + ["\(name.text): \(describe(dataset, named: name.text))"]).joined(separator: "\n"))
     }
 
@@ -153,7 +153,7 @@ extension Session {
         }
         var lines: [String] = []
         for ((part, _), piece) in zip(parts, pieces) {
-            store(piece, as: part.text, shots: bindings.taskShots[source.text])
+            lines += store(piece, as: part.text, shots: bindings.taskShots[source.text])
             lines.append("\(part.text): \(describe(piece, named: part.text))")
         }
         output.text(lines.joined(separator: "\n"))
@@ -208,8 +208,8 @@ extension Session {
         } catch {
             throw ScriptError("\(error)", at: name.location)
         }
-        store(result, as: name.text, shots: bindings.taskShots[name.text])
-        output.text("\(name.text): \(describe(result, named: name.text))")
+        let warnings = store(result, as: name.text, shots: bindings.taskShots[name.text])
+        output.text((warnings + ["\(name.text): \(describe(result, named: name.text))"]).joined(separator: "\n"))
     }
 
     // MARK: - Helpers
@@ -222,7 +222,9 @@ extension Session {
     }
 
     /// `shots` marks a set of few-shot tasks (and how many of each task's points are support).
-    func store(_ dataset: Dataset, as name: String, shots: Int? = nil) {
+    /// Returns a warning for each problem still drawing from the data `name` named before.
+    func store(_ dataset: Dataset, as name: String, shots: Int? = nil) -> [String] {
+        let warnings = bindings.datasets[name].map { old in stillDrawing(from: name, old: old.value) } ?? []
         bindings.taskShots[name] = shots
         // Problems defined from now on draw from a fresh stream; those already defined keep theirs.
         bindings.episodes[name] = nil
@@ -232,6 +234,19 @@ extension Session {
             bindings.datasets[name] = Slot(dataset)
             bindings.datasetOrder.append(name)
         }
+        return warnings
+    }
+
+    /// A problem's loaders keep the data they were made with, as a PyTorch DataLoader keeps its
+    /// dataset when the variable that named it is rebound: the warning says so, and how to move on.
+    private func stillDrawing(from name: String, old: Dataset) -> [String] {
+        let holders = bindings.problemOrder.filter { problem in
+            bindings.refs[problem]?.problem != nil && (specs[problem]?.data.contains { $0.set.text == name } ?? false)
+        }
+        guard !holders.isEmpty else { return [] }
+        let who = holders.count == 1 ? "problem \(holders[0]) still draws" : "problems \(holders.joined(separator: ", ")) still draw"
+        let size = bindings.taskShots[name] != nil ? "\(old.count) tasks" : "\(old.count) samples"
+        return ["warning: \(who) its batches from the old '\(name)' (\(size)), as a PyTorch DataLoader keeps the dataset it was made with; define \(holders.count == 1 ? "it" : "them") again or 'reset' to use the new data"]
     }
 
     func describe(_ dataset: Dataset, named name: String) -> String {

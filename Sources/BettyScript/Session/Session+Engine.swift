@@ -32,7 +32,7 @@ extension Session {
             let names = Set(pending.map(\.text)).sorted().joined(separator: ", ")
             text += "\nnote: \(names) \(pending.count == 1 ? "is" : "are") not defined yet; \(name)'s loss is checked when \(pending.count == 1 ? "it is" : "they are") (\(first.location))"
         }
-        output.text(text)
+        output.text(([text] + built.warnings).joined(separator: "\n"))
     }
 
     /// Runs a deferred check once every problem it names exists; throws naming one that does not
