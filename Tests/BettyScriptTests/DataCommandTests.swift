@@ -25,6 +25,18 @@ import Testing
         #expect(printed(session, transcript, "b.count") == 597)
     }
 
+    @Test func aPartLargerThanAnyIntegerIsRefusedNotConverted() {
+        // 1e30 passed as a count once trapped converting to Int.
+        for options in ["", " per_class"] {
+            let (session, transcript) = replay("data d = logistic samples=10 features=2\nsplit d -> a 1e30, b 1\(options)")
+            let error = transcript.errors.first
+            #expect(error?.message == "part 'a' asks for 1e+30 samples; d has 10", "\(error?.message ?? "no error")")
+            #expect(error?.location?.column == 14)
+            session.execute("show data", file: "t", line: 3)
+            #expect(transcript.text.hasSuffix("data d: 10 samples, x [10, 2], y [10], 2 classes (5-5 per class)"))
+        }
+    }
+
     // MARK: - CSV header
 
     /// A CSV file in the temporary directory, removed when `body` returns.

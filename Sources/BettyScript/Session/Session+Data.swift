@@ -129,6 +129,10 @@ extension Session {
         guard counts || fractions else {
             throw ScriptError("give every part as a count (400) or every part as a fraction (0.8), not a mix", at: parts[0].1.location.through(parts.last!.1.location))
         }
+        // Checked as numbers before any becomes an Int: 1e30 does not fit one.
+        if counts, let (part, amount) = zip(parts, amounts).first(where: { $0.1 > Float(dataset.count) }) {
+            throw ScriptError("part '\(part.0.text)' asks for \(formatNumber(amount)) samples; \(source.text) has \(dataset.count)", at: part.1.location)
+        }
         let span = source.location.through(options.last?.location ?? parts.last!.1.location)
         // The parts are copies, together at most the whole set.
         try requireMemory(floats: dataset.x.count + dataset.y.count, for: typedText(span).map { "split \($0)" } ?? "split", at: span)
