@@ -27,14 +27,18 @@ public struct Dataset: Sendable {
         return try Dataset(x: parts.0, y: parts.1)
     }
 
-    /// Class labels as integers, checked to lie in `0..<classes` when given.
+    /// The largest class label: Float32 holds every integer up to 2^24 exactly, and no further.
+    public static let maxLabel = 1 << 24
+
+    /// Class labels as integers, checked to lie in `0..<classes` when given (and in `0...maxLabel`).
     public func labels(classes: Int? = nil) throws(DataError) -> [Int] {
         guard y.rank == 1 else { throw .invalidArgument("labels: y must be a vector of class labels, got shape \(y.shape)") }
         var out: [Int] = []
         out.reserveCapacity(count)
         for (i, v) in y.scalars.enumerated() {
-            guard v >= 0, v.rounded(.towardZero) == v, classes.map({ v < Float($0) }) ?? true else {
-                throw .invalidArgument("label \(v) at sample \(i) is not a class in 0..<\(classes.map(String.init) ?? "∞")")
+            // Compared as a Float first: 1e30 or infinity would trap converting to Int.
+            guard v >= 0, v <= Float(Self.maxLabel), v.rounded(.towardZero) == v, classes.map({ v < Float($0) }) ?? true else {
+                throw .invalidArgument("label \(v) at sample \(i) is not a class in 0..<\(classes ?? Self.maxLabel + 1)")
             }
             out.append(Int(v))
         }

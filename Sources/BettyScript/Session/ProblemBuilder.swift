@@ -312,7 +312,12 @@ struct ProblemBuilder {
         case "step":
             schedule = .step(stepSize: try reader.integer("size", default: 1000, minimum: 1), gamma: try reader.number("gamma", default: 0.1))
         case "multistep":
+            let location = spec.schedule?.1.first { $0.key == "milestones" }?.location ?? kind.location
             let milestones = try reader.numbers("milestones") ?? []
+            // Checked as numbers before any becomes an Int: 1e30 does not fit one.
+            guard milestones.allSatisfy({ $0 >= 0 && $0 == $0.rounded() && $0 < 1e15 }) else {
+                throw ScriptError("milestones must be step counts (non-negative integers below 1e15)", at: location)
+            }
             schedule = .multiStep(milestones: milestones.map { Int($0) }, gamma: try reader.number("gamma", default: 0.1))
         case "cosine":
             schedule = .cosine(period: try reader.integer("period", default: 1000, minimum: 1), minimum: try reader.number("min", default: 0))
