@@ -18,6 +18,14 @@ public enum DataError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .tooLarge(exceeded): exceeded.description
         }
     }
+
+    /// The file the error is about, when it is about one.
+    public var path: String? {
+        switch self {
+        case let .fileNotFound(path), let .malformed(path, _), let .unsupported(path, _): path
+        case .invalidArgument, .tooLarge: nil
+        }
+    }
 }
 
 extension DataError {

@@ -31,7 +31,9 @@ extension Session {
                 if case let .tooLarge(exceeded) = error {
                     throw memoryError(exceeded, purpose: retell ? statement : nil, at: typed)
                 }
-                throw ScriptError("\(error)", at: source.location)
+                // An error about one of the files points at that file's path.
+                let file = arguments.first { if case let .string(path, _) = $0 { path == error.path } else { false } }
+                throw ScriptError("\(error)", at: file?.location ?? source.location)
             }
         }
         var dataset: Dataset
