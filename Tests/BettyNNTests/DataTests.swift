@@ -81,6 +81,29 @@ import BettyNN
         #expect(try parts[0].imbalanced(factor: 100, seed: 2).x.scalars != train.x.scalars)
     }
 
+    @Test func aStrayLargeLabelCostsNothingInPerClassOperations() throws {
+        // Class 2^24 next to classes 0 and 1: grouping by dense class index would make 16 million
+        // empty groups.
+        let data = try Dataset(x: Tensor([1, 2, 3, 4, 5, 6]).reshaped(to: [6, 1]), y: Tensor([0, 0, 1, 1, 16_777_216, 16_777_216]))
+        let start = ContinuousClock.now
+        // Class 0 keeps its 2 samples; the two classes above keep at least one each.
+        let kept = try data.imbalanced(factor: 2, seed: 0)
+        #expect(try kept.labels().filter { $0 == 0 }.count == 2)
+        #expect(try kept.labels().contains(16_777_216))
+        // Class 2 is the first with no samples, and the split says so.
+        #expect { try data.splitPerClass(counts: [1], seed: 0) } throws: { "\($0)".contains("class 2 has 0 samples") }
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(throws: DataError.self) { try data.splitPerClass(counts: [-1, 2], seed: 0) }
+    }
+
+    @Test func labelsBeyondWhatFloat32CountsExactlyAreRefusedNotConverted() throws {
+        // 1e30 and infinity once trapped converting to Int.
+        for label: Float in [1e30, .infinity, 16_777_218] {
+            let data = try Dataset(x: Tensor([1, 2]).reshaped(to: [2, 1]), y: Tensor([0, label]))
+            #expect { try data.labels() } throws: { "\($0)".contains("at sample 1 is not a class in 0..<16777217") }
+        }
+    }
+
     @Test func labelNoiseChangesAboutTheRatio() throws {
         let digits = try BuiltinDataset.digits.load()
         let noisy = try digits.withLabelNoise(.flip, ratio: 0.4, classes: 10, seed: 1)

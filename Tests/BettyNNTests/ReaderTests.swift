@@ -5,7 +5,7 @@ import BettyNN
 import _TestSupport
 
 /// A file under the temporary directory with a unique name, removed by `remove()`.
-private struct TemporaryFile {
+struct TemporaryFile {
     let path: String
 
     init(_ contents: Data, suffix: String) throws {
@@ -22,7 +22,7 @@ private struct TemporaryFile {
 }
 
 /// A path under the temporary directory that does not exist.
-private func missingPath(_ suffix: String) -> String {
+func missingPath(_ suffix: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("betty-missing-\(UUID().uuidString)\(suffix)").path
 }
 
@@ -156,13 +156,13 @@ private func missingPath(_ suffix: String) -> String {
     // MARK: - IDX
 
     /// An IDX file: magic (0, 0, type, rank), big-endian UInt32 dimensions, then the payload.
-    private static func idx(type: UInt8, shape: [Int], payload: [UInt8]) -> Data {
+    static func idx(type: UInt8, shape: [Int], payload: [UInt8]) -> Data {
         var bytes: [UInt8] = [0, 0, type, UInt8(shape.count)]
         for d in shape { bytes += bigEndian(UInt32(d)) }
         return Data(bytes + payload)
     }
 
-    private static func bigEndian<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
+    static func bigEndian<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
         withUnsafeBytes(of: v.bigEndian) { Array($0) }
     }
 

@@ -201,7 +201,7 @@ struct InteractiveREPLTests {
     }
 
     func withREPL(home: TemporaryDirectory, history: String, arguments: [String] = [],
-                          _ body: (PseudoTerminalSession) throws -> Void) throws {
+                  _ body: (PseudoTerminalSession) throws -> Void) throws {
         var environment = [
             "TERM": "xterm",
             "INPUTRC": "/dev/null",  // no user key bindings

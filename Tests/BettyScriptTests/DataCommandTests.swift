@@ -1,4 +1,5 @@
 import BettyScript
+import Foundation
 import Testing
 
 @Suite struct DataCommandTests {
@@ -22,5 +23,139 @@ import Testing
         #expect(transcript.errors.isEmpty)
         #expect(printed(session, transcript, "a.count") == 400)
         #expect(printed(session, transcript, "b.count") == 597)
+    }
+
+    @Test func aPartLargerThanAnyIntegerIsRefusedNotConverted() {
+        // 1e30 passed as a count once trapped converting to Int.
+        for options in ["", " per_class"] {
+            let (session, transcript) = replay("data d = logistic samples=10 features=2\nsplit d -> a 1e30, b 1\(options)")
+            let error = transcript.errors.first
+            #expect(error?.message == "part 'a' asks for 1e+30 samples; d has 10", "\(error?.message ?? "no error")")
+            #expect(error?.location?.column == 14)
+            session.execute("show data", file: "t", line: 3)
+            #expect(transcript.text.hasSuffix("data d: 10 samples, x [10, 2], y [10], 2 classes (5-5 per class)"))
+        }
+    }
+
+    // MARK: - CSV header
+
+    /// A CSV file in the temporary directory, removed when `body` returns.
+    private func withCSV(_ text: String, _ body: (String) throws -> Void) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("betty-\(UUID().uuidString).csv").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try body(path)
+    }
+
+    @Test func csvHeaderAutoSaysItReadATextFirstRowAsAHeader() throws {
+        try withCSV("f1,f2,label\n1,2,0\n3,4,1\n") { path in
+            let (_, transcript) = replay("data d = csv \"\(path)\"")
+            #expect(transcript.errors.isEmpty)
+            #expect(transcript.text == """
+                \(path): first row read as a header ('f1' in column 1 is not a number)
+                d: 2 samples, x [2, 2], y [2], 2 classes (1-1 per class)
+                """)
+        }
+    }
+
+    @Test func csvHeaderAutoSaysItReadANumericFirstRowAsData() throws {
+        try withCSV("10,20,1\n1,2,0\n3,4,1\n") { path in
+            let (_, transcript) = replay("data d = csv \"\(path)\" header=auto")
+            #expect(transcript.errors.isEmpty)
+            #expect(transcript.text.hasPrefix("\(path): first row read as data (every field is a number); header=yes reads it as column names\nd: 3 samples"))
+        }
+    }
+
+    @Test func csvHeaderYesAndNoAreTakenWithoutANote() throws {
+        try withCSV("10,20,1\n1,2,0\n3,4,1\n") { path in
+            let (_, transcript) = replay("data d = csv \"\(path)\" header=yes\ndata e = csv \"\(path)\" header=no")
+            #expect(transcript.errors.isEmpty)
+            #expect(transcript.text == "d: 2 samples, x [2, 2], y [2], 2 classes (1-1 per class)\ne: 3 samples, x [3, 2], y [3], 2 classes (1-2 per class)")
+        }
+    }
+
+    @Test func csvHeaderNoWithATextFirstRowNamesTheRowAndColumn() throws {
+        try withCSV("1,2,0\n3,4,1\n") { numeric in
+            try withCSV("1,width,label\n1,2,0\n") { path in
+                let (session, transcript) = replay("data d = csv \"\(numeric)\" header=no\ndata d = csv \"\(path)\" header=no")
+                let error = try #require(transcript.errors.first)
+                #expect(error.message == "\(path): line 1, column 2: 'width' is not a number (the first row is read as data, not as a header)")
+                // The caret is under the file's path.
+                #expect(error.location?.line == 2 && error.location?.column == 14)
+                // The earlier d is kept.
+                session.execute("print d.count", file: "t", line: 3)
+                #expect(transcript.text.hasSuffix("\n2"))
+            }
+        }
+    }
+
+    @Test func csvHeaderTakesOnlyYesNoOrAuto() throws {
+        try withCSV("1,2\n") { path in
+            let (_, transcript) = replay("data d = csv \"\(path)\" header=maybe")
+            #expect(transcript.errors.first?.message == "header must be one of yes, no, auto, not 'maybe'")
+        }
+    }
+
+    // MARK: - Batches larger than the set, data redefined under a problem
+
+    private let problemOnTrain = """
+        data all = logistic samples=120 features=4
+        split all -> train 60, valid 60 seed=1
+        problem inner
+          module    params 4 init=zeros
+          optimizer sgd lr=0.1
+          data      train BATCH
+          loss      bce_logits(x @ params, y)
+        end
+        """
+
+    @Test func aBatchLargerThanTheSetIsAWarning() {
+        let (session, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=100"))
+        #expect(transcript.errors.isEmpty)
+        #expect(transcript.text.contains("""
+            problem inner: 4 parameters, sgd lr 0.1, batch 100 of 60, darts unroll 1
+            warning: problem inner: batch=100 is larger than 'train' (60 samples); every batch is the whole set (test.betty:6:19)
+            """), "\(transcript.text)")
+        #expect(session.problemNames == ["inner"])
+    }
+
+    @Test func aBatchLargerThanTheSetWithDropLastIsAnError() {
+        let (session, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=100 drop_last"))
+        let error = transcript.errors.first
+        #expect(error?.message == "batch=100 with drop_last is larger than 'train' (60 samples): no batch would ever be produced")
+        #expect(error?.location?.line == 6 && error?.location?.column == 19 && error?.location?.length == 9)
+        #expect(session.problemNames.isEmpty)
+    }
+
+    @Test func redefiningDataAProblemHoldsWarnsThatTheProblemKeepsTheOldData() {
+        let (session, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=10") + """
+
+            data train = logistic samples=30 features=4
+            show problems
+            """)
+        #expect(transcript.errors.isEmpty)
+        #expect(transcript.text.contains("""
+            warning: problem inner still draws its batches from the old 'train' (60 samples), as a PyTorch DataLoader keeps the dataset it was made with; define it again or 'reset' to use the new data
+            train: 30 samples
+            """), "\(transcript.text)")
+        // What the warning says: the problem's loader still holds the 60 samples, until reset.
+        #expect(transcript.text.contains("problem inner: 4 parameters, sgd lr 0.1, batch 10 of 60"))
+        session.execute("reset", file: "t", line: 20)
+        session.execute("show problems", file: "t", line: 21)
+        #expect(transcript.text.hasSuffix("problem inner: 4 parameters, sgd lr 0.1, batch 10 of 30, darts unroll 1, local step 0"), "\(transcript.text)")
+    }
+
+    @Test func transformingDataAProblemHoldsWarnsToo() {
+        let (_, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=10") + "\nnormalize train")
+        #expect(transcript.text.hasSuffix("""
+            warning: problem inner still draws its batches from the old 'train' (60 samples), as a PyTorch DataLoader keeps the dataset it was made with; define it again or 'reset' to use the new data
+            train: 60 samples, x [60, 4], y [60], 2 classes (29-31 per class)
+            """), "\(transcript.text)")
+    }
+
+    @Test func redefiningDataNoProblemHoldsIsSilent() {
+        let (_, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=10") + "\ndata all = logistic samples=50 features=4")
+        #expect(transcript.errors.isEmpty)
+        #expect(!transcript.text.contains("warning"))
     }
 }

@@ -23,6 +23,12 @@ extension Dataset {
         guard samples > 0, features > 0 else {
             throw .invalidArgument("logistic: samples and features must be positive, got \(samples) and \(features)")
         }
+        // x, then x·w and the noise beside it, then y: the peak holds x and three sample vectors.
+        let floats = MemoryBudget.sum([MemoryBudget.product([samples, features]), MemoryBudget.product([samples, 3]), features])
+        try DataError.checkMemory(floats: floats, for: "logistic data of \(samples) samples x \(features) features")
+        guard samples <= DataShape.maxDimension, features <= DataShape.maxDimension else {
+            throw .invalidArgument("logistic: samples and features must be at most \(DataShape.maxDimension), got \(samples) and \(features)")
+        }
         var generator = RandomGenerator(seed: seed)
         let w = Tensor.randomNormal([features], using: &generator)
         let x = Tensor.randomNormal([samples, features], using: &generator)
@@ -64,6 +70,16 @@ public struct SinusoidTasks: Sendable {
     /// `[count, support + query, 1]`, each task's support points first (what `Episodes` serves).
     public mutating func pool(count: Int, support: Int, query: Int) throws(DataError) -> Dataset {
         guard count > 0 else { throw .invalidArgument("sinusoid: the number of tasks must be positive") }
+        guard support > 0, query > 0 else { throw .invalidArgument("sinusoid: support and query sizes must be positive") }
+        let points = MemoryBudget.sum([support, query])
+        let pointsInAll = points.flatMap { MemoryBudget.product([count, $0]) }
+        // x and y twice over (the tasks one by one, then concatenated into the pool), and two small
+        // tensors' bookkeeping per task, about 64 floats' worth.
+        let floats = MemoryBudget.sum([pointsInAll.flatMap { MemoryBudget.product([$0, 4]) }, MemoryBudget.product([count, 64])])
+        try DataError.checkMemory(floats: floats, for: "a sinusoid pool of \(count) tasks of \(support) + \(query) points")
+        guard let pointsInAll, pointsInAll <= DataShape.maxDimension else {
+            throw .invalidArgument("sinusoid: \(count) tasks of \(support) + \(query) points are more than the \(DataShape.maxDimension) points a tensor axis holds")
+        }
         var xs: [Tensor] = [], ys: [Tensor] = []
         xs.reserveCapacity(count)
         ys.reserveCapacity(count)
@@ -73,8 +89,7 @@ public struct SinusoidTasks: Sendable {
             xs.append(try! Tensor.concat([task.support.x, task.query.x], axis: 0))
             ys.append(try! Tensor.concat([task.support.y, task.query.y], axis: 0))
         }
-        let points = support + query
-        return try Dataset(x: try! Tensor.concat(xs, axis: 0).reshaped(to: [count, points, 1]),
-                           y: try! Tensor.concat(ys, axis: 0).reshaped(to: [count, points, 1]))
+        return try Dataset(x: try! Tensor.concat(xs, axis: 0).reshaped(to: [count, support + query, 1]),
+                           y: try! Tensor.concat(ys, axis: 0).reshaped(to: [count, support + query, 1]))
     }
 }

@@ -27,14 +27,18 @@ public struct Dataset: Sendable {
         return try Dataset(x: parts.0, y: parts.1)
     }
 
-    /// Class labels as integers, checked to lie in `0..<classes` when given.
+    /// The largest class label: Float32 holds every integer up to 2^24 exactly, and no further.
+    public static let maxLabel = 1 << 24
+
+    /// Class labels as integers, checked to lie in `0..<classes` when given (and in `0...maxLabel`).
     public func labels(classes: Int? = nil) throws(DataError) -> [Int] {
         guard y.rank == 1 else { throw .invalidArgument("labels: y must be a vector of class labels, got shape \(y.shape)") }
         var out: [Int] = []
         out.reserveCapacity(count)
         for (i, v) in y.scalars.enumerated() {
-            guard v >= 0, v.rounded(.towardZero) == v, classes.map({ v < Float($0) }) ?? true else {
-                throw .invalidArgument("label \(v) at sample \(i) is not a class in 0..<\(classes.map(String.init) ?? "∞")")
+            // Compared as a Float first: 1e30 or infinity would trap converting to Int.
+            guard v >= 0, v <= Float(Self.maxLabel), v.rounded(.towardZero) == v, classes.map({ v < Float($0) }) ?? true else {
+                throw .invalidArgument("label \(v) at sample \(i) is not a class in 0..<\(classes ?? Self.maxLabel + 1)")
             }
             out.append(Int(v))
         }
@@ -86,16 +90,21 @@ public struct Dataset: Sendable {
     /// Disjoint parts taking `counts[k]` samples of every class for part k (e.g. 400 train, 10 meta,
     /// 90 test per class), each class's samples shuffled with the seed first.
     public func splitPerClass(counts: [Int], seed: UInt64) throws(DataError) -> [Dataset] {
+        guard counts.allSatisfy({ $0 >= 0 }) else {
+            throw .invalidArgument("splitPerClass: counts \(counts) must be non-negative")
+        }
+        let wanted = counts.reduce(0, +)
         let labels = try labels()
         let classes = (labels.max() ?? -1) + 1
-        var byClass = [[Int]](repeating: [], count: classes)
-        for (i, c) in labels.enumerated() { byClass[c].append(i) }
+        // Grouped by the classes present, so a stray large label costs nothing; the first absent
+        // class ends the loop with the error below (asking for nothing takes nothing from any class).
+        let byClass = Dictionary(grouping: labels.indices, by: { labels[$0] })
         var generator = RandomGenerator(seed: seed)
         var parts = [[Int]](repeating: [], count: counts.count)
-        for c in 0..<classes {
-            let members = shuffled(byClass[c], using: &generator)
-            guard counts.reduce(0, +) <= members.count else {
-                throw .invalidArgument("splitPerClass: class \(c) has \(members.count) samples but \(counts.reduce(0, +)) are asked for")
+        for c in 0..<(wanted > 0 ? classes : 0) {
+            let members = shuffled(byClass[c] ?? [], using: &generator)
+            guard wanted <= members.count else {
+                throw .invalidArgument("splitPerClass: class \(c) has \(members.count) samples but \(wanted) are asked for")
             }
             var start = 0
             for (k, n) in counts.enumerated() {

@@ -11,15 +11,16 @@ extension Dataset {
         guard factor >= 1 else { throw .invalidArgument("imbalance: factor \(factor) must be >= 1") }
         let labels = try labels()
         let classes = (labels.max() ?? -1) + 1
-        var byClass = [[Int]](repeating: [], count: classes)
-        for (i, c) in labels.enumerated() { byClass[c].append(i) }
-        let largest = byClass.map(\.count).max() ?? 0
+        // Grouped by the classes present: a label of 1e9 must not make a billion empty groups. An
+        // absent class keeps nothing and draws nothing from the generator, so skipping it changes nothing.
+        let byClass = Dictionary(grouping: labels.indices, by: { labels[$0] })
+        let largest = byClass.values.map(\.count).max() ?? 0
         var keep: [Int] = []
         var generator = RandomGenerator(seed: seed)
-        for c in 0..<classes {
+        for (c, members) in byClass.sorted(by: { $0.key < $1.key }) {
             let share = classes > 1 ? Float(c) / Float(classes - 1) : 0
             let n = Int((Float(largest) * Float(Foundation.pow(Double(1 / factor), Double(share)))).rounded(.down))
-            keep += shuffled(byClass[c], using: &generator).prefix(Swift.max(n, 1))
+            keep += shuffled(members, using: &generator).prefix(Swift.max(n, 1))
         }
         return try subset(keep.sorted())
     }

@@ -16,6 +16,8 @@ struct ProblemBuilder {
         var reads: [Name]
         /// Evaluates loss and metrics on the first batch, to catch shape errors before any run.
         var check: () throws(ScriptError) -> Void
+        /// Lines to show once the problem is defined (`warning: ...`).
+        var warnings: [String]
     }
 
     func build() throws(ScriptError) -> Built {
@@ -29,6 +31,7 @@ struct ProblemBuilder {
         let schedule = try buildSchedule()
         guard !spec.data.isEmpty else { throw ScriptError("problem '\(name.text)' has no data line (data SET batch=N)", at: name.location) }
         var loaders: [DataLoader] = []
+        var warnings: [String] = []
         for (index, (set, part, options)) in spec.data.enumerated() {
             if let part {
                 loaders.append(try session.episodeLoader(set, part: part, options: options))
@@ -40,6 +43,14 @@ struct ProblemBuilder {
             let shuffle = try reader.bool("shuffle", default: true)
             let dropLast = try reader.bool("drop_last", default: false)
             try reader.finish()
+            if batch > dataset.count {
+                let batchLocation = options.first { $0.key == "batch" }?.location ?? set.location
+                guard !dropLast else {
+                    throw ScriptError("batch=\(batch) with drop_last is larger than '\(set.text)' (\(dataset.count) samples): no batch would ever be produced",
+                                      at: batchLocation)
+                }
+                warnings.append("warning: problem \(name.text): batch=\(batch) is larger than '\(set.text)' (\(dataset.count) samples); every batch is the whole set (\(batchLocation))")
+            }
             do {
                 loaders.append(try DataLoader(dataset, batchSize: batch, shuffle: shuffle, dropLast: dropLast,
                                               seed: generator.next() &+ UInt64(index)))
@@ -118,7 +129,8 @@ struct ProblemBuilder {
                 try Self.checkStartingPoint(problem, from: source, at: from.location)
             }
         }
-        return Built(problem: problem, forwardReferences: forwardReferences, reads: compiler.problemReads, check: check)
+        return Built(problem: problem, forwardReferences: forwardReferences, reads: compiler.problemReads, check: check,
+                     warnings: warnings)
     }
 
     // MARK: - Module
@@ -134,15 +146,28 @@ struct ProblemBuilder {
         return result
     }
 
+    /// Throws when the parameters a module line or layer would allocate do not fit in memory,
+    /// saying which, as typed (`span`), before anything is allocated.
+    private func requireParameterMemory(_ floats: Int?, prefix: String, at span: SourceLocation) throws(ScriptError) {
+        try session.requireMemory(floats: floats, for: "\(prefix)\(session.typedText(span) ?? "the module")", at: span)
+    }
+
+    /// Weight and bias of a linear map.
+    private static func linearFloats(_ input: Int, _ output: Int, bias: Bool) -> Int? {
+        MemoryBudget.sum([MemoryBudget.product([input, output]), bias ? output : 0])
+    }
+
     private func buildModule(_ line: ProblemLine, using generator: inout RandomGenerator) throws(ScriptError) -> any Module {
         guard case let .module(kind, sizeExprs, layers, options) = line else { preconditionFailure() }
         var reader = try OptionReader(options, context: "module \(kind.text)")
+        let span = kind.location.through(sizeExprs.last?.location ?? kind.location)
         switch kind.text {
         case "linear":
             let s = try sizes(sizeExprs)
             guard s.count == 2 else { throw ScriptError("linear takes IN -> OUT", at: kind.location) }
             let bias = try reader.bool("bias", default: true)
             try reader.finish()
+            try requireParameterMemory(Self.linearFloats(s[0], s[1], bias: bias), prefix: "module ", at: span)
             return Linear(s[0], s[1], bias: bias, using: &generator)
         case "mlp":
             let s = try sizes(sizeExprs)
@@ -152,10 +177,13 @@ struct ProblemBuilder {
             let out = try reader.word("out", from: kinds, default: "identity")!
             let bias = try reader.bool("bias", default: true)
             try reader.finish()
+            let floats = MemoryBudget.sum(zip(s, s.dropFirst()).map { Self.linearFloats($0, $1, bias: bias) })
+            try requireParameterMemory(floats, prefix: "module ", at: span)
             return MLP(s, activation: Activation.Kind(rawValue: activation)!, output: Activation.Kind(rawValue: out)!,
                        bias: bias, using: &generator)
         case "params":
             let s = try sizes(sizeExprs)
+            try requireParameterMemory(MemoryBudget.product(s), prefix: "module ", at: span)
             let initializer = try reader.word("init", from: ["zeros", "ones", "constant", "normal", "uniform"], default: "zeros")!
             let value = try reader.number("value", default: 0)
             let mean = try reader.number("mean", default: 0), std = try reader.number("std", default: 1)
@@ -205,12 +233,15 @@ struct ProblemBuilder {
         case "linear":
             try expectCount(2, "(in, out)")
             let bias = try reader.bool("bias", default: true)
+            try requireParameterMemory(Self.linearFloats(positional[0], positional[1], bias: bias), prefix: "layer ", at: e.location)
             module = Linear(positional[0], positional[1], bias: bias, using: &generator)
         case "conv2d":
             try expectCount(2, "(in_channels, out_channels, kernel=k, stride=s, padding=p)")
             let k = try reader.integer("kernel", default: 3, minimum: 1), s = try reader.integer("stride", default: 1, minimum: 1)
             let pad = try reader.integer("padding", default: 0, minimum: 0)
             let bias = try reader.bool("bias", default: true)
+            let floats = MemoryBudget.sum([MemoryBudget.product([positional[1], positional[0], k, k]), bias ? positional[1] : 0])
+            try requireParameterMemory(floats, prefix: "layer ", at: e.location)
             module = Conv2d(positional[0], positional[1], kernel: (k, k), stride: (s, s), padding: (pad, pad), bias: bias, using: &generator)
         case "maxpool", "avgpool":
             try expectCount(1, "(kernel)")
@@ -229,6 +260,8 @@ struct ProblemBuilder {
             module = Dropout(p, seed: generator.next())
         case "batchnorm":
             try expectCount(1, "(features)")
+            // Weight, bias, running mean and running variance.
+            try requireParameterMemory(MemoryBudget.product([positional[0], 4]), prefix: "layer ", at: e.location)
             module = BatchNorm(positional[0])
         default:
             throw ScriptError("unknown layer '\(name)'\(didYouMean(name, in: Self.layerNames)); one of \(Self.layerNames.joined(separator: ", "))", at: location)
@@ -279,7 +312,12 @@ struct ProblemBuilder {
         case "step":
             schedule = .step(stepSize: try reader.integer("size", default: 1000, minimum: 1), gamma: try reader.number("gamma", default: 0.1))
         case "multistep":
+            let location = spec.schedule?.1.first { $0.key == "milestones" }?.location ?? kind.location
             let milestones = try reader.numbers("milestones") ?? []
+            // Checked as numbers before any becomes an Int: 1e30 does not fit one.
+            guard milestones.allSatisfy({ $0 >= 0 && $0 == $0.rounded() && $0 < 1e15 }) else {
+                throw ScriptError("milestones must be step counts (non-negative integers below 1e15)", at: location)
+            }
             schedule = .multiStep(milestones: milestones.map { Int($0) }, gamma: try reader.number("gamma", default: 0.1))
         case "cosine":
             schedule = .cosine(period: try reader.integer("period", default: 1000, minimum: 1), minimum: try reader.number("min", default: 0))

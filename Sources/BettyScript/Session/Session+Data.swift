@@ -19,11 +19,26 @@ extension Session {
             }
             return result
         }
-        func loaded(_ body: () throws(DataError) -> Dataset) throws(ScriptError) -> Dataset {
-            do { return try body() } catch { throw ScriptError("\(error)", at: source.location) }
+        // The command as typed, from the name to its last argument or option: what a memory error
+        // says needs the memory, and where its caret goes.
+        let typed = ([source.location] + arguments.map(\.location) + options.map(\.location))
+            .max { $0.column + $0.length < $1.column + $1.length }.map { name.location.through($0) } ?? name.location
+        let statement = typedText(typed).map { "data \($0)" }
+        /// `retell`: a memory refusal says the command as typed (generators) rather than what the
+        /// library asked (a reader names its file and shape, which says more).
+        func loaded(retell: Bool = false, _ body: () throws(DataError) -> Dataset) throws(ScriptError) -> Dataset {
+            do { return try body() } catch {
+                if case let .tooLarge(exceeded) = error {
+                    throw memoryError(exceeded, purpose: retell ? statement : nil, at: typed)
+                }
+                // An error about one of the files points at that file's path.
+                let file = arguments.first { if case let .string(path, _) = $0 { path == error.path } else { false } }
+                throw ScriptError("\(error)", at: file?.location ?? source.location)
+            }
         }
         var dataset: Dataset
         var shots: Int?
+        var notes: [String] = []
         switch source.text {
         case "digits", "mnist5k":
             _ = try paths(0...0)
@@ -33,14 +48,14 @@ extension Session {
             let samples = try reader.integer("samples", default: 1000, minimum: 1)
             let features = try reader.integer("features", default: 20, minimum: 1)
             let dataSeed = try seedOption(&reader)
-            dataset = try loaded { () throws(DataError) in try Dataset.logistic(samples: samples, features: features, seed: dataSeed) }
+            dataset = try loaded(retell: true) { () throws(DataError) in try Dataset.logistic(samples: samples, features: features, seed: dataSeed) }
         case "sinusoid":
             _ = try paths(0...0)
             let count = try reader.integer("tasks", default: 10000, minimum: 1)
             let support = try reader.integer("shots", default: 10, minimum: 1)
             let query = try reader.integer("query", default: 10, minimum: 1)
             let dataSeed = try seedOption(&reader)
-            dataset = try loaded { () throws(DataError) in
+            dataset = try loaded(retell: true) { () throws(DataError) in
                 var tasks = SinusoidTasks(seed: dataSeed)
                 return try tasks.pool(count: count, support: support, query: query)
             }
@@ -58,22 +73,41 @@ extension Session {
         case "csv":
             let files = try paths(1...1)
             let label = try reader.integer("label", default: -1)
-            dataset = try loaded { () throws(DataError) in try Dataset.csv(path: files[0], labelColumn: label) }
+            let header = try reader.word("header", from: ["yes", "no", "auto"], default: "auto")!
+            let hasHeader: Bool? = switch header { case "yes": true; case "no": false; default: nil }
+            var table: CSVReader.Table?
+            dataset = try loaded { () throws(DataError) in
+                let read = try CSVReader.read(path: files[0], hasHeader: hasHeader)
+                table = read
+                return try Dataset(csv: read, labelColumn: label, path: files[0])
+            }
+            if hasHeader == nil, let table { notes.append(Self.headerDecision(table, path: files[0])) }
         default:
             throw ScriptError("unknown data source '\(source.text)'\(didYouMean(source.text, in: Self.dataSources)); one of \(Self.dataSources.joined(separator: ", "))",
                               at: source.location)
         }
-        if let factor = try reader.optionalNumber("scale") { dataset = dataset.scaled(by: factor) }
+        let scale = try reader.optionalNumber("scale")
         let flatten = try reader.bool("flatten", default: false)
         try reader.finish()
+        if let scale {
+            try requireMemory(floats: dataset.x.count, for: statement ?? "scale=", at: typed)
+            dataset = dataset.scaled(by: scale)
+        }
         if flatten, dataset.x.rank > 2 {
             dataset = try loaded { () throws(DataError) in
                 let n = dataset.x.shape[0]
                 return try Dataset(x: try! dataset.x.reshaped(to: [n, -1]), y: dataset.y)
             }
         }
-        store(dataset, as: name.text, shots: shots)
-        output.text("\(name.text): \(describe(dataset, named: name.text))")
+        notes += store(dataset, as: name.text, shots: shots)
+        output.text((notes + ["\(name.text): \(describe(dataset, named: name.text))"]).joined(separator: "\n"))
+    }
+
+    /// What `header=auto` decided about a CSV file's first row, and why.
+    static func headerDecision(_ table: CSVReader.Table, path: String) -> String {
+        guard let header = table.header else { return "\(path): first row read as data (every field is a number); header=yes reads it as column names" }
+        let reason = CSVReader.firstNonNumericField(header).map { "'\($0.text)' in column \($0.column + 1) is not a number" } ?? "it is not numeric"
+        return "\(path): first row read as a header (\(reason))"
     }
 
     func split(_ source: Name, _ parts: [(Name, Expr)], _ options: [Option]) throws(ScriptError) {
@@ -97,6 +131,13 @@ extension Session {
         guard counts || fractions else {
             throw ScriptError("give every part as a count (400) or every part as a fraction (0.8), not a mix", at: parts[0].1.location.through(parts.last!.1.location))
         }
+        // Checked as numbers before any becomes an Int: 1e30 does not fit one.
+        if counts, let (part, amount) = zip(parts, amounts).first(where: { $0.1 > Float(dataset.count) }) {
+            throw ScriptError("part '\(part.0.text)' asks for \(formatNumber(amount)) samples; \(source.text) has \(dataset.count)", at: part.1.location)
+        }
+        let span = source.location.through(options.last?.location ?? parts.last!.1.location)
+        // The parts are copies, together at most the whole set.
+        try requireMemory(floats: dataset.x.count + dataset.y.count, for: typedText(span).map { "split \($0)" } ?? "split", at: span)
         var pieces: [Dataset]
         do {
             if perClass {
@@ -118,7 +159,7 @@ extension Session {
         }
         var lines: [String] = []
         for ((part, _), piece) in zip(parts, pieces) {
-            store(piece, as: part.text, shots: bindings.taskShots[source.text])
+            lines += store(piece, as: part.text, shots: bindings.taskShots[source.text])
             lines.append("\(part.text): \(describe(piece, named: part.text))")
         }
         output.text(lines.joined(separator: "\n"))
@@ -127,6 +168,16 @@ extension Session {
     func transform(_ kind: Name, _ name: Name, _ options: [Option]) throws(ScriptError) {
         let dataset = try self.dataset(name)
         var reader = try OptionReader(options, context: kind.text)
+        let span = kind.location.through(options.last?.location ?? name.location)
+        // What the transform allocates beside the data set: new labels (noise), a subset of the
+        // samples (imbalance), or new x values and normalize's temporaries of the same size.
+        let floats = switch kind.text {
+        case "noise": dataset.y.count
+        case "imbalance": dataset.x.count + dataset.y.count
+        case "normalize": 2 * dataset.x.count
+        default: dataset.x.count
+        }
+        try requireMemory(floats: floats, for: typedText(span) ?? kind.text, at: span)
         let result: Dataset
         do {
             switch kind.text {
@@ -163,8 +214,8 @@ extension Session {
         } catch {
             throw ScriptError("\(error)", at: name.location)
         }
-        store(result, as: name.text, shots: bindings.taskShots[name.text])
-        output.text("\(name.text): \(describe(result, named: name.text))")
+        let warnings = store(result, as: name.text, shots: bindings.taskShots[name.text])
+        output.text((warnings + ["\(name.text): \(describe(result, named: name.text))"]).joined(separator: "\n"))
     }
 
     // MARK: - Helpers
@@ -177,7 +228,9 @@ extension Session {
     }
 
     /// `shots` marks a set of few-shot tasks (and how many of each task's points are support).
-    func store(_ dataset: Dataset, as name: String, shots: Int? = nil) {
+    /// Returns a warning for each problem still drawing from the data `name` named before.
+    func store(_ dataset: Dataset, as name: String, shots: Int? = nil) -> [String] {
+        let warnings = bindings.datasets[name].map { old in stillDrawing(from: name, old: old.value) } ?? []
         bindings.taskShots[name] = shots
         // Problems defined from now on draw from a fresh stream; those already defined keep theirs.
         bindings.episodes[name] = nil
@@ -187,6 +240,19 @@ extension Session {
             bindings.datasets[name] = Slot(dataset)
             bindings.datasetOrder.append(name)
         }
+        return warnings
+    }
+
+    /// A problem's loaders keep the data they were made with, as a PyTorch DataLoader keeps its
+    /// dataset when the variable that named it is rebound: the warning says so, and how to move on.
+    private func stillDrawing(from name: String, old: Dataset) -> [String] {
+        let holders = bindings.problemOrder.filter { problem in
+            bindings.refs[problem]?.problem != nil && (specs[problem]?.data.contains { $0.set.text == name } ?? false)
+        }
+        guard !holders.isEmpty else { return [] }
+        let who = holders.count == 1 ? "problem \(holders[0]) still draws" : "problems \(holders.joined(separator: ", ")) still draw"
+        let size = bindings.taskShots[name] != nil ? "\(old.count) tasks" : "\(old.count) samples"
+        return ["warning: \(who) its batches from the old '\(name)' (\(size)), as a PyTorch DataLoader keeps the dataset it was made with; define \(holders.count == 1 ? "it" : "them") again or 'reset' to use the new data"]
     }
 
     func describe(_ dataset: Dataset, named name: String) -> String {
@@ -256,6 +322,9 @@ extension Session {
             }
             return episodes.loader(for: which)
         }
+        // The support and query parts are copies of the task set.
+        try requireMemory(floats: dataset.x.count + dataset.y.count, for: "the support and query parts of '\(set.text)'",
+                          at: set.location.through(part.location))
         let episodes: Episodes
         do {
             episodes = try Episodes(tasks: dataset, shots: shots, shuffle: shuffle, seed: seed ^ stableHash(set.text))

@@ -32,7 +32,7 @@ extension Session {
             let names = Set(pending.map(\.text)).sorted().joined(separator: ", ")
             text += "\nnote: \(names) \(pending.count == 1 ? "is" : "are") not defined yet; \(name)'s loss is checked when \(pending.count == 1 ? "it is" : "they are") (\(first.location))"
         }
-        output.text(text)
+        output.text(([text] + built.warnings).joined(separator: "\n"))
     }
 
     /// Runs a deferred check once every problem it names exists; throws naming one that does not
@@ -200,6 +200,7 @@ extension Session {
         }
         let every = try reader.integer("log_every", default: logEvery, minimum: 0)
         let csvPath = try reader.string("csv")
+        let memoryLimit = try memoryLimitOption(&reader, in: options)
         try reader.finish()
         if let (path, l) = csvPath {
             // Kept by the session, not subscribed to one engine: it outlives engine rebuilds.
@@ -208,8 +209,10 @@ extension Session {
         engineConfig = c
         logEvery = every
         engine?.config = c
+        if let memoryLimit { MemoryBudget.limit = memoryLimit }
         output.text("engine: train_iters \(c.trainIterations), valid_step \(c.validStep), roll_back \(c.rollBack)"
-                    + (c.earlyStopping.map { ", early stopping on \($0.metric) (\($0.mode.rawValue), tolerance \($0.tolerance))" } ?? ""))
+                    + (c.earlyStopping.map { ", early stopping on \($0.metric) (\($0.mode.rawValue), tolerance \($0.tolerance))" } ?? "")
+                    + (memoryLimit.map { ", memory_limit \($0.map(ByteCount.format) ?? "off")" } ?? ""))
     }
 
     func configure(_ name: Name, _ options: [Option]) throws(ScriptError) {

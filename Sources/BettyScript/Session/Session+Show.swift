@@ -26,7 +26,8 @@ extension Session {
         case "engine":
             let c = engineConfig
             output.text("engine: global step \(engine?.globalStep ?? 0), train_iters \(c.trainIterations), valid_step \(c.validStep), roll_back \(c.rollBack), log_every \(logEvery == 0 ? "auto" : "\(logEvery)")"
-                        + (c.earlyStopping.map { ", early_stopping \($0.metric) \($0.mode.rawValue) tolerance \($0.tolerance)" } ?? ""))
+                        + (c.earlyStopping.map { ", early_stopping \($0.metric) \($0.mode.rawValue) tolerance \($0.tolerance)" } ?? "")
+                        + (MemoryBudget.limit.map { ", memory_limit \(ByteCount.format($0))" } ?? ""))
         case "config":
             guard words.count == 2 else { throw ScriptError("show config NAME", at: first.location) }
             output.text(showConfig(try problem(words[1])))
@@ -76,7 +77,7 @@ extension Session {
 
     private func showMemory() -> String {
         let mib = { (b: Int) in String(format: "%.1f MiB", Double(b) / 1_048_576) }
-        return "memory: tensors live \(mib(MemoryStats.liveBytes)), peak \(mib(MemoryStats.peakBytes))"
+        return "memory: tensors live \(mib(MemoryStats.liveBytes)), peak \(mib(MemoryStats.peakBytes))\n\(describeMemoryBudget())"
     }
 
     private func showProblem(_ p: Problem) -> String {
@@ -109,7 +110,8 @@ extension Session {
             data NAME = digits | mnist5k [scale=1/255] [flatten]
             data NAME = logistic samples=1000 features=20 [seed=S]     Betty's regression generator
             data NAME = sinusoid tasks=10000 shots=10 query=10 [seed=S]  few-shot tasks y = A sin(x - phase)
-            data NAME = npy "x.npy" "y.npy" | idx "images" "labels" | csv "file.csv" [label=-1]
+            data NAME = npy "x.npy" "y.npy" | idx "images" "labels" | csv "file.csv" [label=-1] [header=auto|yes|no]
+                                                  header=auto (default) takes a first row with a non-number as column names, and says so
             split NAME -> A 0.8, B 0.2            fractions, or counts (400, 10, 90); add per_class for counts per class
             imbalance NAME factor=100 [seed=S]    long-tailed classes (largest / smallest), a random subset of each
             noise NAME ratio=0.2 [kind=uniform|flip]
@@ -152,6 +154,8 @@ extension Session {
             connect UPPER -> LOWER [-> ...]   the upper level's loss depends on the lower level's solution
             disconnect UPPER -> LOWER
             engine train_iters=N valid_step=N roll_back=true early_stopping=METRIC early_stopping_mode=max early_stopping_tolerance=5 log_every=N csv="run.csv"
+                   memory_limit=2e9 | "512MB" | "1.5GiB" | off   cap on live tensors, checked before data sets and modules are allocated;
+                                                                 units B, KB, MB, GB, TB (1000s), KiB, MiB, GiB, TiB (1024s), quoted
             validate every N: NAME = EXPRESSION, ...    define validation;  validate  runs it now
             run [N]        N global steps (Ctrl-C pauses);  continue  resumes;  step [N]  steps, printing every one (Ctrl-C stops it too)
             reset          rebuild every problem from its definition (same seed)

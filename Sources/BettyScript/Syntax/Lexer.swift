@@ -37,7 +37,11 @@ enum Lexer {
                 while i < chars.count, chars[i].isLetter || chars[i].isNumber || chars[i] == "_" || chars[i] == "." { i += 1 }
                 let text = String(chars[start..<i])
                 guard Float(text) != nil, text.filter({ $0 == "." }).count <= 1 else {
-                    throw ScriptError("malformed number '\(text)'", at: location(start, i))
+                    // A size typed bare (memory_limit=512MB) is the likely slip: say how to write it.
+                    let unit = text.drop { $0.isNumber || $0 == "." }
+                    let isSize = !unit.isEmpty && ["b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib"].contains(unit.lowercased())
+                    throw ScriptError("malformed number '\(text)'\(isSize ? "; a size with a unit goes in quotes: \"\(text)\"" : "")",
+                                      at: location(start, i))
                 }
                 tokens.append(Token(kind: .number, text: text, location: location(start, i)))
             } else if c == "\"" {
