@@ -28,7 +28,7 @@ struct BettyFuzz: ParsableCommand {
         var jobs = 2
 
         @Option(help: "Seconds a statement may run before Ctrl-C is sent (and again every as many).")
-        var patience: Double = 3
+        var patience: Double = 1
 
         @Option(help: "Seconds with no new statement (despite Ctrl-C) after which a batch is a hang.")
         var giveUp: Double = 40

@@ -68,6 +68,7 @@ final class ChildRun {
         }
         if now - lastStatementAt > patience, lastInterruptAt.map({ now - $0 > patience }) ?? true {
             interrupts += 1
+            interrupted.append(currentStatementWord())
             lastInterruptAt = now
             kill(process.processIdentifier, SIGINT)
         }
@@ -91,7 +92,13 @@ final class ChildRun {
         var i = from
         var found = 0
         while i + marker.count <= output.count {
-            if output[i] == marker[0], Array(output[i..<(i + marker.count)]) == marker { found += 1; i += marker.count } else { i += 1 }
+            if output[i] == marker[0], Array(output[i..<(i + marker.count)]) == marker {
+                found += 1
+                lastStatementStart = i
+                i += marker.count
+            } else {
+                i += 1
+            }
         }
         if found > 0 {
             statementsSeen += found
@@ -101,6 +108,16 @@ final class ChildRun {
     }
 
     var interruptsSent: Int { interrupts }
+    /// The first word of each statement Ctrl-C was sent to.
+    private(set) var interrupted: [String] = []
+
+    private var lastStatementStart = 0
+
+    private func currentStatementWord() -> String {
+        let text = String(decoding: output[lastStatementStart...].prefix(2000), as: UTF8.self)
+        guard let start = text.range(of: #""text":""#) else { return "?" }
+        return String(text[start.upperBound...].prefix { $0 != " " && $0 != "\"" })
+    }
 
     func verdict() -> Verdict {
         drain()

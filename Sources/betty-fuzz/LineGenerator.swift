@@ -2,8 +2,10 @@
 /// arguments, deep nesting, very long lines, huge and malformed numbers, mutated lines and binary junk.
 struct LineGenerator {
     /// A two-level program every batch starts from, so fuzzed lines meet data, problems, an engine and
-    /// few-shot tasks rather than an empty session.
+    /// few-shot tasks rather than an empty session. The memory limit keeps a generated `data` line from
+    /// taking gigabytes of a shared machine (a fuzzed `engine` line may lift it; that is fine too).
     static let prelude = """
+        engine memory_limit="256MB"
         seed 3
         data all = logistic samples=120 features=4
         split all -> train 60, valid 60

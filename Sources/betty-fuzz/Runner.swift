@@ -7,6 +7,8 @@ struct Runner {
         var units = 0
         var batches = 0
         var interrupts = 0
+        /// Statements Ctrl-C was sent to, by first word.
+        var interruptedWords: [String: Int] = [:]
         var failed: [(directory: String, verdict: ChildRun.Verdict)] = []
     }
 
@@ -43,6 +45,7 @@ struct Runner {
                 summary.batches += 1
                 summary.units += entry.units
                 summary.interrupts += entry.run.interruptsSent
+                for word in entry.run.interrupted { summary.interruptedWords[word, default: 0] += 1 }
                 let verdict = entry.run.verdict()
                 if verdict == .passed {
                     try? FileManager.default.removeItem(atPath: entry.directory)
@@ -65,6 +68,10 @@ struct Runner {
             (\(campaign.jobs) at a time) in \(format(elapsed)), \(Int(Double(summary.units) / max(seconds, 1e-9))) \(unit)/s; \
             \(summary.interrupts) Ctrl-C sent to long statements; \(summary.failed.count) failed batches
             """)
+        if !summary.interruptedWords.isEmpty {
+            let words = summary.interruptedWords.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }
+            print("  Ctrl-C went to: \(words.joined(separator: ", "))")
+        }
         for (directory, verdict) in summary.failed { print("  \(directory): \(verdict)") }
         return summary
     }
