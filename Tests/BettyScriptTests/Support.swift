@@ -33,6 +33,7 @@ final class Transcript: SessionOutput {
         plain.expectation(description, passed: passed, location: location)
     }
     func echo(_ line: String, location: SourceLocation) { plain.echo(line, location: location) }
+    func comment(_ line: String, location: SourceLocation) { plain.comment(line, location: location) }
 }
 
 /// A session fed `text` line by line; `stopAtError` mimics a headless replay.

@@ -11,6 +11,14 @@ public protocol SessionOutput: AnyObject {
     func expectation(_ description: String, passed: Bool, location: SourceLocation)
     /// A statement is about to run (replay echoes it).
     func echo(_ line: String, location: SourceLocation)
+    /// A line holding only a comment was read (replay echoes it, so a transcript reads as the session
+    /// file does, prose and all).
+    func comment(_ line: String, location: SourceLocation)
+}
+
+extension SessionOutput {
+    /// Outputs for machines (JSON) skip comments: they carry no result.
+    public func comment(_ line: String, location: SourceLocation) {}
 }
 
 /// Plain lines: progress in Betty's format, errors with a caret.
@@ -37,6 +45,9 @@ public final class PlainOutput: SessionOutput {
     }
     public func echo(_ line: String, location: SourceLocation) {
         if echoLines { write("betty> \(line)") }
+    }
+    public func comment(_ line: String, location: SourceLocation) {
+        if echoLines { write(line) }
     }
 }
 

@@ -69,7 +69,10 @@ public final class Session: @unchecked Sendable {
         recentLines["\(file):\(lineNumber)"] = line
         do {
             let tokens = try Lexer.tokens(of: line, file: file, lineNumber: lineNumber)
-            guard let statement = try Parser.statement(tokens, inBlock: block != nil, endOfLine: endOfLine) else { return nil }
+            guard let statement = try Parser.statement(tokens, inBlock: block != nil, endOfLine: endOfLine) else {
+                if line.contains("#") { output.comment(line, location: endOfLine) }
+                return nil
+            }
             output.echo(line, location: endOfLine)
             try run(statement, line: line)
             return nil
