@@ -43,8 +43,11 @@ struct BettyREPL: ParsableCommand {
         InterruptHandler.install { session.interrupt() }
 
         if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                output.error(ScriptError("cannot read session file \(file)"))
+            let text: String
+            do {
+                text = try SessionFile.read(file)
+            } catch {
+                output.error(ScriptError("\(error)"))
                 throw ExitCode(2)
             }
             let lines = Session.lines(of: text)

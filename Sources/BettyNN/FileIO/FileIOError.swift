@@ -100,7 +100,7 @@ public enum FileKind: String, Sendable, CustomStringConvertible {
     case symbolicLink = "symbolic link"
     case unknown = "file of unknown type"
 
-    init(mode: mode_t) {
+    public init(mode: mode_t) {
         switch mode & S_IFMT {
         case S_IFREG: self = .regularFile
         case S_IFDIR: self = .directory
