@@ -56,16 +56,10 @@ struct BettyFuzz: ParsableCommand {
 
         func run() throws {
             var generator = LineGenerator(seed: campaign.seed)
-            let batches = (campaign.count + campaign.batch - 1) / campaign.batch
-            var made = 0
-            let summary = try Runner(campaign: campaign, unit: "lines").run(batches: batches) { directory in
-                let n = min(campaign.batch, campaign.count - made)
-                made += n
-                let lines = (0..<n).map { _ in generator.line() }
+            try Runner(campaign: campaign, unit: "lines").run { directory, units in
+                let lines = units.map { _ in generator.line() }
                 try write(LineGenerator.prelude + lines + ChildRun.closing, to: directory + "/batch.betty")
-                return n
             }
-            if !summary.failed.isEmpty { throw ExitCode(1) }
         }
     }
 
@@ -77,24 +71,18 @@ struct BettyFuzz: ParsableCommand {
             let repl = try campaign.bettyREPL()
             let seeds = try SeedFiles(repl: repl)
             var mutator = FileMutator(seed: campaign.seed)
-            let batches = (campaign.count + campaign.batch - 1) / campaign.batch
-            var made = 0
-            let summary = try Runner(campaign: campaign, unit: "files").run(batches: batches) { directory in
-                let n = min(campaign.batch, campaign.count - made)
-                made += n
+            try Runner(campaign: campaign, unit: "files").run { directory, units in
                 try seeds.copy(into: directory)
                 var statements: [String] = []
-                for k in 0..<n {
-                    let format = FileMutator.Format.allCases[(made - n + k) % FileMutator.Format.allCases.count]
+                for (k, unit) in units.enumerated() {
+                    let format = FileMutator.Format.allCases[unit % FileMutator.Format.allCases.count]
                     let name = "m\(k).\(format.fileExtension)"
                     let bytes = mutator.mutate(seeds.bytes[format]!)
                     try Data(bytes).write(to: URL(fileURLWithPath: directory + "/" + name))
                     statements.append(format.statement(reading: name))
                 }
                 try write(LineGenerator.prelude + statements + ChildRun.closing, to: directory + "/batch.betty")
-                return n
             }
-            if !summary.failed.isEmpty { throw ExitCode(1) }
         }
     }
 }

@@ -15,9 +15,11 @@ struct Runner {
     let campaign: BettyFuzz.Campaign
     let unit: String
 
-    /// `prepare` fills a fresh batch directory (batch.betty and any files it reads) and returns how many
-    /// units (lines or files) the batch holds.
-    func run(batches: Int, prepare: (String) throws -> Int) throws -> Summary {
+    /// Runs `campaign.count` units (lines or files) in batches; `prepare` fills a fresh batch directory
+    /// (batch.betty and any files it reads) with the units numbered by the range. Throws ExitCode(1)
+    /// when a batch failed.
+    func run(prepare: (_ directory: String, _ units: Range<Int>) throws -> Void) throws {
+        let batches = (campaign.count + campaign.batch - 1) / campaign.batch
         let repl = try campaign.bettyREPL()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("betty-fuzz-\(getpid())").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -32,7 +34,9 @@ struct Runner {
             while running.count < max(1, campaign.jobs), next < batches {
                 let directory = scratch + "/b\(next)"
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                let units = try prepare(directory)
+                let range = (next * campaign.batch)..<min(campaign.count, (next + 1) * campaign.batch)
+                try prepare(directory, range)
+                let units = range.count
                 let child = try ChildRun(repl: repl, batchFile: directory + "/batch.betty", directory: directory,
                                          patience: .seconds(campaign.patience), giveUp: .seconds(campaign.giveUp))
                 running.append((child, directory, units))
@@ -73,7 +77,7 @@ struct Runner {
             print("  Ctrl-C went to: \(words.joined(separator: ", "))")
         }
         for (directory, verdict) in summary.failed { print("  \(directory): \(verdict)") }
-        return summary
+        if !summary.failed.isEmpty { throw ExitCode(1) }
     }
 
     private func keep(_ directory: String) throws -> String {
