@@ -180,7 +180,7 @@ public final class Engine: @unchecked Sendable {
         emit(.step(StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: value,
                                  hypergradientNorm: p.lastHypergradientNorm, liveBytes: MemoryStats.liveBytes,
                                  peakBytes: MemoryStats.peakBytes, optimizerStepped: true,
-                                 metrics: p.lastMetrics, time: elapsed())))
+                                 metrics: p.lastMetrics, time: elapsed(), logStep: p.config.logStep)))
     }
 
     /// One local step: loss, direct gradient plus path hypergradients, accumulate, and step the
@@ -209,7 +209,8 @@ public final class Engine: @unchecked Sendable {
         var event = StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: loss,
                               hypergradientNorm: p.lastHypergradientNorm,
                               liveBytes: MemoryStats.liveBytes, peakBytes: MemoryStats.peakBytes,
-                              optimizerStepped: false, metrics: p.lastMetrics, time: elapsed())
+                              optimizerStepped: false, metrics: p.lastMetrics, time: elapsed(),
+                              logStep: p.config.logStep)
         if p.localStep % p.config.gradientAccumulation == 0, var g = p.accumulated {
             p.accumulated = nil
             do {
@@ -251,12 +252,11 @@ public final class Engine: @unchecked Sendable {
         let unrolled = (levelsBelow[p.name] ?? []).filter { $0.isIterative && $0.trajectoryStates != nil }
         var total: [Tensor]
         if unrolled.isEmpty {
-            total = try gradients(of: loss, wrt: p.parameters, problem: p.name,
-                                  retainGraph: !paths.isEmpty || createGraph, createGraph: createGraph)
+            total = try directGradient(p, of: loss, retainGraph: !paths.isEmpty || createGraph, createGraph: createGraph)
         } else {
             total = try withDetachedParameters(unrolled[...]) { () throws(EngineError) in
                 let held = accumulationShare(try p.loss(on: batch), p)
-                return try gradients(of: held, wrt: p.parameters, problem: p.name, createGraph: createGraph)
+                return try directGradient(p, of: held, retainGraph: false, createGraph: createGraph)
             }
         }
         for path in paths {
@@ -273,6 +273,34 @@ public final class Engine: @unchecked Sendable {
         // Only a norm computed at this step is reported: a stale one would outlive a graph change.
         p.lastHypergradientNorm = paths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
         return (value, createGraph ? total : total.map { $0.detached() })
+    }
+
+    /// The partial derivative of `p`'s loss with respect to its own parameters (Betty's direct
+    /// gradient). With `allowUnused` off, a parameter the loss does not depend on is an error that
+    /// names it, as PyTorch's `allow_unused=False` is; on, its gradient is zero.
+    private func directGradient(_ p: Problem, of loss: Tensor, retainGraph: Bool, createGraph: Bool) throws(EngineError) -> [Tensor] {
+        guard !p.config.allowUnused else {
+            return try gradients(of: loss, wrt: p.parameters, problem: p.name, retainGraph: retainGraph, createGraph: createGraph)
+        }
+        let theta = p.parameters
+        let names = p.module.namedParameters.map(\.name)
+        guard loss.requiresGrad else { throw .unusedParameters(problem: p.name, names: names) }
+        do {
+            return try grad(of: loss, wrt: theta, createGraph: createGraph, retainGraph: retainGraph || createGraph, allowUnused: false)
+        } catch let failure {
+            // Autograd checks for unused inputs before computing or freeing anything, so the graph is
+            // intact. A failure that allowUnused does not cure is not about unused parameters.
+            do {
+                _ = try grad(of: loss, wrt: theta, retainGraph: true, allowUnused: true)
+            } catch {
+                throw .tensor(problem: p.name, error)
+            }
+            // The autograd error names an unused input by position; one probe each names them all.
+            let unused = zip(names, theta).filter { _, t in
+                (try? grad(of: loss, wrt: [t], retainGraph: true, allowUnused: false)) == nil
+            }.map(\.0)
+            throw unused.isEmpty ? .tensor(problem: p.name, failure) : .unusedParameters(problem: p.name, names: unused)
+        }
     }
 
     /// The loss divided by the number of accumulated steps; without accumulation, the loss itself

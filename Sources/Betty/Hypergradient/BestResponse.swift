@@ -110,9 +110,8 @@ enum BestResponse {
     }
 
     /// −J x with x from textbook conjugate gradient on H x = v, started at 0. Betty's cg.py differs
-    /// (it mixes α-scaled and unscaled products) and returns about 3x the exact hypergradient on its
-    /// own regression test. `cgAlpha` is accepted for compatibility and has no effect here: CG is
-    /// invariant to scaling H (solving αH x' = v and using αx' gives the same iterates).
+    /// (it mixes α-scaled and unscaled products, and scales by its `cg_alpha`) and returns about 3x
+    /// the exact hypergradient on its own regression test; textbook CG has no such scale to set.
     static func conjugateGradient(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch) throws(EngineError) -> [Tensor] {
         try requireNoOwnPaths(curr, method: "cg")
         return try implicit(curr: curr, prev: prev, batch: batch) { (hvp: ([Tensor]) throws(TensorError) -> [Tensor]) throws(TensorError) in

@@ -91,8 +91,8 @@ extension Session {
         case let .step(e):
             bindings.refs[e.problem]?.record(loss: e.loss)
             var progress: Bool
-            if let p = bindings.refs[e.problem]?.problem, p.config.logStep > 0 {
-                progress = e.localStep % p.config.logStep == 0
+            if e.logStep > 0 {
+                progress = e.localStep % e.logStep == 0
             } else {
                 let every = logEvery > 0 ? logEvery : runLogEvery
                 progress = e.globalStep % every == 0
@@ -206,7 +206,38 @@ extension Session {
         let config = try ProblemBuilder.apply(options, to: p.config, problem: name.text)
         p.config = config
         specs[name.text]?.configChanges.append(options)
-        output.text("\(name.text): \(config.type.rawValue), unroll \(config.unrollSteps)")
+        let notes = idleSettings(options.map(\.key), of: name.text, config).map { "\nnote: " + $0 }
+        output.text("\(name.text): \(config.type.rawValue), unroll \(config.unrollSteps)" + notes.joined())
+    }
+
+    /// Notes for settings just given that do nothing in the problem's present role or method. A
+    /// method's settings are read from the lower level a path runs through, never from the upper
+    /// that owns the path, and only for the method in `type`.
+    private func idleSettings(_ keys: [String], of name: String, _ c: ProblemConfig) -> [String] {
+        let methodOfKey: [String: ProblemConfig.Method] = [
+            "darts_alpha": .darts, "sama_alpha": .sama, "neumann_iterations": .neumann, "neumann_alpha": .neumann, "cg_iterations": .cg,
+        ]
+        let paths = engine?.graph.paths ?? [:]
+        var notes: [String] = []
+        let methodKeys = keys.filter { $0 == "type" || methodOfKey[$0] != nil }
+        let isLowerOnAPath = paths.values.joined().contains { $0.dropFirst().dropLast().contains(name) }
+        if !methodKeys.isEmpty && !isLowerOnAPath {
+            var text = "no upper level differentiates through \(name) (it is the lower level of no path), so \(methodKeys.joined(separator: ", ")) \(methodKeys.count == 1 ? "has" : "have") no effect until one does"
+            let lowers = Set((paths[name] ?? []).flatMap { $0.dropFirst().dropLast() }).sorted()
+            if !lowers.isEmpty {
+                text += "; \(name)'s own path\(paths[name]!.count == 1 ? "" : "s") use\(paths[name]!.count == 1 ? "s" : "") the settings of \(lowers.joined(separator: ", ")) (config \(lowers[0]) ...)"
+            }
+            notes.append(text)
+        }
+        for key in keys {
+            if let method = methodOfKey[key], method != c.type {
+                notes.append("\(key) has no effect while \(name)'s type is \(c.type.rawValue) (it is for type=\(method.rawValue))")
+            }
+        }
+        if keys.contains("first_order"), (paths[name] ?? []).isEmpty {
+            notes.append("\(name) has no paths (no lower level's loss uses its parameters), so first_order has no effect until it has")
+        }
+        return notes
     }
 
     // MARK: - Validation

@@ -99,7 +99,7 @@ extension Session {
 
     private func showConfig(_ p: Problem) -> String {
         let c = p.config
-        return "  config: type=\(c.type.rawValue) unroll_steps=\(c.unrollSteps) first_order=\(c.firstOrder) retain_graph=\(c.retainGraph) allow_unused=\(c.allowUnused) gradient_accumulation=\(c.gradientAccumulation) gradient_clipping=\(c.gradientClipping) precision=\(c.precision.rawValue) warmup_steps=\(c.warmupSteps) log_step=\(c.logStep) darts_alpha=\(c.dartsAlpha) neumann_iterations=\(c.neumannIterations) neumann_alpha=\(c.neumannAlpha) cg_iterations=\(c.cgIterations) cg_alpha=\(c.cgAlpha) sama_alpha=\(c.samaAlpha)"
+        return "  config: type=\(c.type.rawValue) unroll_steps=\(c.unrollSteps) first_order=\(c.firstOrder) allow_unused=\(c.allowUnused) gradient_accumulation=\(c.gradientAccumulation) gradient_clipping=\(c.gradientClipping) precision=\(c.precision.rawValue) warmup_steps=\(c.warmupSteps) log_step=\(c.logStep) darts_alpha=\(c.dartsAlpha) neumann_iterations=\(c.neumannIterations) neumann_alpha=\(c.neumannAlpha) cg_iterations=\(c.cgIterations) sama_alpha=\(c.samaAlpha)"
     }
 
     // MARK: - Help
@@ -147,6 +147,8 @@ extension Session {
             config NAME key=value ...   (or a config line inside the problem block)
             keys: \(ProblemBuilder.configKeys.joined(separator: ", "))
             type: darts | neumann | cg | sama | reverse
+            type and its settings (darts_alpha, neumann_*, cg_iterations, sama_alpha) are read from the lower
+            level a path runs through (config inner ...), never from the upper level that owns the path
             """,
         "run": """
             connect UPPER -> LOWER [-> ...]   the upper level's loss depends on the lower level's solution
