@@ -78,6 +78,20 @@ import Testing
         #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
         #expect(t.text.contains("ran 7 steps (global step 10)"), "\(t.text)")
     }
+    /// A non-finite hypergradient is refused where it is made, naming the upper level, the method
+    /// and the setting; the upper level's parameters do not move.
+    @Test func aNonFiniteHypergradientNamesTheMethodAndTheSettingAndMovesNothing() {
+        let (session, t) = replay(tinyProgram + "\nrun 5\nconfig inner darts_alpha=1e30\nprint outer.params + 0")
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+        let before = t.text.components(separatedBy: "\n").suffix(2)
+        session.execute("run 10", file: "t.betty", line: 50)
+        let message = t.errors.last?.message ?? ""
+        #expect(message.hasPrefix("problem 'outer': the hypergradient through 'inner' by darts is NaN at local step 2"), "\(message)")
+        #expect(message.contains("nothing was applied") && message.contains("the likely cause is inner's darts_alpha=1e+30"), "\(message)")
+        session.execute("print outer.params + 0", file: "t.betty", line: 51)
+        #expect(Array(t.text.components(separatedBy: "\n").suffix(2)) == Array(before))
+    }
+
     /// A method's settings are read from the lower level a path runs through, for the method in its
     /// type: set anywhere else they do nothing, and the session says so.
     @Test func settingsThatDoNothingWhereTheyAreSetGetANote() {

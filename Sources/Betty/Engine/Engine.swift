@@ -259,17 +259,30 @@ public final class Engine: @unchecked Sendable {
                 return try directGradient(p, of: held, retainGraph: false, createGraph: createGraph)
             }
         }
+        // Each part is checked as it is made, so an error names the part (and the method and setting)
+        // that went wrong rather than whichever problem first trips over the result.
+        func requireFinite(_ g: [Tensor], _ part: @autoclosure () -> NonFiniteGradient.Part) throws(EngineError) {
+            guard !allFinite(g) else { return }
+            throw .nonFiniteGradient(NonFiniteGradient(problem: p.name, localStep: p.localStep, part: part(),
+                                                       hasNaN: containsNaN(g), loss: value))
+        }
+        try requireFinite(total, .direct)
         for path in paths {
             let first = byName[path[1]]!
             // Retained: a reverse-mode lower differentiates its trajectory, which this graph reaches.
             var v = try gradients(of: loss, wrt: first.parameters, problem: p.name, retainGraph: true, createGraph: createGraph)
+            try requireFinite(v, .lossGradient(lower: first.name))
             for k in 1..<(path.count - 1) {
-                v = try BestResponse.product(v, curr: byName[path[k]]!, prev: byName[path[k + 1]]!, createGraph: createGraph)
+                let curr = byName[path[k]]!
+                v = try BestResponse.product(v, curr: curr, prev: byName[path[k + 1]]!, createGraph: createGraph)
+                try requireFinite(v, .method(lower: curr.name, method: curr.config.type,
+                                             setting: NonFiniteGradient.likelyCause(of: curr.config.type, in: curr)))
             }
             total = try attributed(p) { () throws(TensorError) in
                 try zip(total, v).map { (a, b) throws(TensorError) in try a + (createGraph ? b : b.detached()) }
             }
         }
+        if !paths.isEmpty { try requireFinite(total, .total(paths: paths.count)) }
         // Only a norm computed at this step is reported: a stale one would outlive a graph change.
         p.lastHypergradientNorm = paths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
         return (value, createGraph ? total : total.map { $0.detached() })

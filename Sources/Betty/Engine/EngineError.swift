@@ -9,6 +9,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case tensor(problem: String, TensorError)
     case data(problem: String, DataError)
     case nonFiniteLoss(problem: String, step: Int, value: Float)
+    /// A gradient about to be applied was not finite; nothing of it was applied.
+    case nonFiniteGradient(NonFiniteGradient)
     /// With `allowUnused` off, the loss of `problem` does not depend on these of its parameters.
     case unusedParameters(problem: String, names: [String])
     case unsupportedPath(problem: String, method: String, reason: String)
@@ -29,6 +31,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
         case let .data(problem, error): return "problem '\(problem)': \(error)"
         case let .nonFiniteLoss(problem, step, value):
             return "problem '\(problem)': loss is \(value) at local step \(step); lower the learning rate or check the data"
+        case let .nonFiniteGradient(detail): return detail.description
         case let .unusedParameters(problem, names):
             let list = names.map { "'\($0)'" }.joined(separator: ", ")
             return "problem '\(problem)': its loss does not depend on parameter\(names.count == 1 ? "" : "s") \(list) (allow_unused is off); use \(names.count == 1 ? "it" : "them") in the loss, or turn allow_unused on to take \(names.count == 1 ? "its gradient" : "their gradients") as zero"
