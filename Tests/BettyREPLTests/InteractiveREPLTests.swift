@@ -174,7 +174,7 @@ struct InteractiveREPLTests {
 
     /// The betty-repl that SwiftPM built with these tests: the test target depends on it, so it sits in the
     /// same products directory as the test runner (on macOS, a few levels above the runner inside the bundle).
-    private static func bettyREPL() throws -> String {
+    static func bettyREPL() throws -> String {
         var starts: [URL] = []
         if let runner = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             starts.append(URL(fileURLWithPath: runner).deletingLastPathComponent())

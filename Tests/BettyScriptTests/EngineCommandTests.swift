@@ -78,6 +78,7 @@ import Testing
         #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
         #expect(t.text.contains("ran 7 steps (global step 10)"), "\(t.text)")
     }
+
     /// A non-finite hypergradient is refused where it is made, naming the upper level, the method
     /// and the setting; the upper level's parameters do not move.
     @Test func aNonFiniteHypergradientNamesTheMethodAndTheSettingAndMovesNothing() {

@@ -72,8 +72,22 @@ extension Session {
             throw ScriptError("\(error)")
         }
         built.subscribe { [weak self] event in self?.handle(event) }
+        built.cancellation = cancellation
+        built.rollsBack { [weak self] in self?.captureEventState() ?? {} }
         installValidation(on: built)
         engine = built
+    }
+
+    /// What the engine's events feed in the session (recent losses, the latest validation), to put
+    /// back when the engine undoes a cancelled step: `continue` must see what an uninterrupted run would.
+    private func captureEventState() -> () -> Void {
+        let refs = bindings.problemOrder.compactMap { bindings.refs[$0] }
+        let rings = refs.map(\.recentLossState)
+        let validation = bindings.lastValidation
+        return { [weak self] in
+            for (ref, ring) in zip(refs, rings) { ref.recentLossState = ring }
+            self?.bindings.lastValidation = validation
+        }
     }
 
     func dependencies(_ pairs: [(upper: String, lower: String)]) -> ([String: [String]], [String: [String]]) {
@@ -336,10 +350,11 @@ extension Session {
     private func execute(_ count: Int, on engine: Engine, at location: SourceLocation?) throws(ScriptError) {
         runLogEvery = max(1, count / 10)
         _ = consumeInterrupt()
+        let start = engine.globalStep
         let clock = ContinuousClock.now
         let summary: RunSummary
         do {
-            summary = try engine.run(iterations: count, shouldContinue: { [unowned self] in !self.isInterrupted })
+            summary = try engine.run(iterations: count)
         } catch {
             pendingSteps = 0
             throw runError(error, at: location)
@@ -349,15 +364,28 @@ extension Session {
         var text = "ran \(ran) step\(ran == 1 ? "" : "s") (global step \(engine.globalStep)) in \(String(format: "%.2f", seconds)) s"
         let losses = bindings.problems.compactMap { p in p.lastLoss.map { "\(p.name) \(formatNumber($0))" } }
         if !losses.isEmpty { text += "; last loss: " + losses.joined(separator: ", ") }
-        if summary.interrupted {
+        if let interruption = summary.interruption {
             _ = consumeInterrupt()
             pendingSteps = count - summary.completed
-            text = "interrupted: " + text + "; 'continue' runs the remaining \(pendingSteps)"
+            if interruption.point == .stepBoundary {
+                text = "interrupted: " + text + "; 'continue' runs the remaining \(pendingSteps)"
+            } else {
+                text = interrupted(interruption, commandStart: start)
+            }
         } else {
             pendingSteps = 0
             if summary.stoppedEarly { text += "; stopped early" }
         }
         output.text(text)
+    }
+
+    /// "interrupted during global step 41 (...): state is as after step 40; 'continue' runs the
+    /// remaining N": a cancel inside a step undid it, back to the engine's restore point.
+    private func interrupted(_ interruption: Interruption, commandStart: Int) -> String {
+        let state = interruption.stateAfterStep == commandStart
+            ? "state is as before this command (global step \(commandStart))"
+            : "state is as after step \(interruption.stateAfterStep)"
+        return "interrupted \(interruption): \(state); 'continue' runs the remaining \(pendingSteps)"
     }
 
     /// A failure of a compiled loss or validation keeps its own position; anything else points at
@@ -374,6 +402,7 @@ extension Session {
         logEvery = 1
         defer { logEvery = saved }
         _ = consumeInterrupt()
+        let start = engine.globalStep
         for done in 0..<count {
             // Ctrl-C stops between steps, as it pauses a run; `continue` takes the rest.
             if consumeInterrupt() {
@@ -381,7 +410,18 @@ extension Session {
                 output.text("interrupted after \(done) of \(count) steps (global step \(engine.globalStep)); 'continue' runs the remaining \(pendingSteps)")
                 return
             }
-            do { try engine.step() } catch { pendingSteps = 0; throw runError(error, at: location) }
+            do {
+                try engine.step()
+            } catch let .cancelled(interruption) {
+                // Undone back to the start of this step: the steps before it stay.
+                _ = consumeInterrupt()
+                pendingSteps = count - done
+                output.text(interrupted(interruption, commandStart: start))
+                return
+            } catch {
+                pendingSteps = 0
+                throw runError(error, at: location)
+            }
         }
         pendingSteps = 0
     }
@@ -405,6 +445,10 @@ extension Session {
                 text += "; after a step that leaves '\(lower)' inside its window of \(unroll) steps it can be taken whole"
             }
             output.text(text)
+            return
+        } catch let .cancelled(interruption) {
+            _ = consumeInterrupt()
+            output.text("hypergradient of \(name.text) interrupted (\(interruption.point)); nothing changed")
             return
         } catch {
             throw runError(error, at: name.location)

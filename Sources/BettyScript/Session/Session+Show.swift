@@ -156,6 +156,7 @@ extension Session {
             engine train_iters=N valid_step=N roll_back=true early_stopping=METRIC early_stopping_mode=max early_stopping_tolerance=5 log_every=N csv="run.csv"
             validate every N: NAME = EXPRESSION, ...    define validation;  validate  runs it now
             run [N]        N global steps (Ctrl-C pauses);  continue  resumes;  step [N]  steps, printing every one (Ctrl-C stops it too)
+                           Ctrl-C inside one long step (a huge neumann_iterations) undoes the step and says which step the state is at
             reset          rebuild every problem from its definition (same seed)
             """,
         "inspect": """
