@@ -78,6 +78,15 @@ import Testing
         #expect(message.hasSuffix(" of 1,000,000,000 through 'inner'); nothing changed"), "\(message)")
     }
 
+    /// A Ctrl-C pressed while no engine command ran is spent: it does not cancel the next one.
+    @Test func anEarlierCtrlCDoesNotCancelTheNextHypergradient() {
+        let (session, t) = replay(tinyProgram + "\nrun 3")
+        session.engine?.cancellationTiming = CancellationTiming(patience: .zero, restorePointAge: .zero)
+        session.interrupt()
+        session.execute("hypergrad outer", file: "t", line: 1)
+        #expect(t.text.contains("hypergradient of outer (direct term + 1 path): norm "), "\(t.text)")
+    }
+
     /// The same numbers as an uninterrupted run, down to the last bit, including what the session
     /// keeps from the events (the recent losses behind `mean_loss`).
     @Test func continueAfterACancelInsideAStepMatchesAnUninterruptedRun() {

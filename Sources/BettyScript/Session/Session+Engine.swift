@@ -431,6 +431,8 @@ extension Session {
         guard let engine else { throw ScriptError("no engine yet", at: name.location) }
         try checkPending()
         try checkReadsOfReverseModeLevels()
+        // A Ctrl-C pressed before this command (during one that does not run the engine) is spent.
+        _ = consumeInterrupt()
         let grads: [Tensor]
         do {
             grads = try engine.hypergradient(of: name.text)
