@@ -4,7 +4,9 @@ import BettyTensor
 
 /// Multilevel rows (issue 4): Betty's logistic-regression HPO through the ordinary Engine API.
 enum MLOBenchmarks {
-    static func logisticHPO(_ method: ProblemConfig.Method) throws -> [Row] {
+    /// `cancellable`: with a cancellation request attached, as the REPL runs it (restore points and
+    /// checks inside steps), to show what being stoppable costs.
+    static func logisticHPO(_ method: ProblemConfig.Method, cancellable: Bool = false) throws -> [Row] {
         BLAS.threadCount = 1
         var loss: Float = 0
         let t = try medianSeconds(runs: 5, repeats: 1) {
@@ -13,6 +15,7 @@ enum MLOBenchmarks {
                 $0.cgIterations = 3
                 $0.neumannIterations = 5
             }
+            if cancellable { program.engine.cancellation = CancellationRequest() }
             try program.engine.run(iterations: 2000)
             loss = try program.validationLoss()
         }

@@ -13,7 +13,8 @@ if arguments.contains("--help") {
           Times the tensor core against raw OpenBLAS and PyTorch reference figures.
           --script     only the REPL-overhead rows: programs defined in BettyScript against the same in Swift
           --loop NAME  repeats one benchmark for a few seconds, for profilers (parts: the
-                       logistic inner step timed op by op; backward: a four-node backward pass)
+                       logistic inner step timed op by op; backward: a four-node backward pass;
+                       hpo-cancellable: hpo with a cancellation request attached, as the REPL runs)
           --once       with --loop: one fixed amount of work (300 steps of mwn), to compare CPU time
         """)
     exit(0)
@@ -49,14 +50,14 @@ if let i = arguments.firstIndex(of: "--loop") {
         case "mlp": _ = TensorBenchmarks.mlpStep(threads: 1)
         case "hvp": print("hvp: \(format(TensorBenchmarks.hvp()[0].ours, 2)) us")
         case "step": _ = try NNBenchmarks.mlpTrainingStep(threads: 1)
-        case "hpo", "cg", "reverse":
-            let method: ProblemConfig.Method = name == "hpo" ? .darts : name == "cg" ? .cg : .reverse
-            let row = try MLOBenchmarks.logisticHPO(method)[0]
+        case "hpo", "cg", "reverse", "hpo-cancellable":
+            let method: ProblemConfig.Method = name.hasPrefix("hpo") ? .darts : name == "cg" ? .cg : .reverse
+            let row = try MLOBenchmarks.logisticHPO(method, cancellable: name == "hpo-cancellable")[0]
             print("\(name): \(format(row.ours, 2)) \(row.unit) per iteration")
         default:
             // The REPL-overhead programs are built once and one side is repeated.
             if try ScriptBenchmarks.loop(name, seconds: 4) { exit(0) }
-            print("unknown benchmark \(name); one of op, backward, parts, mlp, hvp, step, hpo, cg, reverse, mwn, mwn2, script-hpo, swift-hpo, script-mwn, swift-mwn")
+            print("unknown benchmark \(name); one of op, backward, parts, mlp, hvp, step, hpo, hpo-cancellable, cg, reverse, mwn, mwn2, script-hpo, swift-hpo, script-mwn, swift-mwn")
             exit(2)
         }
     } while !once && now() - t0 < 4

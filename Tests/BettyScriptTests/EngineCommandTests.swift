@@ -78,4 +78,66 @@ import Testing
         #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
         #expect(t.text.contains("ran 7 steps (global step 10)"), "\(t.text)")
     }
+
+    /// A non-finite hypergradient is refused where it is made, naming the upper level, the method
+    /// and the setting; the upper level's parameters do not move.
+    @Test func aNonFiniteHypergradientNamesTheMethodAndTheSettingAndMovesNothing() {
+        let (session, t) = replay(tinyProgram + "\nrun 5\nconfig inner darts_alpha=1e30\nprint outer.params + 0")
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+        let before = t.text.components(separatedBy: "\n").suffix(2)
+        session.execute("run 10", file: "t.betty", line: 50)
+        let message = t.errors.last?.message ?? ""
+        #expect(message.hasPrefix("problem 'outer': the hypergradient through 'inner' by darts is NaN at local step 2"), "\(message)")
+        #expect(message.contains("nothing was applied") && message.contains("the likely cause is inner's darts_alpha=1e+30"), "\(message)")
+        session.execute("print outer.params + 0", file: "t.betty", line: 51)
+        #expect(Array(t.text.components(separatedBy: "\n").suffix(2)) == Array(before))
+    }
+
+    /// A method's settings are read from the lower level a path runs through, for the method in its
+    /// type: set anywhere else they do nothing, and the session says so.
+    @Test func settingsThatDoNothingWhereTheyAreSetGetANote() {
+        let (session, t) = replay(tinyProgram)
+        session.execute("config outer darts_alpha=1e30", file: "t", line: 1)
+        #expect(t.text.hasSuffix("note: no upper level differentiates through outer (it is the lower level of no path), so darts_alpha has no effect until one does; outer's own path uses the settings of inner (config inner ...)"),
+                "\(t.text)")
+        session.execute("config inner neumann_iterations=5", file: "t", line: 2)
+        #expect(t.text.hasSuffix("inner: darts, unroll 5\nnote: neumann_iterations has no effect while inner's type is darts (it is for type=neumann)"), "\(t.text)")
+        session.execute("config inner type=neumann neumann_iterations=5", file: "t", line: 3)
+        #expect(t.text.hasSuffix("inner: neumann, unroll 5"), "\(t.text)")
+        session.execute("config inner first_order=false", file: "t", line: 4)
+        #expect(t.text.hasSuffix("note: inner has no paths (no lower level's loss uses its parameters), so first_order has no effect until it has"), "\(t.text)")
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+    }
+
+    /// Betty's retain_graph and cg_alpha have nothing to set here: refused with why, not ignored.
+    @Test func bettySettingsWithoutEffectAreRefused() {
+        let (session, t) = replay(tinyProgram)
+        session.execute("config inner retain_graph=true", file: "t", line: 1)
+        #expect(t.errors.last?.message.hasPrefix("config has no retain_graph: the engine keeps a graph exactly as long as a hypergradient needs it") == true,
+                "\(t.errors.map(\.rendered))")
+        session.execute("config inner type=cg cg_alpha=0.1", file: "t", line: 2)
+        #expect(t.errors.last?.message.hasPrefix("config has no cg_alpha: cg here is textbook conjugate gradient") == true, "\(t.errors.map(\.rendered))")
+        #expect(t.errors.last?.location?.column == 22)
+        session.execute("show inner", file: "t", line: 3)
+        #expect(t.text.contains("config: type=darts "), "the refused line changed nothing")
+    }
+
+    /// allow_unused=false makes a parameter the loss ignores an error that names it.
+    @Test func allowUnusedOffNamesTheIgnoredParameter() {
+        let program = """
+            seed 1
+            data d = logistic samples=10 features=2
+            problem m
+              module    linear 2 -> 1
+              optimizer sgd lr=0.1
+              data      d batch=10
+              loss      bce_logits(reshape(x @ transpose(m.weight), -1), y)
+            end
+            """
+        let (session, t) = replay(program + "\nconfig m allow_unused=false\nrun 2")
+        #expect(t.errors.map(\.message) == ["problem 'm': its loss does not depend on parameter 'bias' (allow_unused is off); use it in the loss, or turn allow_unused on to take its gradient as zero"])
+        session.execute("config m allow_unused=true", file: "t", line: 1)
+        session.execute("run 2", file: "t", line: 2)
+        #expect(t.errors.count == 1 && t.text.contains("ran 2 steps"), "\(t.text)")
+    }
 }

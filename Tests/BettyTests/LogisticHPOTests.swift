@@ -15,7 +15,6 @@ import Betty
             let program = try LogisticHPO(method: method, seed: seed) {
                 $0.dartsAlpha = 0.01
                 $0.cgIterations = 3
-                $0.cgAlpha = 0.1
                 $0.neumannIterations = 5
                 $0.neumannAlpha = 1
             }

@@ -24,6 +24,26 @@ public final class Engine: @unchecked Sendable {
     /// Per problem, the problems on its back-propagation paths (below it), from the graph.
     private var levelsBelow: [String: [Problem]] = [:]
 
+    /// Set by whoever may stop a run (the REPL's Ctrl-C). Checked at every global-step boundary and,
+    /// inside a step, before each problem's step and at every iteration of the hypergradient loops;
+    /// a step cancelled part-way is undone back to the restore point (see `CancellationTiming`).
+    public var cancellation: CancellationRequest?
+    public var cancellationTiming = CancellationTiming()
+    /// What a cancel inside a step rolls back to; only while a run, step or hypergradient that can
+    /// be cancelled is under way.
+    private var restorePoint: RestorePoint?
+    /// When a cancel inside a step was first seen, for `CancellationTiming.patience`.
+    private var cancelSeen: ContinuousClock.Instant?
+    /// Problems that have stepped in the current global step: the first has changed nothing yet, so
+    /// a cancel before it is one at the step boundary.
+    private var problemStepsInThisStep = 0
+    private var outsideState: [() -> () -> Void] = []
+
+    /// Keeps state outside the engine that steps change (a REPL's loss history, fed by events) in
+    /// step with a cancelled step being undone: `capture` runs whenever the engine takes a restore
+    /// point and returns what puts that state back.
+    public func rollsBack(with capture: @escaping () -> () -> Void) { outsideState.append(capture) }
+
     public init(problems: [Problem], u2l: [String: [String]], l2u: [String: [String]],
                 config: EngineConfig = EngineConfig()) throws(EngineError) {
         self.problems = problems
@@ -63,20 +83,39 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Runs `iterations` global steps (default: `config.trainIterations`), validating every
-    /// `config.validStep`; returns early when early stopping says so.
-    /// `shouldContinue` is asked before every step (the REPL's Ctrl-C); when it says no, the run
-    /// returns with `interrupted` set and `completed` telling how many steps ran.
+    /// `config.validStep`; returns early when early stopping says so, or when `cancellation` is
+    /// requested: `interruption` then says where, and the state is at the end of a global step
+    /// (`completed` counts the steps that state includes).
     @discardableResult
-    public func run(iterations: Int? = nil, shouldContinue: () -> Bool = { true }) throws(EngineError) -> RunSummary {
+    public func run(iterations: Int? = nil) throws(EngineError) -> RunSummary {
         var stopper = config.earlyStopping.map { EarlyStopper($0) }
         let count = iterations ?? config.trainIterations
+        let start = globalStep
         var lastValidation: [String: Float]?
+        var renewed = ContinuousClock.now
+        if cancellation != nil { restorePoint = RestorePoint(self, outside: outsideState) }
+        defer { endCancellableScope() }
         for completed in 0..<count {
-            guard shouldContinue() else {
-                return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation,
-                                  interrupted: true, completed: completed)
+            if let cancellation {
+                if cancellation.isRequested {
+                    let interruption = Interruption(globalStep: globalStep, point: .stepBoundary, stateAfterStep: globalStep)
+                    return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation,
+                                      interruption: interruption, completed: completed)
+                }
+                let now = ContinuousClock.now
+                if now - renewed >= cancellationTiming.restorePointAge, let point = RestorePoint(self, outside: outsideState) {
+                    restorePoint = point
+                    renewed = now
+                }
             }
-            try step()
+            do {
+                try advance()
+            } catch {
+                guard case let .cancelled(interruption) = error, let restorePoint else { throw error }
+                restorePoint.restore(into: self)
+                return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation,
+                                  interruption: interruption, completed: globalStep - start)
+            }
             if config.validStep > 0, globalStep % config.validStep == 0, let validation {
                 let metrics = try validate(validation)
                 lastValidation = metrics
@@ -86,13 +125,12 @@ public final class Engine: @unchecked Sendable {
                     if stop {
                         emit(.stopped(globalStep: globalStep, reason: "early stopping on \(s.settings.metric)"))
                         return RunSummary(globalStep: globalStep, stoppedEarly: true, lastValidation: metrics,
-                                          interrupted: false, completed: completed + 1)
+                                          completed: completed + 1)
                     }
                 }
             }
         }
-        return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation,
-                          interrupted: false, completed: count)
+        return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation, completed: count)
     }
 
     private func validate(_ body: (Engine) throws -> [String: Float]) throws(EngineError) -> [String: Float] {
@@ -110,17 +148,56 @@ public final class Engine: @unchecked Sendable {
         return metrics
     }
 
-    /// One global step: every leaf takes a local step, triggering its uppers when due.
+    /// One global step: every leaf takes a local step, triggering its uppers when due. With
+    /// `cancellation` set, a cancel part-way undoes the step and throws `.cancelled`.
     public func step() throws(EngineError) {
+        try cancellable { () throws(EngineError) in try advance() }
+    }
+
+    private func advance() throws(EngineError) {
         globalStep += 1
+        problemStepsInThisStep = 0
         for name in graph.leaves {
             try stepNormal(byName[name]!)
         }
     }
 
+    /// Runs `body` so that a cancel inside it puts back everything it changed, then throws
+    /// `.cancelled`; without `cancellation`, just runs it.
+    private func cancellable<R>(_ body: () throws(EngineError) -> R) throws(EngineError) -> R {
+        guard cancellation != nil else { return try body() }
+        restorePoint = RestorePoint(self, outside: outsideState)
+        defer { endCancellableScope() }
+        do {
+            return try body()
+        } catch {
+            if case .cancelled = error, let restorePoint { restorePoint.restore(into: self) }
+            throw error
+        }
+    }
+
+    private func endCancellableScope() {
+        restorePoint = nil
+        cancelSeen = nil
+    }
+
+    /// Throws `.cancelled` when a cancel is due inside a step: requested, waited for
+    /// `cancellationTiming.patience`, and a restore point to roll back to exists (without one, the
+    /// step boundary honours it). `point` is built only then.
+    func checkCancellation(_ point: @autoclosure () -> Interruption.Point) throws(EngineError) {
+        guard let cancellation, cancellation.isRequested, let restorePoint else { return }
+        let now = ContinuousClock.now
+        let seen = cancelSeen ?? now
+        cancelSeen = seen
+        guard now - seen >= cancellationTiming.patience else { return }
+        throw .cancelled(Interruption(globalStep: globalStep, point: point(), stateAfterStep: restorePoint.globalStep))
+    }
+
     /// Betty's `step_normal` (§3), without roll-back.
     private func stepNormal(_ p: Problem) throws(EngineError) {
         guard p.ready.allSatisfy({ $0 }) else { return }
+        if problemStepsInThisStep > 0 { try checkCancellation(.beforeStep(problem: p.name)) }
+        problemStepsInThisStep += 1
         if p.innerLoopStart {
             do { try p.onInnerLoopStart?(p) } catch let error as EngineError {
                 throw error
@@ -180,7 +257,7 @@ public final class Engine: @unchecked Sendable {
         emit(.step(StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: value,
                                  hypergradientNorm: p.lastHypergradientNorm, liveBytes: MemoryStats.liveBytes,
                                  peakBytes: MemoryStats.peakBytes, optimizerStepped: true,
-                                 metrics: p.lastMetrics, time: elapsed())))
+                                 metrics: p.lastMetrics, time: elapsed(), logStep: p.config.logStep)))
     }
 
     /// One local step: loss, direct gradient plus path hypergradients, accumulate, and step the
@@ -209,7 +286,8 @@ public final class Engine: @unchecked Sendable {
         var event = StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: loss,
                               hypergradientNorm: p.lastHypergradientNorm,
                               liveBytes: MemoryStats.liveBytes, peakBytes: MemoryStats.peakBytes,
-                              optimizerStepped: false, metrics: p.lastMetrics, time: elapsed())
+                              optimizerStepped: false, metrics: p.lastMetrics, time: elapsed(),
+                              logStep: p.config.logStep)
         if p.localStep % p.config.gradientAccumulation == 0, var g = p.accumulated {
             p.accumulated = nil
             do {
@@ -251,28 +329,68 @@ public final class Engine: @unchecked Sendable {
         let unrolled = (levelsBelow[p.name] ?? []).filter { $0.isIterative && $0.trajectoryStates != nil }
         var total: [Tensor]
         if unrolled.isEmpty {
-            total = try gradients(of: loss, wrt: p.parameters, problem: p.name,
-                                  retainGraph: !paths.isEmpty || createGraph, createGraph: createGraph)
+            total = try directGradient(p, of: loss, retainGraph: !paths.isEmpty || createGraph, createGraph: createGraph)
         } else {
             total = try withDetachedParameters(unrolled[...]) { () throws(EngineError) in
                 let held = accumulationShare(try p.loss(on: batch), p)
-                return try gradients(of: held, wrt: p.parameters, problem: p.name, createGraph: createGraph)
+                return try directGradient(p, of: held, retainGraph: false, createGraph: createGraph)
             }
         }
+        // Each part is checked as it is made, so an error names the part (and the method and setting)
+        // that went wrong rather than whichever problem first trips over the result.
+        func requireFinite(_ g: [Tensor], _ part: @autoclosure () -> NonFiniteGradient.Part) throws(EngineError) {
+            guard !allFinite(g) else { return }
+            throw .nonFiniteGradient(NonFiniteGradient(problem: p.name, localStep: p.localStep, part: part(),
+                                                       hasNaN: containsNaN(g), loss: value))
+        }
+        try requireFinite(total, .direct)
         for path in paths {
             let first = byName[path[1]]!
             // Retained: a reverse-mode lower differentiates its trajectory, which this graph reaches.
             var v = try gradients(of: loss, wrt: first.parameters, problem: p.name, retainGraph: true, createGraph: createGraph)
+            try requireFinite(v, .lossGradient(lower: first.name))
             for k in 1..<(path.count - 1) {
-                v = try BestResponse.product(v, curr: byName[path[k]]!, prev: byName[path[k + 1]]!, createGraph: createGraph)
+                let curr = byName[path[k]]!
+                v = try BestResponse.product(v, curr: curr, prev: byName[path[k + 1]]!, engine: self, createGraph: createGraph)
+                try requireFinite(v, .method(lower: curr.name, method: curr.config.type,
+                                             setting: NonFiniteGradient.likelyCause(of: curr.config.type, in: curr)))
             }
             total = try attributed(p) { () throws(TensorError) in
                 try zip(total, v).map { (a, b) throws(TensorError) in try a + (createGraph ? b : b.detached()) }
             }
         }
+        if !paths.isEmpty { try requireFinite(total, .total(paths: paths.count)) }
         // Only a norm computed at this step is reported: a stale one would outlive a graph change.
         p.lastHypergradientNorm = paths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
         return (value, createGraph ? total : total.map { $0.detached() })
+    }
+
+    /// The partial derivative of `p`'s loss with respect to its own parameters (Betty's direct
+    /// gradient). With `allowUnused` off, a parameter the loss does not depend on is an error that
+    /// names it, as PyTorch's `allow_unused=False` is; on, its gradient is zero.
+    private func directGradient(_ p: Problem, of loss: Tensor, retainGraph: Bool, createGraph: Bool) throws(EngineError) -> [Tensor] {
+        guard !p.config.allowUnused else {
+            return try gradients(of: loss, wrt: p.parameters, problem: p.name, retainGraph: retainGraph, createGraph: createGraph)
+        }
+        let theta = p.parameters
+        let names = p.module.namedParameters.map(\.name)
+        guard loss.requiresGrad else { throw .unusedParameters(problem: p.name, names: names) }
+        do {
+            return try grad(of: loss, wrt: theta, createGraph: createGraph, retainGraph: retainGraph || createGraph, allowUnused: false)
+        } catch let failure {
+            // Autograd checks for unused inputs before computing or freeing anything, so the graph is
+            // intact. A failure that allowUnused does not cure is not about unused parameters.
+            do {
+                _ = try grad(of: loss, wrt: theta, retainGraph: true, allowUnused: true)
+            } catch {
+                throw .tensor(problem: p.name, error)
+            }
+            // The autograd error names an unused input by position; one probe each names them all.
+            let unused = zip(names, theta).filter { _, t in
+                (try? grad(of: loss, wrt: [t], retainGraph: true, allowUnused: false)) == nil
+            }.map(\.0)
+            throw unused.isEmpty ? .tensor(problem: p.name, failure) : .unusedParameters(problem: p.name, names: unused)
+        }
     }
 
     /// The loss divided by the number of accumulated steps; without accumulation, the loss itself
@@ -295,10 +413,12 @@ public final class Engine: @unchecked Sendable {
         guard let p = byName[name] else {
             throw .graph(.unknownProblem(name, suggestion: closestName(to: name, in: graph.problems)))
         }
-        let batch: Batch
-        if let current = p.currentBatch { batch = current } else { batch = try p.nextBatch() }
-        p.currentBatch = batch
-        return try totalGradient(p, batch: batch).1
+        return try cancellable { () throws(EngineError) in
+            let batch: Batch
+            if let current = p.currentBatch { batch = current } else { batch = try p.nextBatch() }
+            p.currentBatch = batch
+            return try totalGradient(p, batch: batch).1
+        }
     }
 }
 
@@ -306,9 +426,13 @@ public struct RunSummary: Sendable {
     public var globalStep: Int
     public var stoppedEarly: Bool
     public var lastValidation: [String: Float]?
-    public var interrupted = false
-    /// Steps taken by this run (fewer than asked when interrupted or stopped early).
+    /// Set when `Engine.cancellation` stopped the run: where, and which step's end the state is at.
+    public var interruption: Interruption?
+    /// Steps the state now includes (fewer than asked when interrupted or stopped early; a step
+    /// undone by a cancel does not count).
     public var completed = 0
+
+    public var interrupted: Bool { interruption != nil }
 }
 
 /// Early stopping with a strict-improvement rule (Betty's intent; its release crashes here).

@@ -9,6 +9,13 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case tensor(problem: String, TensorError)
     case data(problem: String, DataError)
     case nonFiniteLoss(problem: String, step: Int, value: Float)
+    /// A gradient about to be applied was not finite; nothing of it was applied.
+    case nonFiniteGradient(NonFiniteGradient)
+    /// With `allowUnused` off, the loss of `problem` does not depend on these of its parameters.
+    case unusedParameters(problem: String, names: [String])
+    /// A run or step was cancelled (`Engine.cancellation`); the state is as at the end of
+    /// `interruption.stateAfterStep`.
+    case cancelled(Interruption)
     case unsupportedPath(problem: String, method: String, reason: String)
     case training(problem: String, message: String)
     /// A reverse-mode problem's hypergradient was asked for while its unrolled window is closed:
@@ -27,6 +34,12 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
         case let .data(problem, error): return "problem '\(problem)': \(error)"
         case let .nonFiniteLoss(problem, step, value):
             return "problem '\(problem)': loss is \(value) at local step \(step); lower the learning rate or check the data"
+        case let .nonFiniteGradient(detail): return detail.description
+        case let .unusedParameters(problem, names):
+            let list = names.map { "'\($0)'" }.joined(separator: ", ")
+            return "problem '\(problem)': its loss does not depend on parameter\(names.count == 1 ? "" : "s") \(list) (allow_unused is off); use \(names.count == 1 ? "it" : "them") in the loss, or turn allow_unused on to take \(names.count == 1 ? "its gradient" : "their gradients") as zero"
+        case let .cancelled(interruption):
+            return "cancelled \(interruption); the state is as after global step \(interruption.stateAfterStep)"
         case let .unsupportedPath(problem, method, reason): return "problem '\(problem)': \(method) \(reason)"
         case let .training(problem, message): return "problem '\(problem)': \(message)"
         case let .closedWindow(problem):

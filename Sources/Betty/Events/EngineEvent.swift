@@ -20,10 +20,13 @@ public struct StepEvent: Sendable, Equatable {
     public var metrics: [String: Float]
     /// Seconds since the engine was created (monotonic clock).
     public var time: Double
+    /// The problem's `ProblemConfig.logStep`: a reporter shows this step when it divides the local
+    /// step; 0 leaves the choice to the reporter.
+    public var logStep: Int
 
     public init(globalStep: Int, problem: String, localStep: Int, loss: Float, hypergradientNorm: Float?,
                 liveBytes: Int, peakBytes: Int, optimizerStepped: Bool, metrics: [String: Float] = [:],
-                time: Double = 0) {
+                time: Double = 0, logStep: Int = 0) {
         self.globalStep = globalStep
         self.problem = problem
         self.localStep = localStep
@@ -34,5 +37,6 @@ public struct StepEvent: Sendable, Equatable {
         self.optimizerStepped = optimizerStepped
         self.metrics = metrics
         self.time = time
+        self.logStep = logStep
     }
 }

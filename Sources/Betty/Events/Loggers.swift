@@ -4,7 +4,8 @@ import Foundation
 /// Formats engine events as one plain line each, in Betty's style:
 /// `[Problem "inner"] [Global Step 100] [Local Step 100] loss: 0.4123 | hypergradient norm: 0.0312`.
 public struct TextLogger: Sendable {
-    /// Report a problem's step only every this many local steps (0 or 1: every step).
+    /// Report a problem's step only every this many local steps (0 or 1: every step), unless the
+    /// problem sets its own `ProblemConfig.logStep`, which the event carries.
     public var every: Int
 
     public init(every: Int = 1) { self.every = every }
@@ -13,6 +14,7 @@ public struct TextLogger: Sendable {
     public func line(for event: EngineEvent) -> String? {
         switch event {
         case let .step(e):
+            let every = e.logStep > 0 ? e.logStep : self.every
             guard every <= 1 || e.localStep % every == 0 else { return nil }
             var text = "[Problem \"\(e.problem)\"] [Global Step \(e.globalStep)] [Local Step \(e.localStep)] loss: \(format(e.loss))"
             if let norm = e.hypergradientNorm { text += " | hypergradient norm: \(format(norm))" }

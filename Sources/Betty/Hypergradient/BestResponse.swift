@@ -3,10 +3,11 @@ import BettyTensor
 
 /// Vector–best-response-Jacobian products: given v = ∂L/∂θ_curr, approximate
 /// v · dθ*_curr/dθ_prev = −(∂²L_curr/∂θ_prev∂θ_curr) H⁻¹ v, with H = ∂²L_curr/∂θ_curr²
-/// (docs/BETTY_SEMANTICS.md §5). `curr` is re-evaluated on its latest batch.
+/// (docs/BETTY_SEMANTICS.md §5). `curr` is re-evaluated on its latest batch. Every loop asks
+/// `engine` whether to stop at each iteration (`Engine.checkCancellation`).
 enum BestResponse {
-    static func product(_ v: [Tensor], curr: Problem, prev: Problem, createGraph: Bool = false) throws(EngineError) -> [Tensor] {
-        if curr.config.type == .reverse { return try reverse(v, curr: curr, prev: prev, createGraph: createGraph) }
+    static func product(_ v: [Tensor], curr: Problem, prev: Problem, engine: Engine, createGraph: Bool = false) throws(EngineError) -> [Tensor] {
+        if curr.config.type == .reverse { return try reverse(v, curr: curr, prev: prev, engine: engine, createGraph: createGraph) }
         if createGraph {
             throw .notImplemented(problem: curr.name, feature: "\(curr.config.type.rawValue) below a reverse-mode level (every level under a reverse-mode problem must be reverse mode too)")
         }
@@ -14,28 +15,29 @@ enum BestResponse {
             throw .training(problem: curr.name, message: "has no batch yet; a hypergradient needs one step of it first")
         }
         switch curr.config.type {
-        case .darts: return try darts(v, curr: curr, prev: prev, batch: batch)
-        case .neumann: return try neumann(v, curr: curr, prev: prev, batch: batch)
-        case .cg: return try conjugateGradient(v, curr: curr, prev: prev, batch: batch)
-        case .sama: return try sama(v, curr: curr, prev: prev, batch: batch)
-        case .reverse: return try reverse(v, curr: curr, prev: prev, createGraph: false)
+        case .darts: return try darts(v, curr: curr, prev: prev, batch: batch, engine: engine)
+        case .neumann: return try neumann(v, curr: curr, prev: prev, batch: batch, engine: engine)
+        case .cg: return try conjugateGradient(v, curr: curr, prev: prev, batch: batch, engine: engine)
+        case .sama: return try sama(v, curr: curr, prev: prev, batch: batch, engine: engine)
+        case .reverse: return try reverse(v, curr: curr, prev: prev, engine: engine, createGraph: false)
         }
     }
 
     /// Finite differences of ∂L_curr/∂θ_prev at θ_curr ± εv, ε = dartsAlpha / ‖v‖ (no curvature
     /// correction: H⁻¹ ≈ I, as in Betty). The parameters are restored exactly (Betty's release leaves
     /// them shifted by −εv).
-    static func darts(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch) throws(EngineError) -> [Tensor] {
-        try finiteDifference(v, alpha: curr.config.dartsAlpha, curr: curr, prev: prev, batch: batch)
+    static func darts(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch, engine: Engine) throws(EngineError) -> [Tensor] {
+        try finiteDifference(v, alpha: curr.config.dartsAlpha, method: .darts, curr: curr, prev: prev, batch: batch, engine: engine)
     }
 
     /// −(g(θ + εd) − g(θ − εd)) / 2ε with g = ∂L_curr/∂θ_prev and ε = alpha / ‖d‖; the lower level's
     /// parameters are left exactly as they were.
-    static func finiteDifference(_ direction: [Tensor], alpha: Float, curr: Problem, prev: Problem,
-                                 batch: Batch) throws(EngineError) -> [Tensor] {
+    static func finiteDifference(_ direction: [Tensor], alpha: Float, method: ProblemConfig.Method, curr: Problem,
+                                 prev: Problem, batch: Batch, engine: Engine) throws(EngineError) -> [Tensor] {
         let eps = try attributed(curr) { () throws(TensorError) in alpha / (try globalNorm(direction) + 1e-12) }
         let theta = curr.parameters.map { $0.detached() }
-        func gradient(at shift: Float) throws(EngineError) -> [Tensor] {
+        func gradient(at shift: Float, _ iteration: Int) throws(EngineError) -> [Tensor] {
+            try engine.checkCancellation(.hypergradient(problem: curr.name, method: method, iteration: iteration, count: 2))
             let shifted = try attributed(curr) { () throws(TensorError) in
                 try zip(theta, direction).map { (p, d) throws(TensorError) in try p.adding(d, scaledBy: shift).requiringGrad() }
             }
@@ -43,7 +45,7 @@ enum BestResponse {
                 try gradients(of: try curr.loss(on: batch), wrt: prev.parameters, problem: curr.name)
             }
         }
-        let plus = try gradient(at: eps), minus = try gradient(at: -eps)
+        let plus = try gradient(at: eps, 1), minus = try gradient(at: -eps, 2)
         return try attributed(curr) { () throws(TensorError) in
             try zip(minus, plus).map { (m, p) throws(TensorError) in try (m - p) * (1 / (2 * eps)) }
         }
@@ -53,7 +55,7 @@ enum BestResponse {
     /// Jacobian in the gradient is diagonal. From the state after the step (m, s, the raw gradient g)
     /// the moments before it are recovered, m₀ = (m − (1−β1)g)/β1 and s₀ = (s − (1−β2)g²)/β2, and
     /// v ← v · lr · ((1−β1)β2 s₀ − β1(1−β2) g m₀) / (√s + ε)³, ε_fd = samaAlpha / ‖v‖.
-    static func sama(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch) throws(EngineError) -> [Tensor] {
+    static func sama(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch, engine: Engine) throws(EngineError) -> [Tensor] {
         guard let adam = curr.optimizer as? Adam else {
             throw .unsupportedPath(problem: curr.name, method: "sama",
                                    reason: "needs an Adam or AdamW optimizer on this level (it preconditions with Adam's moments)")
@@ -71,66 +73,77 @@ enum BestResponse {
                 return try vi * scale * lr
             }
         }
-        return try finiteDifference(direction, alpha: curr.config.samaAlpha, curr: curr, prev: prev, batch: batch)
+        return try finiteDifference(direction, alpha: curr.config.samaAlpha, method: .sama, curr: curr, prev: prev,
+                                    batch: batch, engine: engine)
     }
 
     /// Exact: v · dθ_K/dθ_prev by back-propagating through the recorded unrolled steps of the
     /// current window.
-    static func reverse(_ v: [Tensor], curr: Problem, prev: Problem, createGraph: Bool) throws(EngineError) -> [Tensor] {
+    static func reverse(_ v: [Tensor], curr: Problem, prev: Problem, engine: Engine, createGraph: Bool) throws(EngineError) -> [Tensor] {
         let theta = curr.parameters
         guard curr.trajectoryStates != nil, theta.contains(where: { !$0.isLeaf }) else {
             throw .closedWindow(problem: curr.name)
         }
         // A vector-Jacobian product per parameter tensor, with v as the seed: differentiating
         // sum(θ · v) instead would also differentiate v, which depends on θ when recorded.
-        return try attributed(curr) { () throws(TensorError) in
-            var total = prev.parameters.map { $0.zerosLike() }
-            for (t, u) in zip(theta, v) where t.requiresGrad {
+        var total = prev.parameters.map { $0.zerosLike() }
+        for (i, (t, u)) in zip(theta, v).enumerated() where t.requiresGrad {
+            try engine.checkCancellation(.hypergradient(problem: curr.name, method: .reverse, iteration: i + 1, count: theta.count))
+            total = try attributed(curr) { () throws(TensorError) in
                 let part = try grad(of: t, wrt: prev.parameters, gradOutputs: u, createGraph: createGraph,
                                     retainGraph: true, allowUnused: true)
-                total = try zip(total, part).map { (a, b) throws(TensorError) in try a + b }
+                return try zip(total, part).map { (a, b) throws(TensorError) in try a + b }
             }
-            return total
         }
+        return total
     }
 
     /// −J · α Σ_{j=0..K} (I − αH)^j v (Betty's neumann.py).
-    static func neumann(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch) throws(EngineError) -> [Tensor] {
-        try requireNoOwnPaths(curr, method: "neumann")
-        return try implicit(curr: curr, prev: prev, batch: batch) { (hvp: ([Tensor]) throws(TensorError) -> [Tensor]) throws(TensorError) in
+    static func neumann(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch, engine: Engine) throws(EngineError) -> [Tensor] {
+        try requireNoOwnPaths(curr, method: "neumann", engine: engine)
+        return try implicit(curr: curr, prev: prev, batch: batch) { (hvp: ([Tensor]) throws(EngineError) -> [Tensor]) throws(EngineError) in
             let alpha = curr.config.neumannAlpha
+            let count = curr.config.neumannIterations
             var term = v, sum = v
-            for _ in 0..<curr.config.neumannIterations {
+            for iteration in 0..<count {
+                try engine.checkCancellation(.hypergradient(problem: curr.name, method: .neumann, iteration: iteration + 1, count: count))
                 let h = try hvp(term)
-                term = try zip(term, h).map { (t, hv) throws(TensorError) in try t - alpha * hv }
-                sum = try zip(sum, term).map { (s, t) throws(TensorError) in try s + t }
+                (term, sum) = try attributed(curr) { () throws(TensorError) in
+                    let next = try zip(term, h).map { (t, hv) throws(TensorError) in try t - alpha * hv }
+                    return (next, try zip(sum, next).map { (s, t) throws(TensorError) in try s + t })
+                }
             }
             return sum.map { alpha * $0 }
         }
     }
 
     /// −J x with x from textbook conjugate gradient on H x = v, started at 0. Betty's cg.py differs
-    /// (it mixes α-scaled and unscaled products) and returns about 3x the exact hypergradient on its
-    /// own regression test. `cgAlpha` is accepted for compatibility and has no effect here: CG is
-    /// invariant to scaling H (solving αH x' = v and using αx' gives the same iterates).
-    static func conjugateGradient(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch) throws(EngineError) -> [Tensor] {
-        try requireNoOwnPaths(curr, method: "cg")
-        return try implicit(curr: curr, prev: prev, batch: batch) { (hvp: ([Tensor]) throws(TensorError) -> [Tensor]) throws(TensorError) in
+    /// (it mixes α-scaled and unscaled products, and scales by its `cg_alpha`) and returns about 3x
+    /// the exact hypergradient on its own regression test; textbook CG has no such scale to set.
+    static func conjugateGradient(_ v: [Tensor], curr: Problem, prev: Problem, batch: Batch, engine: Engine) throws(EngineError) -> [Tensor] {
+        try requireNoOwnPaths(curr, method: "cg", engine: engine)
+        return try implicit(curr: curr, prev: prev, batch: batch) { (hvp: ([Tensor]) throws(EngineError) -> [Tensor]) throws(EngineError) in
+            let count = curr.config.cgIterations
             var x = v.map { $0.zerosLike() }
             var r = v, p = v
-            var rr = try dot(r, r)
-            for _ in 0..<curr.config.cgIterations {
+            var rr = try attributed(curr) { () throws(TensorError) in try dot(r, r) }
+            for iteration in 0..<count {
                 guard rr > 0 else { break }
+                try engine.checkCancellation(.hypergradient(problem: curr.name, method: .cg, iteration: iteration + 1, count: count))
                 let hp = try hvp(p)
-                let php = try dot(p, hp)
-                guard php != 0, php.isFinite else { break }
-                let a = rr / php
-                x = try zip(x, p).map { (xi, pi) throws(TensorError) in try xi + a * pi }
-                r = try zip(r, hp).map { (ri, hi) throws(TensorError) in try ri - a * hi }
-                let next = try dot(r, r)
-                let beta = next / rr
-                p = try zip(r, p).map { (ri, pi) throws(TensorError) in try ri + beta * pi }
-                rr = next
+                let converged = try attributed(curr) { () throws(TensorError) -> Bool in
+                    let php = try dot(p, hp)
+                    guard php != 0, php.isFinite else { return true }
+                    let a = rr / php
+                    x = try zip(x, p).map { (xi, pi) throws(TensorError) in try xi + a * pi }
+                    r = try zip(r, hp).map { (ri, hi) throws(TensorError) in try ri - a * hi }
+                    let next = try dot(r, r)
+                    let beta = next / rr
+                    p = try zip(r, p).map { (ri, pi) throws(TensorError) in try ri + beta * pi }
+                    rr = next
+                    return false
+                }
+                if converged { break }
             }
             return x
         }
@@ -140,26 +153,25 @@ enum BestResponse {
     /// x using Hessian-vector products, and returns −∂(g_c · x)/∂θ_prev.
     private static func implicit(
         curr: Problem, prev: Problem, batch: Batch,
-        _ solve: (([Tensor]) throws(TensorError) -> [Tensor]) throws(TensorError) -> [Tensor]
+        _ solve: (([Tensor]) throws(EngineError) -> [Tensor]) throws(EngineError) -> [Tensor]
     ) throws(EngineError) -> [Tensor] {
         let theta = curr.parameters
         let loss = try curr.loss(on: batch)
-        do throws(TensorError) {
-            let gc = try grad(of: loss, wrt: theta, createGraph: true, allowUnused: true)
-            let hvp = { (u: [Tensor]) throws(TensorError) -> [Tensor] in
-                try grad(of: try weightedSum(gc, u), wrt: theta, retainGraph: true, allowUnused: true)
-                    .map { $0.detached() }
+        let gc = try attributed(curr) { () throws(TensorError) in try grad(of: loss, wrt: theta, createGraph: true, allowUnused: true) }
+        let hvp = { (u: [Tensor]) throws(EngineError) -> [Tensor] in
+            try attributed(curr) { () throws(TensorError) in
+                try grad(of: try weightedSum(gc, u), wrt: theta, retainGraph: true, allowUnused: true).map { $0.detached() }
             }
-            let x = try solve(hvp).map { $0.detached() }
+        }
+        let x = try solve(hvp).map { $0.detached() }
+        return try attributed(curr) { () throws(TensorError) in
             let mixed = try grad(of: try weightedSum(gc, x), wrt: prev.parameters, retainGraph: false, allowUnused: true)
             return mixed.map { -$0 }
-        } catch {
-            throw .tensor(problem: curr.name, error)
         }
     }
 
-    private static func requireNoOwnPaths(_ curr: Problem, method: String) throws(EngineError) {
-        if let engine = curr.engine, !(engine.graph.paths[curr.name] ?? []).isEmpty {
+    private static func requireNoOwnPaths(_ curr: Problem, method: String, engine: Engine) throws(EngineError) {
+        if !(engine.graph.paths[curr.name] ?? []).isEmpty {
             throw .unsupportedPath(problem: curr.name, method: method,
                 reason: "cannot pass a hypergradient through a problem that has paths of its own (a middle level); use darts for it")
         }

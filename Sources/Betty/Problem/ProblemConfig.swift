@@ -16,7 +16,10 @@ public struct ProblemConfig: Sendable, Equatable {
     public var unrollSteps = 1
     /// When false, the hypergradient paths of this problem are skipped (Betty's meaning (a)).
     public var firstOrder = true
-    public var retainGraph = false
+    /// When false, a parameter the loss does not depend on is an error naming it (Betty's
+    /// `allow_unused` of the direct gradient); when true its gradient is taken as zero.
+    /// Betty's `retain_graph` has no counterpart: the engine keeps a graph exactly as long as a
+    /// hypergradient needs it, where Betty needs `retain_graph=True` on every problem with paths.
     public var allowUnused = true
     /// Local steps whose gradients are summed (loss divided by this) before one optimizer step.
     public var gradientAccumulation = 1
@@ -25,14 +28,18 @@ public struct ProblemConfig: Sendable, Equatable {
     public var precision: Precision = .fp32
     /// Parents are triggered only once the local step count exceeds this.
     public var warmupSteps = 0
-    /// Report the loss every this many local steps; 0 reports every step to the event stream only.
+    /// Show this problem's step every this many local steps: carried by each `StepEvent` to the
+    /// reporters (`TextLogger`, the REPL's progress lines), where it overrides their own frequency;
+    /// 0 leaves the choice to them. Every step is an event either way.
     public var logStep = 0
     /// darts: ε = dartsAlpha / ‖v‖.
     public var dartsAlpha: Float = 0.01
     public var neumannIterations = 1
     public var neumannAlpha: Float = 1
+    /// Iterations of textbook conjugate gradient. Betty's `cg_alpha` has no counterpart: it scales
+    /// the Hessian in Betty's own update, and textbook CG gives the same iterates at any scale.
     public var cgIterations = 1
-    public var cgAlpha: Float = 1
+    /// sama: ε = samaAlpha / ‖v‖ along the Adam-preconditioned v.
     public var samaAlpha: Float = 1
 
     public init() {}
@@ -45,7 +52,13 @@ public struct ProblemConfig: Sendable, Equatable {
         if gradientClipping < 0 { throw bad("gradientClipping", "must be >= 0, got \(gradientClipping)") }
         if warmupSteps < 0 { throw bad("warmupSteps", "must be >= 0, got \(warmupSteps)") }
         if precision != .fp32 { throw bad("precision", "\(precision.rawValue) is not supported yet; use fp32") }
+        // NaN passes every comparison, so finiteness is checked on its own.
+        for (field, value) in [("gradientClipping", gradientClipping), ("dartsAlpha", dartsAlpha),
+                               ("neumannAlpha", neumannAlpha), ("samaAlpha", samaAlpha)] where !value.isFinite {
+            throw bad(field, "must be a finite number, got \(value)")
+        }
         if dartsAlpha <= 0 { throw bad("dartsAlpha", "must be positive, got \(dartsAlpha)") }
+        if samaAlpha <= 0 { throw bad("samaAlpha", "must be positive, got \(samaAlpha)") }
         if neumannIterations < 0 || cgIterations < 0 { throw bad("iterations", "must be >= 0") }
     }
 }

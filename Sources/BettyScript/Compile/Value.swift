@@ -76,6 +76,12 @@ final class ProblemRef {
         nextSlot = (nextSlot + 1) % Self.recentCapacity
     }
 
+    /// The ring as it stands, to put back when the engine undoes a cancelled step.
+    var recentLossState: (losses: [Float], nextSlot: Int) {
+        get { (recentLosses, nextSlot) }
+        set { (recentLosses, nextSlot) = (newValue.losses, newValue.nextSlot) }
+    }
+
     var meanRecentLoss: Float? {
         recentLosses.isEmpty ? nil : recentLosses.reduce(0, +) / Float(recentLosses.count)
     }

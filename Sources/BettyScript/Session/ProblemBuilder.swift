@@ -331,9 +331,15 @@ struct ProblemBuilder {
         return schedule
     }
 
-    static let configKeys = ["type", "unroll_steps", "unroll", "first_order", "retain_graph", "allow_unused",
+    static let configKeys = ["type", "unroll_steps", "unroll", "first_order", "allow_unused",
                              "gradient_accumulation", "gradient_clipping", "precision", "warmup_steps", "log_step",
-                             "darts_alpha", "neumann_iterations", "neumann_alpha", "cg_iterations", "cg_alpha", "sama_alpha"]
+                             "darts_alpha", "neumann_iterations", "neumann_alpha", "cg_iterations", "sama_alpha"]
+
+    /// Betty's config fields that have nothing to set here, with why: accepting them would pretend.
+    static let bettyKeysWithoutEffect = [
+        "retain_graph": "the engine keeps a graph exactly as long as a hypergradient needs it (Betty needs retain_graph=True on every problem with paths); remove it",
+        "cg_alpha": "cg here is textbook conjugate gradient, whose iterates do not change when the Hessian is scaled (Betty's cg.py uses cg_alpha in a non-textbook update); remove it",
+    ]
 
     func buildConfig() throws(ScriptError) -> ProblemConfig {
         var config = try Self.apply(spec.config, to: ProblemConfig(), problem: spec.name.text)
@@ -344,12 +350,14 @@ struct ProblemBuilder {
     /// `config` options applied over `base`, validated as a whole.
     static func apply(_ options: [Option], to base: ProblemConfig, problem: String) throws(ScriptError) -> ProblemConfig {
         var c = base
+        if let option = options.first(where: { bettyKeysWithoutEffect[$0.key] != nil }) {
+            throw ScriptError("config has no \(option.key): \(bettyKeysWithoutEffect[option.key]!)", at: option.keyLocation)
+        }
         var reader = try OptionReader(options, context: "config")
         if let t = try reader.word("type", from: ProblemConfig.Method.allCases.map(\.rawValue), default: nil) { c.type = .init(rawValue: t)! }
         if let u = try reader.optionalInteger("unroll_steps", minimum: 1) { c.unrollSteps = u }
         if let u = try reader.optionalInteger("unroll", minimum: 1) { c.unrollSteps = u }
         c.firstOrder = try reader.bool("first_order", default: c.firstOrder)
-        c.retainGraph = try reader.bool("retain_graph", default: c.retainGraph)
         c.allowUnused = try reader.bool("allow_unused", default: c.allowUnused)
         c.gradientAccumulation = try reader.integer("gradient_accumulation", default: c.gradientAccumulation, minimum: 1)
         c.gradientClipping = try reader.number("gradient_clipping", default: c.gradientClipping)
@@ -360,7 +368,6 @@ struct ProblemBuilder {
         c.neumannIterations = try reader.integer("neumann_iterations", default: c.neumannIterations, minimum: 0)
         c.neumannAlpha = try reader.number("neumann_alpha", default: c.neumannAlpha)
         c.cgIterations = try reader.integer("cg_iterations", default: c.cgIterations, minimum: 0)
-        c.cgAlpha = try reader.number("cg_alpha", default: c.cgAlpha)
         c.samaAlpha = try reader.number("sama_alpha", default: c.samaAlpha)
         try reader.finish()
         do { try c.validate(problem: problem) } catch {

@@ -72,8 +72,22 @@ extension Session {
             throw ScriptError("\(error)")
         }
         built.subscribe { [weak self] event in self?.handle(event) }
+        built.cancellation = cancellation
+        built.rollsBack { [weak self] in self?.captureEventState() ?? {} }
         installValidation(on: built)
         engine = built
+    }
+
+    /// What the engine's events feed in the session (recent losses, the latest validation), to put
+    /// back when the engine undoes a cancelled step: `continue` must see what an uninterrupted run would.
+    private func captureEventState() -> () -> Void {
+        let refs = bindings.problemOrder.compactMap { bindings.refs[$0] }
+        let rings = refs.map(\.recentLossState)
+        let validation = bindings.lastValidation
+        return { [weak self] in
+            for (ref, ring) in zip(refs, rings) { ref.recentLossState = ring }
+            self?.bindings.lastValidation = validation
+        }
     }
 
     func dependencies(_ pairs: [(upper: String, lower: String)]) -> ([String: [String]], [String: [String]]) {
@@ -91,8 +105,8 @@ extension Session {
         case let .step(e):
             bindings.refs[e.problem]?.record(loss: e.loss)
             var progress: Bool
-            if let p = bindings.refs[e.problem]?.problem, p.config.logStep > 0 {
-                progress = e.localStep % p.config.logStep == 0
+            if e.logStep > 0 {
+                progress = e.localStep % e.logStep == 0
             } else {
                 let every = logEvery > 0 ? logEvery : runLogEvery
                 progress = e.globalStep % every == 0
@@ -220,7 +234,38 @@ extension Session {
         let config = try ProblemBuilder.apply(options, to: p.config, problem: name.text)
         p.config = config
         specs[name.text]?.configChanges.append(options)
-        output.text("\(name.text): \(config.type.rawValue), unroll \(config.unrollSteps)")
+        let notes = idleSettings(options.map(\.key), of: name.text, config).map { "\nnote: " + $0 }
+        output.text("\(name.text): \(config.type.rawValue), unroll \(config.unrollSteps)" + notes.joined())
+    }
+
+    /// Notes for settings just given that do nothing in the problem's present role or method. A
+    /// method's settings are read from the lower level a path runs through, never from the upper
+    /// that owns the path, and only for the method in `type`.
+    private func idleSettings(_ keys: [String], of name: String, _ c: ProblemConfig) -> [String] {
+        let methodOfKey: [String: ProblemConfig.Method] = [
+            "darts_alpha": .darts, "sama_alpha": .sama, "neumann_iterations": .neumann, "neumann_alpha": .neumann, "cg_iterations": .cg,
+        ]
+        let paths = engine?.graph.paths ?? [:]
+        var notes: [String] = []
+        let methodKeys = keys.filter { $0 == "type" || methodOfKey[$0] != nil }
+        let isLowerOnAPath = paths.values.joined().contains { $0.dropFirst().dropLast().contains(name) }
+        if !methodKeys.isEmpty && !isLowerOnAPath {
+            var text = "no upper level differentiates through \(name) (it is the lower level of no path), so \(methodKeys.joined(separator: ", ")) \(methodKeys.count == 1 ? "has" : "have") no effect until one does"
+            let lowers = Set((paths[name] ?? []).flatMap { $0.dropFirst().dropLast() }).sorted()
+            if !lowers.isEmpty {
+                text += "; \(name)'s own path\(paths[name]!.count == 1 ? "" : "s") use\(paths[name]!.count == 1 ? "s" : "") the settings of \(lowers.joined(separator: ", ")) (config \(lowers[0]) ...)"
+            }
+            notes.append(text)
+        }
+        for key in keys {
+            if let method = methodOfKey[key], method != c.type {
+                notes.append("\(key) has no effect while \(name)'s type is \(c.type.rawValue) (it is for type=\(method.rawValue))")
+            }
+        }
+        if keys.contains("first_order"), (paths[name] ?? []).isEmpty {
+            notes.append("\(name) has no paths (no lower level's loss uses its parameters), so first_order has no effect until it has")
+        }
+        return notes
     }
 
     // MARK: - Validation
@@ -328,10 +373,11 @@ extension Session {
     private func execute(_ count: Int, on engine: Engine, at location: SourceLocation?) throws(ScriptError) {
         runLogEvery = max(1, count / 10)
         _ = consumeInterrupt()
+        let start = engine.globalStep
         let clock = ContinuousClock.now
         let summary: RunSummary
         do {
-            summary = try engine.run(iterations: count, shouldContinue: { [unowned self] in !self.isInterrupted })
+            summary = try engine.run(iterations: count)
         } catch {
             pendingSteps = 0
             throw runError(error, at: location)
@@ -341,15 +387,28 @@ extension Session {
         var text = "ran \(ran) step\(ran == 1 ? "" : "s") (global step \(engine.globalStep)) in \(String(format: "%.2f", seconds)) s"
         let losses = bindings.problems.compactMap { p in p.lastLoss.map { "\(p.name) \(formatNumber($0))" } }
         if !losses.isEmpty { text += "; last loss: " + losses.joined(separator: ", ") }
-        if summary.interrupted {
+        if let interruption = summary.interruption {
             _ = consumeInterrupt()
             pendingSteps = count - summary.completed
-            text = "interrupted: " + text + "; 'continue' runs the remaining \(pendingSteps)"
+            if interruption.point == .stepBoundary {
+                text = "interrupted: " + text + "; 'continue' runs the remaining \(pendingSteps)"
+            } else {
+                text = interrupted(interruption, commandStart: start)
+            }
         } else {
             pendingSteps = 0
             if summary.stoppedEarly { text += "; stopped early" }
         }
         output.text(text)
+    }
+
+    /// "interrupted during global step 41 (...): state is as after step 40; 'continue' runs the
+    /// remaining N": a cancel inside a step undid it, back to the engine's restore point.
+    private func interrupted(_ interruption: Interruption, commandStart: Int) -> String {
+        let state = interruption.stateAfterStep == commandStart
+            ? "state is as before this command (global step \(commandStart))"
+            : "state is as after step \(interruption.stateAfterStep)"
+        return "interrupted \(interruption): \(state); 'continue' runs the remaining \(pendingSteps)"
     }
 
     /// A failure of a compiled loss or validation keeps its own position; anything else points at
@@ -377,6 +436,7 @@ extension Session {
         logEvery = 1
         defer { logEvery = saved }
         _ = consumeInterrupt()
+        let start = engine.globalStep
         for done in 0..<count {
             // Ctrl-C stops between steps, as it pauses a run; `continue` takes the rest.
             if consumeInterrupt() {
@@ -384,7 +444,18 @@ extension Session {
                 output.text("interrupted after \(done) of \(count) steps (global step \(engine.globalStep)); 'continue' runs the remaining \(pendingSteps)")
                 return
             }
-            do { try engine.step() } catch { pendingSteps = 0; throw runError(error, at: location) }
+            do {
+                try engine.step()
+            } catch let .cancelled(interruption) {
+                // Undone back to the start of this step: the steps before it stay.
+                _ = consumeInterrupt()
+                pendingSteps = count - done
+                output.text(interrupted(interruption, commandStart: start))
+                return
+            } catch {
+                pendingSteps = 0
+                throw runError(error, at: location)
+            }
         }
         pendingSteps = 0
     }
@@ -394,6 +465,8 @@ extension Session {
         guard let engine else { throw ScriptError("no engine yet", at: name.location) }
         try checkPending()
         try checkReadsOfReverseModeLevels()
+        // A Ctrl-C pressed before this command (during one that does not run the engine) is spent.
+        _ = consumeInterrupt()
         let grads: [Tensor]
         do {
             grads = try engine.hypergradient(of: name.text)
@@ -408,6 +481,10 @@ extension Session {
                 text += "; after a step that leaves '\(lower)' inside its window of \(unroll) steps it can be taken whole"
             }
             output.text(text)
+            return
+        } catch let .cancelled(interruption) {
+            _ = consumeInterrupt()
+            output.text("hypergradient of \(name.text) interrupted (\(interruption.point)); nothing changed")
             return
         } catch {
             throw runError(error, at: name.location)

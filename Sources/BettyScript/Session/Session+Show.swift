@@ -100,7 +100,7 @@ extension Session {
 
     private func showConfig(_ p: Problem) -> String {
         let c = p.config
-        return "  config: type=\(c.type.rawValue) unroll_steps=\(c.unrollSteps) first_order=\(c.firstOrder) retain_graph=\(c.retainGraph) allow_unused=\(c.allowUnused) gradient_accumulation=\(c.gradientAccumulation) gradient_clipping=\(c.gradientClipping) precision=\(c.precision.rawValue) warmup_steps=\(c.warmupSteps) log_step=\(c.logStep) darts_alpha=\(c.dartsAlpha) neumann_iterations=\(c.neumannIterations) neumann_alpha=\(c.neumannAlpha) cg_iterations=\(c.cgIterations) cg_alpha=\(c.cgAlpha) sama_alpha=\(c.samaAlpha)"
+        return "  config: type=\(c.type.rawValue) unroll_steps=\(c.unrollSteps) first_order=\(c.firstOrder) allow_unused=\(c.allowUnused) gradient_accumulation=\(c.gradientAccumulation) gradient_clipping=\(c.gradientClipping) precision=\(c.precision.rawValue) warmup_steps=\(c.warmupSteps) log_step=\(c.logStep) darts_alpha=\(c.dartsAlpha) neumann_iterations=\(c.neumannIterations) neumann_alpha=\(c.neumannAlpha) cg_iterations=\(c.cgIterations) sama_alpha=\(c.samaAlpha)"
     }
 
     // MARK: - Help
@@ -149,6 +149,8 @@ extension Session {
             config NAME key=value ...   (or a config line inside the problem block)
             keys: \(ProblemBuilder.configKeys.joined(separator: ", "))
             type: darts | neumann | cg | sama | reverse
+            type and its settings (darts_alpha, neumann_*, cg_iterations, sama_alpha) are read from the lower
+            level a path runs through (config inner ...), never from the upper level that owns the path
             """,
         "run": """
             connect UPPER -> LOWER [-> ...]   the upper level's loss depends on the lower level's solution
@@ -158,6 +160,7 @@ extension Session {
                                                                  units B, KB, MB, GB, TB (1000s), KiB, MiB, GiB, TiB (1024s), quoted
             validate every N: NAME = EXPRESSION, ...    define validation;  validate  runs it now
             run [N]        N global steps (Ctrl-C pauses);  continue  resumes;  step [N]  steps, printing every one (Ctrl-C stops it too)
+                           Ctrl-C inside one long step (a huge neumann_iterations) undoes the step and says which step the state is at
             reset          rebuild every problem from its definition (same seed)
             """,
         "inspect": """

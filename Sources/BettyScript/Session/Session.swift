@@ -1,7 +1,6 @@
 import Betty
 import BettyNN
 import BettyTensor
-import Synchronization
 
 /// A BettyScript session: feed it lines (typed or replayed); it keeps the data, problems, their
 /// connections and the engine, and reports through a `SessionOutput`. An error in a line is
@@ -29,7 +28,9 @@ public final class Session: @unchecked Sendable {
     /// not defined: the names it waits for and the check to run once they are.
     var pendingChecks: [String: (waitsFor: [Name], check: () throws(ScriptError) -> Void)] = [:]
 
-    private let interruptFlag = Atomic<Bool>(false)
+    /// Ctrl-C: set from the signal handler, seen by the running engine (every engine the session
+    /// builds shares it) and by the session between steps.
+    let cancellation = CancellationRequest()
     /// Recent lines by "file:line", so an error found at a block's `end` can show the line it is about.
     private(set) var recentLines: [String: String] = [:]
     private var block: (spec: ProblemSpec, lines: [String])?
@@ -58,8 +59,9 @@ public final class Session: @unchecked Sendable {
         return current.spec.name.text
     }
 
-    /// Asks a running `run` to stop after the current step. Safe from a signal handler's thread.
-    public func interrupt() { interruptFlag.store(true, ordering: .relaxed) }
+    /// Asks a running command to stop: at the next step boundary, or part-way through a long step,
+    /// which is then undone. Safe from a signal handler's thread.
+    public func interrupt() { cancellation.request() }
 
     /// Runs one line. Returns the error, if any, after reporting it.
     @discardableResult
@@ -185,8 +187,7 @@ public final class Session: @unchecked Sendable {
 
     // MARK: - Shared helpers
 
-    func consumeInterrupt() -> Bool { interruptFlag.exchange(false, ordering: .relaxed) }
-    var isInterrupted: Bool { interruptFlag.load(ordering: .relaxed) }
+    func consumeInterrupt() -> Bool { cancellation.clear() }
 
     /// Evaluates a top-level expression without recording gradients.
     func evaluate(_ e: Expr) throws(ScriptError) -> Value {

@@ -1,0 +1,103 @@
+import BettyNN
+import BettyTensor
+
+/// Everything a global step changes, as it was at a step boundary, so a step cancelled part-way can
+/// be undone and the run continued bit for bit as if it had never started.
+///
+/// Taking one copies nothing: tensors are copy-on-write, so holding the values makes the next
+/// in-place update of each (an optimizer step) copy it once. Only taken while no reverse-mode window
+/// is open: an open window's recorded graph holds the upper levels' parameters at the version they
+/// had, and an in-place update after the restore point would leave that graph unusable.
+struct RestorePoint {
+    let globalStep: Int
+    private let problems: [(Problem, ProblemState)]
+    /// Puts back state kept outside the engine (see `Engine.rollsBack(with:)`).
+    private let outside: [() -> Void]
+
+    /// Nil while a reverse-mode window is open.
+    init?(_ engine: Engine, outside captures: [() -> () -> Void]) {
+        guard engine.problems.allSatisfy({ $0.trajectoryStates == nil }) else { return nil }
+        globalStep = engine.globalStep
+        problems = engine.problems.map { ($0, ProblemState($0)) }
+        outside = captures.map { $0() }
+    }
+
+    func restore(into engine: Engine) {
+        for (problem, state) in problems { state.restore(into: problem) }
+        for putBack in outside { putBack() }
+        engine.globalStep = globalStep
+    }
+}
+
+/// One problem's share of a restore point.
+private struct ProblemState {
+    let parameters: [Tensor]
+    let buffers: [(Buffer, Tensor)]
+    let generators: [(Dropout, RandomGenerator)]
+    let optimizerStates: [ParameterState]
+    let learningRate: Float
+    let loaders: [DataLoader.State]
+    let localStep: Int
+    let ready: [Bool]
+    let innerLoopStart: Bool
+    let accumulated: [Tensor]?
+    let rollBackCache: (values: [Tensor], states: [ParameterState])?
+    let currentBatch: Batch?
+    let lastLoss: Float?
+    let lastMetrics: [String: Float]
+    let lastHypergradientNorm: Float?
+
+    init(_ p: Problem) {
+        parameters = p.trainable.map(\.value)
+        buffers = p.module.namedBuffers.map { ($0.buffer, $0.buffer.value) }
+        generators = dropouts(in: p.module).map { ($0, $0.generator) }
+        optimizerStates = p.optimizer.states
+        learningRate = p.optimizer.learningRate
+        loaders = p.loaders.map(\.state)
+        localStep = p.localStep
+        ready = p.ready
+        innerLoopStart = p.innerLoopStart
+        accumulated = p.accumulated
+        rollBackCache = p.rollBackCache
+        currentBatch = p.currentBatch
+        lastLoss = p.lastLoss
+        lastMetrics = p.lastMetrics
+        lastHypergradientNorm = p.lastHypergradientNorm
+    }
+
+    func restore(into p: Problem) {
+        // Fresh leaves, as a checkpoint load makes: the old leaf's version counter has moved on with
+        // the updates being undone, so a graph built from it would refuse to differentiate.
+        for (parameter, value) in zip(p.trainable, parameters) { parameter.value = value.detached().requiringGrad() }
+        for (buffer, value) in buffers { buffer.value = value }
+        for (dropout, generator) in generators { dropout.generator = generator }
+        p.optimizer.states = optimizerStates
+        p.optimizer.learningRate = learningRate
+        for (loader, state) in zip(p.loaders, loaders) {
+            do {
+                try loader.restore(state)
+            } catch {
+                preconditionFailure("restore point: a loader refused a state it reported itself: \(error)")
+            }
+        }
+        p.localStep = localStep
+        p.ready = ready
+        p.innerLoopStart = innerLoopStart
+        p.accumulated = accumulated
+        p.rollBackCache = rollBackCache
+        p.trajectoryStates = nil
+        p.currentBatch = currentBatch
+        p.lastLoss = lastLoss
+        p.lastMetrics = lastMetrics
+        p.lastHypergradientNorm = lastHypergradientNorm
+        p.isRecordingMetrics = false
+    }
+}
+
+/// Dropout is the only module that draws random numbers while it runs.
+private func dropouts(in module: any Module) -> [Dropout] {
+    var found: [Dropout] = []
+    if let dropout = module as? Dropout { found.append(dropout) }
+    for (_, child) in module.children { found += dropouts(in: child) }
+    return found
+}
