@@ -17,6 +17,10 @@ struct NumericTranscriptComparison {
     struct Tokens: Equatable {
         var text: [Substring] = []
         var numbers: [Double] = []
+        /// One unit in the last printed digit of each number (0.0001 for "0.6211", 10 for "1.235e+04"),
+        /// 0 for an integer: a value printed to 4 digits moves a whole unit when rounding noise carries it
+        /// across a rounding boundary, far more than the relative tolerance allows.
+        var lastDigitUnits: [Double] = []
     }
 
     /// Numbers as they are printed: an optional sign, digits with an optional fraction, an optional
@@ -36,6 +40,7 @@ struct NumericTranscriptComparison {
                end == scalars.count || !isWordScalar(scalars[end]) {
                 result.text.append(Substring(String(String.UnicodeScalarView(scalars[textStart..<i]))))
                 result.numbers.append(value)
+                result.lastDigitUnits.append(lastDigitUnit(of: String(String.UnicodeScalarView(scalars[i..<end]))))
                 i = end
                 textStart = end
             } else {
@@ -79,10 +84,21 @@ struct NumericTranscriptComparison {
         return (value, i)
     }
 
-    func numbersMatch(_ a: Double, _ b: Double) -> Bool {
+    /// 10^(exponent - digits after the point) for a number with a fraction or an exponent; 0 otherwise.
+    static func lastDigitUnit(of text: String) -> Double {
+        let lower = text.lowercased()
+        guard lower.contains(".") || lower.contains("e"), !lower.contains("nan"), !lower.contains("inf") else { return 0 }
+        let parts = lower.split(separator: "e", maxSplits: 1)
+        let exponent = parts.count == 2 ? Int(parts[1]) ?? 0 : 0
+        let fractionDigits = parts[0].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).dropFirst().first?.count ?? 0
+        return pow(10, Double(exponent - fractionDigits))
+    }
+
+    func numbersMatch(_ a: Double, _ b: Double, lastDigitUnit: Double = 0) -> Bool {
         if a.isNaN || b.isNaN { return a.isNaN && b.isNaN }
         if a.isInfinite || b.isInfinite { return a == b }
-        return abs(a - b) <= absolute + relative * max(abs(a), abs(b))
+        let allowed = max(absolute + relative * max(abs(a), abs(b)), lastDigitUnit * (1 + 1e-9))
+        return abs(a - b) <= allowed
     }
 
     /// nil when the line matches; otherwise why not, naming both values and the tolerance.
@@ -92,8 +108,12 @@ struct NumericTranscriptComparison {
         guard e.text == a.text, e.numbers.count == a.numbers.count else {
             return "the text differs:\n  expected: \(expected)\n  actual:   \(actual)"
         }
-        for (k, (x, y)) in zip(e.numbers, a.numbers).enumerated() where !numbersMatch(x, y) {
-            return "number \(k + 1) on the line is \(y), expected \(x) (tolerance \(toleranceDescription)):\n"
+        for k in e.numbers.indices {
+            let x = e.numbers[k], y = a.numbers[k]
+            let unit = max(e.lastDigitUnits[k], a.lastDigitUnits[k])
+            guard !numbersMatch(x, y, lastDigitUnit: unit) else { continue }
+            return "number \(k + 1) on the line is \(y), expected \(x) (tolerance \(toleranceDescription), "
+                + "or one unit in the last printed digit):\n"
                 + "  expected: \(expected)\n  actual:   \(actual)"
         }
         return nil

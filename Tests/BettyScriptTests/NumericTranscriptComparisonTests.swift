@@ -12,6 +12,17 @@ import Testing
         #expect(compare.mismatch(expected: "norm 1e-09", actual: "norm -2e-09") == nil, "both are zero to rounding")
     }
 
+    @Test func aShortPrintMayMoveOneUnitInItsLastDigit() {
+        #expect(compare.mismatch(expected: "loss: 0.6211", actual: "loss: 0.6212") == nil)
+        #expect(compare.mismatch(expected: "norm: 0.05392", actual: "norm: 0.05391") == nil)
+        #expect(compare.mismatch(expected: "x 1.235e+04", actual: "x 1.236e+04") == nil)
+        #expect(compare.mismatch(expected: "loss: 0.6211", actual: "loss: 0.6213") != nil, "two units is a real change")
+        #expect(compare.mismatch(expected: "ran 40 steps", actual: "ran 41 steps") != nil, "integers have no last-digit slack")
+        #expect(NumericTranscriptComparison.lastDigitUnit(of: "0.6211") == 1e-4)
+        #expect(NumericTranscriptComparison.lastDigitUnit(of: "1.235e+04") == 10)
+        #expect(NumericTranscriptComparison.lastDigitUnit(of: "40") == 0)
+    }
+
     @Test func realDifferencesDoNot() throws {
         let why = try #require(compare.mismatch(expected: "loss 0.6211263", actual: "loss 0.6212263"))
         #expect(why.contains("0.6212263") && why.contains("0.6211263") && why.contains("relative 1e-05"), "\(why)")
