@@ -221,7 +221,7 @@ import Betty
 /// unusable.
 @Suite struct ReverseModeCancellationTests {
     /// inner: (w − 2)² + λw², SGD, reverse mode with `unroll` steps; outer: (w − 1)², SGD with momentum.
-    static func program(unroll: Int) throws -> (Engine, CancellationRequest, () -> Void) {
+    static func program(unroll: Int) throws -> (Engine, CancellationRequest, (_ atOuterLoss: Int) -> Void) {
         let data = try Dataset(x: Tensor.ones([2, 1]), y: Tensor.zeros([2]))
         let w = ParameterTensor(Tensor([0.5, 1])), lambda = ParameterTensor(Tensor([0.5, 0.25]))
         var config = ProblemConfig()
@@ -244,8 +244,14 @@ import Betty
         let request = CancellationRequest()
         engine.cancellation = request
         engine.cancellationTiming = CancellationTiming(patience: .zero, restorePointAge: .zero)
-        // Once: the continued run must not be cancelled again.
-        return (engine, request, { trigger.atOuterLoss = { request.request(); trigger.atOuterLoss = nil } })
+        // Once, at the n-th outer loss from now: the continued run must not be cancelled again.
+        return (engine, request, { n in
+            var left = n
+            trigger.atOuterLoss = {
+                left -= 1
+                if left == 0 { request.request(); trigger.atOuterLoss = nil }
+            }
+        })
     }
 
     @Test func aCancelInsideAWindowRollsBackToBeforeTheWindowOpened() throws {
@@ -253,7 +259,7 @@ import Betty
         try reference.run(iterations: 6)
         let (engine, request, cancelAtNextOuterLoss) = try Self.program(unroll: 3)
         try engine.run(iterations: 3)
-        cancelAtNextOuterLoss()
+        cancelAtNextOuterLoss(1)
         let summary = try engine.run(iterations: 3)
         // Steps 4 and 5 open a window; the cancel in step 6 goes back to the start of step 4.
         #expect(summary.interruption?.globalStep == 6 && summary.interruption?.stateAfterStep == 3)
@@ -262,12 +268,28 @@ import Betty
         #expect(CancellationTests.fingerprint(engine) == CancellationTests.fingerprint(reference))
     }
 
+    /// A run that began inside a window takes its first restore point as soon as the window closes,
+    /// however young the (absent) last one is: a long step after it must still be cancellable.
+    @Test func aRunThatBeganInsideAWindowTakesARestorePointWhenItCloses() throws {
+        let (reference, _, _) = try Self.program(unroll: 3)
+        try reference.run(iterations: 9)
+        let (engine, request, cancelAtOuterLoss) = try Self.program(unroll: 3)
+        engine.cancellationTiming = CancellationTiming(patience: .zero, restorePointAge: .seconds(3600))
+        try engine.run(iterations: 1)
+        cancelAtOuterLoss(3)  // step 3 evaluates the outer loss twice (with the window detached too); step 6 next
+        let summary = try engine.run(iterations: 8)
+        #expect(summary.interruption?.globalStep == 6 && summary.interruption?.stateAfterStep == 3, "\(String(describing: summary.interruption))")
+        request.clear()
+        try engine.run(iterations: 6)
+        #expect(CancellationTests.fingerprint(engine) == CancellationTests.fingerprint(reference))
+    }
+
     @Test func aWindowOpenWhenTheRunStartsLeavesTheCancelToTheStepBoundary() throws {
         let (reference, _, _) = try Self.program(unroll: 3)
         try reference.run(iterations: 6)
         let (engine, request, cancelAtNextOuterLoss) = try Self.program(unroll: 3)
         try engine.run(iterations: 1)
-        cancelAtNextOuterLoss()
+        cancelAtNextOuterLoss(1)
         let summary = try engine.run(iterations: 5)
         // No restore point until the window closes at step 3, so step 3 finishes.
         #expect(summary.interruption == Interruption(globalStep: 3, point: .stepBoundary, stateAfterStep: 3))

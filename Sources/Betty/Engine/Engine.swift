@@ -103,7 +103,10 @@ public final class Engine: @unchecked Sendable {
                                       interruption: interruption, completed: completed)
                 }
                 let now = ContinuousClock.now
-                if now - renewed >= cancellationTiming.restorePointAge, let point = RestorePoint(self, outside: outsideState) {
+                // Without a point (the run began inside an open reverse-mode window) try at every boundary:
+                // a long step after the window closes must still be cancellable.
+                if restorePoint == nil || now - renewed >= cancellationTiming.restorePointAge,
+                   let point = RestorePoint(self, outside: outsideState) {
                     restorePoint = point
                     renewed = now
                 }
