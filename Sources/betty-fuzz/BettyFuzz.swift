@@ -57,8 +57,10 @@ struct BettyFuzz: ParsableCommand {
         func run() throws {
             var generator = LineGenerator(seed: campaign.seed)
             try Runner(campaign: campaign, unit: "lines").run { directory, units in
-                let lines = units.map { _ in generator.line() }
-                try write(LineGenerator.prelude + lines + ChildRun.closing, to: directory + "/batch.betty")
+                var bytes = Array((LineGenerator.prelude.joined(separator: "\n") + "\n").utf8)
+                for _ in units { bytes += generator.lineBytes() + [0x0A] }
+                bytes += Array((ChildRun.closing.joined(separator: "\n") + "\n").utf8)
+                try Data(bytes).write(to: URL(fileURLWithPath: directory + "/batch.betty"))
             }
         }
     }

@@ -28,7 +28,6 @@ final class ChildRun {
     private let process = Process()
     private var reader: FileHandle?
     private var output = [UInt8]()
-    private var statementsSeen = 0
     private var lastStatementAt = ContinuousClock.now
     private var lastInterruptAt: ContinuousClock.Instant?
     private var interrupts = 0
@@ -101,7 +100,6 @@ final class ChildRun {
             }
         }
         if found > 0 {
-            statementsSeen += found
             lastStatementAt = ContinuousClock.now
             lastInterruptAt = nil
         }
@@ -167,10 +165,5 @@ final class ChildRun {
 
     private func tail() -> String {
         String(decoding: output.suffix(600), as: UTF8.self).replacingOccurrences(of: "\n", with: " | ")
-    }
-
-    func removeFiles() {
-        try? FileManager.default.removeItem(atPath: outputFile)
-        try? FileManager.default.removeItem(atPath: batchFile)
     }
 }

@@ -58,9 +58,11 @@ struct LineGenerator {
     static let optionKeys = ["lr", "momentum", "type", "unroll", "darts_alpha", "neumann_iterations",
                              "neumann_alpha", "cg_iterations", "cg_alpha", "warmup", "gradient_clipping",
                              "first_order", "batch", "shuffle", "seed", "train_iters", "valid_step", "roll_back",
-                             "log_every", "early_stopping", "memory_limit", "min", "max", "label", "scale",
+                             "log_every", "early_stopping", "min", "max", "label", "scale",
                              "header", "samples", "features", "tasks", "shots", "query", "factor", "ratio",
                              "retain_graph", "allow_unused", "gamma", "milestones", "weight_decay", "bogus"]
+    // memory_limit is not among them: a fuzzed line must not lift the prelude's cap, or what a campaign
+    // does would depend on the memory of the machine it runs on (MemoryLimitTests cover the option).
     static let optionWords = ["darts", "neumann", "cg", "sama", "reverse", "true", "false", "yes", "no", "auto",
                               "maybe", "(1, 2)", "(-5, 2.7)", "()", "\"s\""]
     /// Relative names only: a fuzzed `save` must never write outside the scratch directory.
@@ -197,8 +199,23 @@ struct LineGenerator {
         }
     }
 
-    /// A fuzzed line must not end the batch early (`quit`) or write outside the scratch directory.
+    /// Bytes that are not UTF-8 at all (a binary file given as a session, a corrupted paste): betty-repl
+    /// must report them at their place, not refuse the batch.
+    mutating func binaryJunk() -> [UInt8] {
+        (0..<(1 + rng.below(40))).map { _ in
+            rng.chance(0.5) ? rng.pick([0x80, 0xBF, 0xC0, 0xC3, 0xE2, 0xF0, 0xF8, 0xFE, 0xFF, 0x00, 0x0D]) : UInt8(truncatingIfNeeded: rng.next()) & 0x7F | 0x20
+        }.filter { $0 != 0x0A }
+    }
+
+    /// A line as bytes: now and then binary junk, otherwise `line()`.
+    mutating func lineBytes() -> [UInt8] {
+        rng.below(25) == 0 ? binaryJunk() : Array(line().utf8)
+    }
+
+    /// A fuzzed line must not end the batch early (`quit`), write outside the scratch directory or lift
+    /// the prelude's memory cap.
     static func isSafe(_ line: String) -> Bool {
+        if line.contains("memory_limit"), line != prelude[0] { return false }
         let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
         guard let first = words.first else { return true }
         if first == "quit" || first == "exit" { return false }

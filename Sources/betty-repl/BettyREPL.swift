@@ -42,6 +42,7 @@ struct BettyREPL: ParsableCommand {
         let session = Session(output: output)
         InterruptHandler.install { session.interrupt() }
 
+        var fileFailed = false
         if let file {
             let text: String
             do {
@@ -51,11 +52,11 @@ struct BettyREPL: ParsableCommand {
                 throw ExitCode(2)
             }
             let lines = Session.lines(of: text)
-            let failed = replay(session, lines, file: file)
+            fileFailed = replay(session, lines, file: file)
             // --then-interactive hands over the prompt after an error too: the state up to the error is
             // there to inspect and fix, which is the point of asking for the prompt.
             guard thenInteractive, !session.quitRequested else {
-                throw ExitCode(failed ? 2 : session.failedExpectations > 0 ? 1 : 0)
+                throw ExitCode(fileFailed ? 2 : session.failedExpectations > 0 ? 1 : 0)
             }
             // A replay that ended inside a block reported it; the prompt starts outside any block.
             session.abandonBlock()
@@ -70,7 +71,8 @@ struct BettyREPL: ParsableCommand {
             let lines = AnySequence { AnyIterator { Swift.readLine(strippingNewline: true) } }
             if replay(session, lines, file: "<stdin>") { throw ExitCode(2) }
         }
-        throw ExitCode(session.failedExpectations > 0 ? 1 : 0)
+        // The file's error still counts after the prompt was handed over: the status is the session's.
+        throw ExitCode(fileFailed ? 2 : session.failedExpectations > 0 ? 1 : 0)
     }
 
     /// Replays `lines`; true when a line failed. Stops at the first error unless --keep-going.

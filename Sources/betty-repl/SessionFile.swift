@@ -15,7 +15,11 @@ enum SessionFile {
     static func read(_ path: String) throws(FileIOError) -> String {
         var info = stat()
         if stat(path, &info) == 0, FileKind(mode: info.st_mode) == .fifo, let handle = FileHandle(forReadingAtPath: path) {
-            return String(decoding: handle.readDataToEndOfFile().prefix(limit), as: UTF8.self)
+            let data = handle.readData(ofLength: limit + 1)
+            guard data.count <= limit else {
+                throw FileIOError(path: path, operation: .read, reason: .tooLarge(bytes: data.count, limit: limit))
+            }
+            return String(decoding: data, as: UTF8.self)
         }
         return String(decoding: try FileIO.read(path, limit: limit), as: UTF8.self)
     }
