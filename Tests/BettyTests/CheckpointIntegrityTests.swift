@@ -76,6 +76,55 @@ import Betty
         }
     }
 
+    /// The engine state lives in the metadata (step counters, loader positions, the graph): a changed
+    /// digit there must not load silently, nor may its checksum be dropped while the tensors keep theirs.
+    @Test func aChangedOrUncheckedMetadataValueIsRefused() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/sample.safetensors"
+            try SafeTensors.write(tensors: [("a", Tensor([1, 2, 3]))], metadata: ["step": "40", "k": "v"], to: path)
+            let file = try IndependentFile(try #require(FileManager.default.contents(atPath: path)))
+            let entries = file.entries.map { ($0.name, $0.dtype, $0.shape, file.data.subdata(in: $0.begin..<$0.end)) }
+            var changed = file.metadata
+            changed["step"] = "41"
+            try IndependentFile.write(entries, metadata: changed).write(to: URL(fileURLWithPath: path))
+            let mismatch = #expect(throws: CheckpointError.self) { try SafeTensors.read(path: path) }
+            #expect(mismatch.map { "\($0)".contains("its metadata (for a checkpoint: the step counters, loader positions and graph) does not match its checksum") } == true,
+                    "\(String(describing: mismatch))")
+            try IndependentFile.write(entries, metadata: file.metadata.filter { $0.key != "crc32c.__metadata__" })
+                .write(to: URL(fileURLWithPath: path))
+            let dropped = #expect(throws: CheckpointError.self) { try SafeTensors.read(path: path) }
+            #expect(dropped.map { "\($0)".contains("its tensors have checksums but its metadata has none") } == true, "\(String(describing: dropped))")
+        }
+    }
+
+    /// Engine state that passes its checksum but is not what this library wrote (another tool's edit)
+    /// is refused in plain words: no coding-path dump, no Foundation error domain.
+    @Test func malformedEngineStateIsDescribedInPlainWords() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/tiny.safetensors"
+            let saved = try TinyHPO.make()
+            try saved.run(iterations: 2)
+            try saved.saveCheckpoint(to: path)
+            let file = try IndependentFile(try #require(FileManager.default.contents(atPath: path)))
+            let entries = file.entries.map { ($0.name, $0.dtype, $0.shape, file.data.subdata(in: $0.begin..<$0.end)) }
+            var user = file.metadata.filter { !$0.key.hasPrefix("crc32c.") }
+            user["betty.graph"] = "{}"
+            var metadataBytes: [UInt8] = []
+            for (key, value) in user.sorted(by: { $0.key < $1.key }) {
+                metadataBytes += Array(key.utf8) + [0]
+                metadataBytes += Array(value.utf8) + [0]
+            }
+            var metadata = file.metadata
+            metadata["betty.graph"] = "{}"
+            metadata["crc32c.__metadata__"] = String(format: "%08x", bitwiseCRC32C(metadataBytes))
+            try IndependentFile.write(entries, metadata: metadata).write(to: URL(fileURLWithPath: path))
+            let error = #expect(throws: CheckpointError.self) { try TinyHPO.make().loadCheckpoint(from: path) }
+            let text = error.map { "\($0)" } ?? ""
+            #expect(text.contains("metadata 'betty.graph' is not valid engine state: '") && text.contains("' is missing at the top"), "\(text)")
+            #expect(!text.contains("Coding") && !text.contains("NSCocoa") && !text.contains("DecodingError"), "\(text)")
+        }
+    }
+
     @Test func checksumKeysAreReservedAndHiddenFromTheCaller() throws {
         try withTemporaryDirectory { directory in
             let path = directory + "/x.safetensors"

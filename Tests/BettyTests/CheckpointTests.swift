@@ -467,6 +467,13 @@ extension CheckpointTests {
                 #expect(file.headerText[file.headerText.index(after: closing)...].allSatisfy { $0 == " " }, "padding is spaces")
                 // Beside the caller's metadata, each tensor's CRC-32C of its little-endian bytes.
                 var expected = Self.metadata
+                // And the CRC-32C of the caller's metadata: sorted keys and values, each ended by a NUL.
+                var metadataBytes: [UInt8] = []
+                for (key, value) in Self.metadata.sorted(by: { $0.key < $1.key }) {
+                    metadataBytes += Array(key.utf8) + [0]
+                    metadataBytes += Array(value.utf8) + [0]
+                }
+                expected["crc32c.__metadata__"] = String(format: "%08x", bitwiseCRC32C(metadataBytes))
                 for entry in file.entries {
                     expected["crc32c." + entry.name] = String(format: "%08x", bitwiseCRC32C(file.data[entry.begin..<entry.end]))
                 }

@@ -190,7 +190,7 @@ struct SavedEngine {
             do {
                 return try JSONDecoder().decode(type, from: Data(text.utf8))
             } catch {
-                throw .corrupt(path: path, reason: "metadata '\(key)' is not valid engine state: \(error)")
+                throw .corrupt(path: path, reason: "metadata '\(key)' is not valid engine state: \(describeDecodingFailure(error))")
             }
         }
         globalStep = step
@@ -210,5 +210,19 @@ func encodeJSON<T: Encodable>(_ value: T) throws(CheckpointError) -> String {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     } catch {
         throw .invalidContents(reason: "engine state cannot be encoded: \(error)")
+    }
+}
+
+/// What went wrong in a JSON document, in words a user can act on (Swift's own description of a
+/// DecodingError is a debug dump of coding paths and Foundation error domains).
+private func describeDecodingFailure(_ error: any Error) -> String {
+    func at(_ path: [any CodingKey]) -> String {
+        path.isEmpty ? "at the top" : "at " + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+    switch error as? DecodingError {
+    case let .keyNotFound(key, context)?: return "'\(key.stringValue)' is missing \(at(context.codingPath))"
+    case let .typeMismatch(_, context)?, let .valueNotFound(_, context)?: return "the value \(at(context.codingPath)) has the wrong kind"
+    case .dataCorrupted?: return "it is not well-formed JSON"
+    default: return "it cannot be read"
     }
 }

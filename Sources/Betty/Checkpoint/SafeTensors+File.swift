@@ -145,6 +145,14 @@ extension SafeTensors {
                 }
                 stored[String(key.dropFirst(checksumPrefix.count))] = crc
             }
+            if let expected = stored.removeValue(forKey: metadataKey) {
+                let computed = metadataChecksum(user)
+                guard computed == expected else {
+                    throw .corrupt(path: path, reason: "its metadata (for a checkpoint: the step counters, loader positions and graph) does not match its checksum (CRC-32C stored \(checksumText(expected)), computed \(checksumText(computed))); the file was damaged or changed after it was saved, and nothing was loaded")
+                }
+            } else if !stored.isEmpty {
+                throw .corrupt(path: path, reason: "its tensors have checksums but its metadata has none: the checksum was removed, or the metadata changed by another tool; nothing was loaded")
+            }
             var unchecked: [String] = []
             for entry in entries {
                 guard let expected = stored[entry.name] else {

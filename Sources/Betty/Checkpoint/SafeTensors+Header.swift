@@ -18,6 +18,7 @@ extension SafeTensors {
             throw .invalidContents(reason: "metadata key '\(key)' is reserved: keys starting with '\(checksumPrefix)' hold the tensors' checksums")
         }
         var all = metadata
+        all[checksumPrefix + metadataKey] = checksumText(metadataChecksum(metadata))
         for (name, tensor) in tensors {
             all[checksumPrefix + name] = checksumText(withLittleEndianBytes(tensor) { CRC32C.checksum($0) })
         }
@@ -35,6 +36,17 @@ extension SafeTensors {
         var json = Array(header.utf8)
         json += [UInt8](repeating: UInt8(ascii: " "), count: (8 - json.count % 8) % 8)
         return withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) } + json
+    }
+
+    /// The CRC-32C of the caller's metadata (a checkpoint's engine state: counters, loader positions,
+    /// the graph), taken over the sorted keys and values each ended by a NUL, so no two maps collide.
+    /// Stored under `crc32c.__metadata__`: no tensor may be named `__metadata__`.
+    static func metadataChecksum(_ metadata: [String: String]) -> UInt32 {
+        var bytes: [UInt8] = []
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            bytes += Array(key.utf8) + [0] + Array(value.utf8) + [0]
+        }
+        return bytes.withUnsafeBytes { CRC32C.checksum($0) }
     }
 
     /// `text` as a JSON string literal.
