@@ -59,6 +59,40 @@ final class GradNode {
         self.output = output
     }
 
+    /// Releasing a graph frees each node from its user's deinit, one stack frame per node: a long chain
+    /// (an unrolled window of thousands of steps) would overflow the stack. So the inputs this node
+    /// holds the last reference to are taken into a work list and freed here, one at a time, each
+    /// after its own inputs were taken the same way.
+    deinit {
+        var pending: [GradNode] = []
+        GradNode.takeLastReferences(from: self, into: &pending)
+        while let node = pending.popLast() {
+            GradNode.takeLastReferences(from: node, into: &pending)
+        }
+    }
+
+    private static func takeLastReferences(from node: GradNode, into pending: inout [GradNode]) {
+        take(&node.a, into: &pending)
+        take(&node.b, into: &pending)
+        take(&node.grad, into: &pending)
+        take(&node.pending, into: &pending)
+        if !node.extra.isEmpty {
+            var extra = node.extra
+            node.extra = []
+            for i in extra.indices { take(&extra[i].node, into: &pending) }
+        }
+    }
+
+    private static func take(_ tensor: inout Tensor?, into pending: inout [GradNode]) {
+        guard tensor?.node != nil, var moved = tensor.take() else { return }
+        take(&moved.node, into: &pending)
+    }
+
+    private static func take(_ reference: inout GradNode?, into pending: inout [GradNode]) {
+        guard var node = reference.take() else { return }
+        if isKnownUniquelyReferenced(&node) { pending.append(node) }
+    }
+
     init(leafOf shape: Shape) {
         self.op = .leaf
         self.shape = shape
