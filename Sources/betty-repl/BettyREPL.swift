@@ -40,7 +40,7 @@ struct BettyREPL: ParsableCommand {
         let plain = PlainOutput(echo: file != nil, write: write)
         let output: any SessionOutput = json ? JSONOutput(write: write) : plain
         let session = Session(output: output)
-        InterruptHandler.install { session.interrupt() }
+        InterruptHandler.install { EmergencyExit.interrupt(session) }
 
         var fileFailed = false
         if let file {

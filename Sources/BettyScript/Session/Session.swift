@@ -63,9 +63,16 @@ public final class Session: @unchecked Sendable {
     /// which is then undone. Safe from a signal handler's thread.
     public func interrupt() { cancellation.request() }
 
+    /// Whether an interrupt is waiting for the running command to honour it. Safe from a signal
+    /// handler's thread.
+    public var interruptPending: Bool { cancellation.isRequested }
+
     /// Runs one line. Returns the error, if any, after reporting it.
     @discardableResult
     public func execute(_ line: String, file: String = "<input>", line lineNumber: Int = 1) -> ScriptError? {
+        // A Ctrl-C that no command honoured (it came while something quick ran) is spent: it must
+        // neither cancel this statement nor count as the first of two (see betty-repl's escape hatch).
+        cancellation.clear()
         let endOfLine = SourceLocation(file: file, line: lineNumber, column: line.count + 1)
         if recentLines.count > 5000 { recentLines = [:] }
         recentLines["\(file):\(lineNumber)"] = line
