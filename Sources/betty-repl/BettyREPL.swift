@@ -58,8 +58,6 @@ struct BettyREPL: ParsableCommand {
             guard thenInteractive, !session.quitRequested else {
                 throw ExitCode(fileFailed ? 2 : session.failedExpectations > 0 ? 1 : 0)
             }
-            // A replay that ended inside a block reported it; the prompt starts outside any block.
-            session.abandonBlock()
         }
 
         if isatty(STDIN_FILENO) != 0 && !json {
@@ -77,18 +75,7 @@ struct BettyREPL: ParsableCommand {
 
     /// Replays `lines`; true when a line failed. Stops at the first error unless --keep-going.
     private func replay(_ session: Session, _ lines: some Sequence<String>, file: String) -> Bool {
-        guard keepGoing else { return session.replay(lines, file: file) != nil }
-        var failed = false
-        for (number, line) in zip(1..., lines) {
-            let line = line.hasSuffix("\r") ? String(line.dropLast()) : line
-            if session.execute(line, file: file, line: number) != nil { failed = true }
-            if session.quitRequested { break }
-        }
-        if let name = session.abandonBlock() {
-            session.output.error(ScriptError("the input ends inside the block of problem '\(name)'; add 'end'"))
-            failed = true
-        }
-        return failed
+        session.replay(lines, file: file, keepGoing: keepGoing) != nil
     }
 
     private func interactive(_ session: Session) {

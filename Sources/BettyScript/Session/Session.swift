@@ -107,22 +107,27 @@ public final class Session: @unchecked Sendable {
         return lines
     }
 
-    /// Runs `lines` as a session file: stops at the first error (returned) or at `quit`; a file that
-    /// ends inside a problem block is an error too. A line may still carry its CR or CRLF.
+    /// Runs `lines` as a session file: stops at the first error (returned) or at `quit`; with
+    /// `keepGoing`, runs every line as the prompt does and returns the first error. A file that ends
+    /// inside a problem block is an error too (the block is dropped). A line may still carry its CR or CRLF.
     @discardableResult
-    public func replay(_ lines: some Sequence<String>, file: String) -> ScriptError? {
+    public func replay(_ lines: some Sequence<String>, file: String, keepGoing: Bool = false) -> ScriptError? {
         var last = 0
+        var first: ScriptError?
         for (i, line) in zip(1..., lines) {
             last = i
             let line = line.hasSuffix("\r\n") || line.hasSuffix("\r") ? String(line.dropLast()) : line
-            if let error = execute(line, file: file, line: i) { return error }
-            if quitRequested { return nil }
+            if let error = execute(line, file: file, line: i) {
+                first = first ?? error
+                if !keepGoing { return error }
+            }
+            if quitRequested { return first }
         }
-        guard isContinuing else { return nil }
-        let error = ScriptError("the input ends inside a problem block; add 'end'",
+        guard let name = abandonBlock() else { return first }
+        let error = ScriptError("the input ends inside the block of problem '\(name)'; add 'end'",
                                 at: SourceLocation(file: file, line: max(last, 1), column: 1))
         output.error(error)
-        return error
+        return first ?? error
     }
 
     private func run(_ statement: Statement, line: String) throws(ScriptError) {
