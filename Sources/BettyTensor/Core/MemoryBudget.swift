@@ -12,7 +12,8 @@ import Synchronization
 /// error that says how much was asked for, instead of the process aborting in `malloc`.
 ///
 /// A request fits when it is at most the memory the system has available (`MemAvailable` in
-/// `/proc/meminfo`; where that cannot be read, the physical memory) and, when `limit` is set, when
+/// `/proc/meminfo`, or less where a cgroup v2 memory limit leaves less; where neither can be read,
+/// the physical memory) and, when `limit` is set, when
 /// it fits in what the limit leaves beside the tensor storage alive now (`MemoryStats.liveBytes`).
 ///
 ///     try MemoryBudget.check(floats: MemoryBudget.product([samples, features]), for: "logistic data")
@@ -137,9 +138,42 @@ public enum MemoryBudget {
     public static var available: Bound { systemBound().bound }
 
     private static func systemBound() -> (bound: Bound, bytes: Int) {
-        if let bytes = memAvailable() { return (.available(bytes: bytes), bytes) }
+        // In a container the cgroup's limit is what the OOM killer enforces, whatever the host has free.
+        let container = cgroupRemaining()
+        if let bytes = memAvailable() {
+            let least = min(bytes, container ?? .max)
+            return (.available(bytes: least), least)
+        }
+        if let container { return (.available(bytes: container), container) }
         let bytes = physicalMemory()
         return (.physical(bytes: bytes), bytes)
+    }
+
+    /// What the process's cgroup (v2) and every cgroup above it still allow: the least of
+    /// `memory.max - memory.current` along the path; nil where no limit is set or none can be read.
+    static func cgroupRemaining(root: String = "/sys/fs/cgroup", membership: String = "/proc/self/cgroup") -> Int? {
+        guard let entry = readSmallFile(membership)?.split(separator: "\n").first(where: { $0.hasPrefix("0::") }) else { return nil }
+        var directory = root + String(entry.dropFirst(3)).trimmingSuffixSlash()
+        var least: Int?
+        while directory.count >= root.count {
+            if let max = readSmallFile(directory + "/memory.max").flatMap({ Int($0.filter { !$0.isWhitespace }) }),
+               let current = readSmallFile(directory + "/memory.current").flatMap({ Int($0.filter { !$0.isWhitespace }) }) {
+                least = Swift.min(least ?? .max, Swift.max(0, max - current))
+            }
+            guard let slash = directory.lastIndex(of: "/"), directory != root else { break }
+            directory = String(directory[..<slash])
+        }
+        return least
+    }
+
+    private static func readSmallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count], as: UTF8.self)
     }
 
     /// `MemAvailable` from `/proc/meminfo` (Linux 3.14 and later): free memory plus what the kernel
@@ -169,4 +203,8 @@ public enum MemoryBudget {
         guard pages > 0, pageSize > 0 else { return Int.max }
         return product([pages, pageSize]) ?? Int.max
     }
+}
+
+private extension String {
+    func trimmingSuffixSlash() -> String { hasSuffix("/") ? String(dropLast()) : self }
 }
