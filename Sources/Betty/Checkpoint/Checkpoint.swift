@@ -13,9 +13,10 @@ extension Engine {
     /// file (see `SafeTensors.write`); each tensor's checksum is stored with it. Refused while a
     /// reverse-mode problem is inside an unrolled window, whose parameters are nodes of a recorded graph.
     public func saveCheckpoint(to path: String, metadata: [String: String] = [:]) throws(CheckpointError) {
-        for p in problems where p.trajectoryStates != nil {
+        for p in problems where state(p).trajectoryStates != nil {
             let window = p.config.unrollSteps * p.config.gradientAccumulation
-            throw .openUnrolledWindow(problem: p.name, localStep: p.localStep, stepsToClose: window - p.localStep % window)
+            let localStep = state(p).localStep
+            throw .openUnrolledWindow(problem: p.name, localStep: localStep, stepsToClose: window - localStep % window)
         }
         if let key = metadata.keys.sorted().first(where: { $0.hasPrefix(CheckpointKey.prefix) }) {
             throw .invalidContents(reason: "metadata key '\(key)' is reserved: keys starting with '\(CheckpointKey.prefix)' hold the engine state")
@@ -27,7 +28,7 @@ extension Engine {
         all[CheckpointKey.graph] = try encodeJSON(GraphRecord(graph))
         var tensors: [(String, Tensor)] = []
         for p in problems {
-            let layout = CheckpointLayout(p)
+            let layout = CheckpointLayout(p, state(p))
             tensors += layout.savedTensors()
             all[CheckpointKey.problem(p.name)] = try encodeJSON(layout.record())
         }
@@ -54,7 +55,7 @@ extension Engine {
                 check.mismatch(.missingProblem(p.name))
                 continue
             }
-            let layout = CheckpointLayout(p)
+            let layout = CheckpointLayout(p, state(p))
             layout.validate(record, against: &check, readyCount: graphMatches ? graph.children(of: p.name).count : nil)
             restores.append((layout, record))
         }
@@ -76,6 +77,8 @@ extension Engine {
 /// loading share the names here so they cannot drift apart.
 struct CheckpointLayout {
     let problem: Problem
+    /// The engine's run state of `problem`, saved and restored with it.
+    let run: ProblemRun
     /// Module order, which is `problem.trainable`'s.
     let parameterNames: [String]
     /// The optimizer's parameters by their module names: the optimizer may hold a subset.
@@ -83,8 +86,9 @@ struct CheckpointLayout {
     let buffers: [(name: String, buffer: Buffer)]
     let generators: [(path: String, dropout: Dropout)]
 
-    init(_ problem: Problem) {
+    init(_ problem: Problem, _ run: ProblemRun) {
         self.problem = problem
+        self.run = run
         let named = problem.module.namedParameters
         parameterNames = named.map(\.name)
         var byIdentity: [ObjectIdentifier: String] = [:]
@@ -133,14 +137,14 @@ struct CheckpointLayout {
             }
         }
         append(problem.optimizer.states, optimizerStateName)
-        if let accumulated = problem.accumulated {
+        if let accumulated = run.accumulated {
             for (i, g) in zip(parameterNames.indices, accumulated) { out.append((accumulatedName(i), g.detached())) }
         }
-        if let cache = problem.rollBackCache {
+        if let cache = run.rollBackCache {
             for (i, value) in zip(parameterNames.indices, cache.values) { out.append((rollBackParameterName(i), value.detached())) }
             append(cache.states, rollBackStateName)
         }
-        if let batch = problem.currentBatch {
+        if let batch = run.currentBatch {
             out.append((batchXName, batch.x.detached()))
             out.append((batchYName, batch.y.detached()))
         }
@@ -153,19 +157,19 @@ struct CheckpointLayout {
         }
         let optimizer = problem.optimizer
         return ProblemRecord(
-            localStep: problem.localStep,
-            ready: problem.ready,
-            innerLoopStart: problem.innerLoopStart,
+            localStep: run.localStep,
+            ready: run.ready,
+            innerLoopStart: run.innerLoopStart,
             optimizer: OptimizerRecord(type: Self.typeName(optimizer), learningRate: ExactFloat(optimizer.learningRate),
                                        states: states(optimizer.states)),
-            accumulated: problem.accumulated != nil,
-            rollBack: problem.rollBackCache.map { states($0.states) },
+            accumulated: run.accumulated != nil,
+            rollBack: run.rollBackCache.map { states($0.states) },
             loaders: problem.loaders.map(LoaderRecord.init),
             generators: generators.map { GeneratorRecord(module: $0.path, state: GeneratorState($0.dropout.generator)) },
-            batchIndices: problem.currentBatch?.indices,
-            lastLoss: problem.lastLoss.map(ExactFloat.init),
-            lastHypergradientNorm: problem.lastHypergradientNorm.map(ExactFloat.init),
-            lastMetrics: problem.lastMetrics.mapValues(ExactFloat.init))
+            batchIndices: run.currentBatch?.indices,
+            lastLoss: run.lastLoss.map(ExactFloat.init),
+            lastHypergradientNorm: run.lastHypergradientNorm.map(ExactFloat.init),
+            lastMetrics: run.lastMetrics.mapValues(ExactFloat.init))
     }
 
     private static func typeName(_ optimizer: any Optimizer) -> String { String(describing: type(of: optimizer)) }
@@ -264,14 +268,14 @@ struct CheckpointLayout {
         let optimizer = problem.optimizer
         optimizer.states = states(record.optimizer.states, optimizerStateName)
         optimizer.learningRate = record.optimizer.learningRate.value
-        problem.accumulated = record.accumulated ? problem.trainable.indices.map { values[accumulatedName($0)]! } : nil
-        problem.rollBackCache = record.rollBack.map { saved in
+        run.accumulated = record.accumulated ? problem.trainable.indices.map { values[accumulatedName($0)]! } : nil
+        run.rollBackCache = record.rollBack.map { saved in
             (problem.trainable.indices.map { values[rollBackParameterName($0)]! }, states(saved, rollBackStateName))
         }
-        problem.trajectoryStates = nil
-        problem.localStep = record.localStep
-        problem.ready = record.ready
-        problem.innerLoopStart = record.innerLoopStart
+        run.trajectoryStates = nil
+        run.localStep = record.localStep
+        run.ready = record.ready
+        run.innerLoopStart = record.innerLoopStart
         for (loader, saved) in zip(problem.loaders, record.loaders) {
             do {
                 try loader.restore(saved.state)
@@ -281,10 +285,10 @@ struct CheckpointLayout {
         }
         let savedGenerators = Dictionary(record.generators.map { ($0.module, $0.state) }, uniquingKeysWith: { a, _ in a })
         for (path, dropout) in generators { dropout.generator = savedGenerators[path]!.generator }
-        problem.currentBatch = record.batchIndices.map { Batch(x: values[batchXName]!, y: values[batchYName]!, indices: $0) }
-        problem.lastLoss = record.lastLoss?.value
-        problem.lastHypergradientNorm = record.lastHypergradientNorm?.value
-        problem.lastMetrics = record.lastMetrics.mapValues(\.value)
+        run.currentBatch = record.batchIndices.map { Batch(x: values[batchXName]!, y: values[batchYName]!, indices: $0) }
+        run.lastLoss = record.lastLoss?.value
+        run.lastHypergradientNorm = record.lastHypergradientNorm?.value
+        run.lastMetrics = record.lastMetrics.mapValues(\.value)
     }
 }
 

@@ -21,6 +21,8 @@ public final class Engine: @unchecked Sendable {
     public var validation: ((Engine) throws -> [String: Float])?
 
     private var byName: [String: Problem] = [:]
+    /// The run state of each problem (`ProblemRun`), by the problem's identity.
+    private var runs: [ObjectIdentifier: ProblemRun] = [:]
     /// Per problem, the problems on its back-propagation paths (below it), from the graph.
     private var levelsBelow: [String: [Problem]] = [:]
 
@@ -53,15 +55,24 @@ public final class Engine: @unchecked Sendable {
         } catch {
             throw .graph(error)
         }
+        for p in problems { try p.config.validate(problem: p.name) }
+        // Nothing changes before every check passed. A problem another engine ran continues its run
+        // here (its record moves over, as the REPL's rebuilt engines need); a new one starts afresh.
         for p in problems {
-            try p.config.validate(problem: p.name)
             byName[p.name] = p
-            p.engine = self
+            runs[ObjectIdentifier(p)] = runs[ObjectIdentifier(p)] ?? p.run ?? ProblemRun()
         }
+        for p in problems { p.engine = self }
         resetReadyFlags()
     }
 
     public func problem(named name: String) -> Problem? { byName[name] }
+
+    /// The run state of `problem`, when it is one of this engine's.
+    func run(of problem: Problem) -> ProblemRun? { runs[ObjectIdentifier(problem)] }
+
+    /// The run state of one of this engine's problems.
+    func state(_ p: Problem) -> ProblemRun { runs[ObjectIdentifier(p)]! }
 
     /// Replaces the dependencies between steps; the graph is checked before anything changes.
     public func setDependencies(u2l: [String: [String]], l2u: [String: [String]]) throws(EngineError) {
@@ -78,7 +89,7 @@ public final class Engine: @unchecked Sendable {
         for p in problems {
             let names = Set((graph.paths[p.name] ?? []).flatMap { $0.dropFirst().dropLast() })
             levelsBelow[p.name] = problems.filter { names.contains($0.name) }
-            p.ready = Array(repeating: false, count: graph.children(of: p.name).count)
+            state(p).ready = Array(repeating: false, count: graph.children(of: p.name).count)
         }
     }
 
@@ -198,47 +209,64 @@ public final class Engine: @unchecked Sendable {
 
     /// Betty's `step_normal` (§3), without roll-back.
     private func stepNormal(_ p: Problem) throws(EngineError) {
-        guard p.ready.allSatisfy({ $0 }) else { return }
+        let r = state(p)
+        guard r.ready.allSatisfy({ $0 }) else { return }
         if problemStepsInThisStep > 0 { try checkCancellation(.beforeStep(problem: p.name)) }
         problemStepsInThisStep += 1
-        if p.innerLoopStart {
+        if r.innerLoopStart {
             do { try p.onInnerLoopStart?(p) } catch let error as EngineError {
                 throw error
             } catch {
                 throw .userCode(problem: p.name, error: error)
             }
-            p.innerLoopStart = false
+            r.innerLoopStart = false
             if rollsBack(p) {
                 // Copies, not references: the window's in-place updates must not reach the cache.
-                p.rollBackCache = (p.parameters.map { $0.detached() * 1 }, p.optimizer.states)
+                r.rollBackCache = (p.parameters.map { $0.detached() * 1 }, p.optimizer.states)
             }
         }
-        p.localStep += 1
+        r.localStep += 1
         try descend(p)
         if let schedule = p.schedule {
-            p.optimizer.learningRate = schedule.rate(at: p.localStep, base: p.baseLearningRate)
+            p.optimizer.learningRate = schedule.rate(at: r.localStep, base: p.baseLearningRate)
         }
         let window = p.config.unrollSteps * p.config.gradientAccumulation
-        if p.localStep % window == 0 && p.localStep > p.config.warmupSteps {
+        if r.localStep % window == 0 && r.localStep > p.config.warmupSteps {
             for parentName in graph.parents(of: p.name) {
                 let parent = byName[parentName]!
                 let index = graph.children(of: parentName).firstIndex(of: p.name)!
-                parent.ready[index] = true
+                state(parent).ready[index] = true
                 try stepNormal(parent)
             }
-            p.innerLoopStart = true
-            if rollsBack(p), let cache = p.rollBackCache {
+            r.innerLoopStart = true
+            if rollsBack(p), let cache = r.rollBackCache {
                 // Betty's roll-back: return to the window's start and take one step on the last batch
                 // with the uppers just updated, so the window nets one step of progress.
                 for (parameter, value) in zip(p.trainable, cache.values) { parameter.assign(value) }
                 p.optimizer.states = cache.states
-                p.rollBackCache = nil
-                p.accumulated = nil
-                try descend(p, batch: p.currentBatch)
+                r.rollBackCache = nil
+                r.accumulated = nil
+                try descend(p, batch: r.currentBatch)
             }
         }
-        if p.isIterative && p.localStep % window == 0 { p.closeWindow() }
-        p.ready = Array(repeating: false, count: p.ready.count)
+        if p.isIterative && r.localStep % window == 0 { closeWindow(p) }
+        r.ready = Array(repeating: false, count: r.ready.count)
+    }
+
+    /// Ends an unroll window of an iterative problem: the trajectory's last point becomes the new
+    /// leaves, and the optimizer keeps the (detached) state reached.
+    private func closeWindow(_ p: Problem) {
+        let r = state(p)
+        guard let states = r.trajectoryStates else { return }
+        for parameter in p.trainable {
+            parameter.value = parameter.value.detached().requiringGrad()
+        }
+        p.optimizer.states = states.map { state in
+            var s = state
+            s.tensors = state.tensors.mapValues { $0.detached() }
+            return s
+        }
+        r.trajectoryStates = nil
     }
 
     /// One differentiable step of an iterative (reverse-mode) problem: the update is recorded, so
@@ -247,20 +275,21 @@ public final class Engine: @unchecked Sendable {
         if p.config.gradientAccumulation != 1 || p.config.gradientClipping > 0 || p.gradCallback != nil || p.paramCallback != nil {
             throw .notImplemented(problem: p.name, feature: "gradient accumulation, clipping and grad/param callbacks with reverse mode")
         }
+        let r = state(p)
         let theta = p.parameters
-        let states = p.trajectoryStates ?? p.optimizer.states
+        let states = r.trajectoryStates ?? p.optimizer.states
         // Recorded: the direct gradient and any paths below (which must be reverse mode as well).
         let (value, g) = try totalGradient(p, batch: batch, createGraph: true)
-        p.lastLoss = value
+        r.lastLoss = value
         let (next, nextStates) = try attributed(p) { () throws(TensorError) in
             try p.optimizer.functionalStep(theta, gradients: g, states: states)
         }
         for (parameter, v) in zip(p.trainable, next) { parameter.value = v }
-        p.trajectoryStates = nextStates
-        emit(.step(StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: value,
-                                 hypergradientNorm: p.lastHypergradientNorm, liveBytes: MemoryStats.liveBytes,
+        r.trajectoryStates = nextStates
+        emit(.step(StepEvent(globalStep: globalStep, problem: p.name, localStep: r.localStep, loss: value,
+                                 hypergradientNorm: r.lastHypergradientNorm, liveBytes: MemoryStats.liveBytes,
                                  peakBytes: MemoryStats.peakBytes, optimizerStepped: true,
-                                 metrics: p.lastMetrics, time: elapsed(), logStep: p.config.logStep)))
+                                 metrics: r.lastMetrics, time: elapsed(), logStep: p.config.logStep)))
     }
 
     /// One local step: loss, direct gradient plus path hypergradients, accumulate, and step the
@@ -270,29 +299,30 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func descend(_ p: Problem, batch given: Batch? = nil) throws(EngineError) {
+        let r = state(p)
         let batch: Batch
         if let given { batch = given } else { batch = try p.nextBatch() }
-        p.currentBatch = batch
+        r.currentBatch = batch
         if p.isIterative && config.rollBack {
             throw .notImplemented(problem: p.name, feature: "roll-back with reverse mode")
         }
         if p.isIterative { return try unrolledStep(p, batch: batch) }
         let (loss, grads) = try totalGradient(p, batch: batch)
-        p.lastLoss = loss
-        if let previous = p.accumulated {
-            p.accumulated = try attributed(p) { () throws(TensorError) in
+        r.lastLoss = loss
+        if let previous = r.accumulated {
+            r.accumulated = try attributed(p) { () throws(TensorError) in
                 try zip(previous, grads).map { (a, b) throws(TensorError) in try a + b }
             }
         } else {
-            p.accumulated = grads
+            r.accumulated = grads
         }
-        var event = StepEvent(globalStep: globalStep, problem: p.name, localStep: p.localStep, loss: loss,
-                              hypergradientNorm: p.lastHypergradientNorm,
+        var event = StepEvent(globalStep: globalStep, problem: p.name, localStep: r.localStep, loss: loss,
+                              hypergradientNorm: r.lastHypergradientNorm,
                               liveBytes: MemoryStats.liveBytes, peakBytes: MemoryStats.peakBytes,
-                              optimizerStepped: false, metrics: p.lastMetrics, time: elapsed(),
+                              optimizerStepped: false, metrics: r.lastMetrics, time: elapsed(),
                               logStep: p.config.logStep)
-        if p.localStep % p.config.gradientAccumulation == 0, var g = p.accumulated {
-            p.accumulated = nil
+        if r.localStep % p.config.gradientAccumulation == 0, var g = r.accumulated {
+            r.accumulated = nil
             do {
                 if let callback = p.gradCallback { g = try callback(g) }
                 if p.config.gradientClipping > 0 {
@@ -314,22 +344,23 @@ public final class Engine: @unchecked Sendable {
     /// off, every path's hypergradient (§4). With `createGraph` the result stays differentiable (a
     /// reverse-mode problem's own step, inside an upper's unrolled window).
     func totalGradient(_ p: Problem, batch: Batch, createGraph: Bool = false) throws(EngineError) -> (Float, [Tensor]) {
-        p.lastMetrics = [:]
-        p.isRecordingMetrics = true
+        let r = state(p)
+        r.lastMetrics = [:]
+        r.isRecordingMetrics = true
         let raw: Tensor
         do {
-            defer { p.isRecordingMetrics = false }
+            defer { r.isRecordingMetrics = false }
             raw = try p.loss(on: batch)
         }
         let value = raw.scalar
-        guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: p.localStep, value: value) }
+        guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: r.localStep, value: value) }
         let loss = accumulationShare(raw, p)
         let paths = p.config.firstOrder ? graph.paths[p.name] ?? [] : []
         // The direct term is the partial derivative with every lower level held fixed. A reverse-mode
         // lower's parameters are functions of this problem's (its recorded trajectory), so the loss is
         // re-evaluated with them detached; otherwise its path would be counted twice.
         // Only levels below `p` (on its paths) are held: an upper's parameters are inputs of `p`.
-        let unrolled = (levelsBelow[p.name] ?? []).filter { $0.isIterative && $0.trajectoryStates != nil }
+        let unrolled = (levelsBelow[p.name] ?? []).filter { $0.isIterative && state($0).trajectoryStates != nil }
         var total: [Tensor]
         if unrolled.isEmpty {
             total = try directGradient(p, of: loss, retainGraph: !paths.isEmpty || createGraph, createGraph: createGraph)
@@ -343,7 +374,7 @@ public final class Engine: @unchecked Sendable {
         // that went wrong rather than whichever problem first trips over the result.
         func requireFinite(_ g: [Tensor], _ part: @autoclosure () -> NonFiniteGradient.Part) throws(EngineError) {
             guard !allFinite(g) else { return }
-            throw .nonFiniteGradient(NonFiniteGradient(problem: p.name, localStep: p.localStep, part: part(),
+            throw .nonFiniteGradient(NonFiniteGradient(problem: p.name, localStep: r.localStep, part: part(),
                                                        hasNaN: containsNaN(g), loss: value))
         }
         try requireFinite(total, .direct)
@@ -364,7 +395,7 @@ public final class Engine: @unchecked Sendable {
         }
         if !paths.isEmpty { try requireFinite(total, .total(paths: paths.count)) }
         // Only a norm computed at this step is reported: a stale one would outlive a graph change.
-        p.lastHypergradientNorm = paths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
+        r.lastHypergradientNorm = paths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
         return (value, createGraph ? total : total.map { $0.detached() })
     }
 
@@ -418,8 +449,9 @@ public final class Engine: @unchecked Sendable {
         }
         return try cancellable { () throws(EngineError) in
             let batch: Batch
-            if let current = p.currentBatch { batch = current } else { batch = try p.nextBatch() }
-            p.currentBatch = batch
+            let r = state(p)
+            if let current = r.currentBatch { batch = current } else { batch = try p.nextBatch() }
+            r.currentBatch = batch
             return try totalGradient(p, batch: batch).1
         }
     }

@@ -16,14 +16,14 @@ struct RestorePoint {
 
     /// Nil while a reverse-mode window is open.
     init?(_ engine: Engine, outside captures: [() -> () -> Void]) {
-        guard engine.problems.allSatisfy({ $0.trajectoryStates == nil }) else { return nil }
+        guard engine.problems.allSatisfy({ engine.state($0).trajectoryStates == nil }) else { return nil }
         globalStep = engine.globalStep
-        problems = engine.problems.map { ($0, ProblemState($0)) }
+        problems = engine.problems.map { ($0, ProblemState($0, engine.state($0))) }
         outside = captures.map { $0() }
     }
 
     func restore(into engine: Engine) {
-        for (problem, state) in problems { state.restore(into: problem) }
+        for (problem, state) in problems { state.restore(into: problem, engine.state(problem)) }
         for putBack in outside { putBack() }
         engine.globalStep = globalStep
     }
@@ -47,25 +47,25 @@ private struct ProblemState {
     let lastMetrics: [String: Float]
     let lastHypergradientNorm: Float?
 
-    init(_ p: Problem) {
+    init(_ p: Problem, _ r: ProblemRun) {
         parameters = p.trainable.map(\.value)
         buffers = p.module.namedBuffers.map { ($0.buffer, $0.buffer.value) }
         generators = dropouts(in: p.module).map { ($0, $0.generator) }
         optimizerStates = p.optimizer.states
         learningRate = p.optimizer.learningRate
         loaders = p.loaders.map(\.state)
-        localStep = p.localStep
-        ready = p.ready
-        innerLoopStart = p.innerLoopStart
-        accumulated = p.accumulated
-        rollBackCache = p.rollBackCache
-        currentBatch = p.currentBatch
-        lastLoss = p.lastLoss
-        lastMetrics = p.lastMetrics
-        lastHypergradientNorm = p.lastHypergradientNorm
+        localStep = r.localStep
+        ready = r.ready
+        innerLoopStart = r.innerLoopStart
+        accumulated = r.accumulated
+        rollBackCache = r.rollBackCache
+        currentBatch = r.currentBatch
+        lastLoss = r.lastLoss
+        lastMetrics = r.lastMetrics
+        lastHypergradientNorm = r.lastHypergradientNorm
     }
 
-    func restore(into p: Problem) {
+    func restore(into p: Problem, _ r: ProblemRun) {
         // Fresh leaves, as a checkpoint load makes: the old leaf's version counter has moved on with
         // the updates being undone, so a graph built from it would refuse to differentiate.
         for (parameter, value) in zip(p.trainable, parameters) { parameter.value = value.detached().requiringGrad() }
@@ -80,17 +80,17 @@ private struct ProblemState {
                 preconditionFailure("restore point: a loader refused a state it reported itself: \(error)")
             }
         }
-        p.localStep = localStep
-        p.ready = ready
-        p.innerLoopStart = innerLoopStart
-        p.accumulated = accumulated
-        p.rollBackCache = rollBackCache
-        p.trajectoryStates = nil
-        p.currentBatch = currentBatch
-        p.lastLoss = lastLoss
-        p.lastMetrics = lastMetrics
-        p.lastHypergradientNorm = lastHypergradientNorm
-        p.isRecordingMetrics = false
+        r.localStep = localStep
+        r.ready = ready
+        r.innerLoopStart = innerLoopStart
+        r.accumulated = accumulated
+        r.rollBackCache = rollBackCache
+        r.trajectoryStates = nil
+        r.currentBatch = currentBatch
+        r.lastLoss = lastLoss
+        r.lastMetrics = lastMetrics
+        r.lastHypergradientNorm = lastHypergradientNorm
+        r.isRecordingMetrics = false
     }
 }
 

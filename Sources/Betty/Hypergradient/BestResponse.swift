@@ -11,7 +11,7 @@ enum BestResponse {
         if createGraph {
             throw .notImplemented(problem: curr.name, feature: "\(curr.config.type.rawValue) below a reverse-mode level (every level under a reverse-mode problem must be reverse mode too)")
         }
-        guard let batch = curr.currentBatch else {
+        guard let batch = engine.state(curr).currentBatch else {
             throw .training(problem: curr.name, message: "has no batch yet; a hypergradient needs one step of it first")
         }
         switch curr.config.type {
@@ -81,7 +81,7 @@ enum BestResponse {
     /// current window.
     static func reverse(_ v: [Tensor], curr: Problem, prev: Problem, engine: Engine, createGraph: Bool) throws(EngineError) -> [Tensor] {
         let theta = curr.parameters
-        guard curr.trajectoryStates != nil, theta.contains(where: { !$0.isLeaf }) else {
+        guard engine.state(curr).trajectoryStates != nil, theta.contains(where: { !$0.isLeaf }) else {
             throw .closedWindow(problem: curr.name)
         }
         // A vector-Jacobian product per parameter tensor, with v as the seed: differentiating

@@ -25,39 +25,35 @@ public final class Problem: @unchecked Sendable {
     /// Called after each optimizer step (e.g. clamp parameters).
     public var paramCallback: ((Problem) throws -> Void)?
 
-    /// Local step count (Betty's `count`).
-    public internal(set) var localStep = 0
+    /// Local step count (Betty's `count`); 0 before the problem is part of an engine.
+    public var localStep: Int { run?.localStep ?? 0 }
     /// The batch of the latest local step: hypergradients re-evaluate this problem's loss on it.
-    public internal(set) var currentBatch: Batch?
+    public var currentBatch: Batch? { run?.currentBatch }
     /// The unscaled loss of the latest local step.
-    public internal(set) var lastLoss: Float?
+    public var lastLoss: Float? { run?.lastLoss }
     /// What the training step logged (`log(_:_:)`) on the latest step's own loss evaluation.
-    public internal(set) var lastMetrics: [String: Float] = [:]
+    public var lastMetrics: [String: Float] { run?.lastMetrics ?? [:] }
     /// On only while the engine evaluates this step's loss, so re-evaluations (finite differences,
     /// hypergradients) do not overwrite the step's metrics with values at perturbed parameters.
-    public internal(set) var isRecordingMetrics = false
+    public var isRecordingMetrics: Bool { run?.isRecordingMetrics ?? false }
+    /// The latest total hypergradient norm (direct + paths), when paths exist.
+    public var lastHypergradientNorm: Float? { run?.lastHypergradientNorm }
 
     /// Records a named metric of the current step, e.g. `p.log("acc", accuracy(logits, y))` in the
     /// training step; it travels with the step's event to loggers, the REPL and the dashboard.
     public func log(_ name: String, _ value: Float) {
-        if isRecordingMetrics { lastMetrics[name] = value }
+        guard let run, run.isRecordingMetrics else { return }
+        run.lastMetrics[name] = value
     }
-    /// The latest total hypergradient norm (direct + paths), when paths exist.
-    public internal(set) var lastHypergradientNorm: Float?
-
-    /// Parameters and optimizer state at the start of the window, when the engine rolls back.
-    var rollBackCache: (values: [Tensor], states: [ParameterState])?
-
-    /// Optimizer state along an open unroll window of a reverse-mode problem (kept in the graph).
-    var trajectoryStates: [ParameterState]?
 
     /// Whether this problem keeps its unrolled steps differentiable (reverse-mode hypergradients).
     public var isIterative: Bool { config.type == .reverse }
 
+    /// The engine this problem belongs to (the latest one built over it), which owns its run state
+    /// (`ProblemRun`) and resolves `problem["name"]`.
     weak var engine: Engine?
-    var ready: [Bool] = []
-    var innerLoopStart = true
-    var accumulated: [Tensor]?
+    /// This problem's run record in its engine.
+    var run: ProblemRun? { engine?.run(of: self) }
     let baseLearningRate: Float
 
     public init(name: String, module: any Module, optimizer: any Optimizer, data: [DataLoader],
@@ -89,21 +85,6 @@ public final class Problem: @unchecked Sendable {
 
     /// The trainable parameter values (leaves), in module order.
     public var parameters: [Tensor] { trainable.map(\.value) }
-
-    /// Ends an unroll window of an iterative problem: the trajectory's last point becomes the new
-    /// leaves, and the optimizer keeps the (detached) state reached.
-    func closeWindow() {
-        guard let states = trajectoryStates else { return }
-        for parameter in trainable {
-            parameter.value = parameter.value.detached().requiringGrad()
-        }
-        optimizer.states = states.map { state in
-            var s = state
-            s.tensors = state.tensors.mapValues { $0.detached() }
-            return s
-        }
-        trajectoryStates = nil
-    }
 
     /// This problem's loss on `batch`, with failures attributed to the problem.
     func loss(on batch: Batch) throws(EngineError) -> Tensor {
