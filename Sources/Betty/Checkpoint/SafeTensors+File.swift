@@ -25,7 +25,7 @@ extension SafeTensors {
         init(path: String) throws(CheckpointError) {
             let bytes: [UInt8]
             // A file larger than memory could not be loaded anyway; this says so before allocating.
-            do { bytes = try FileIO.read(path, limit: FileIO.physicalMemory) } catch { throw .file(error) }
+            do { bytes = try FileIO.read(path, limit: MemoryBudget.physicalMemory) } catch { throw .file(error) }
             try self.init(bytes: bytes, path: path)
         }
 

@@ -72,15 +72,6 @@ public enum FileIO {
         }
         return bytes
     }
-
-    /// The machine's physical memory in bytes: a file loaded whole cannot be larger, so it is the
-    /// limit for readers that have no tighter one.
-    public static var physicalMemory: Int {
-        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
-        guard pages > 0, pageSize > 0 else { return .max }
-        let (product, overflow) = pages.multipliedReportingOverflow(by: pageSize)
-        return overflow ? .max : product
-    }
 }
 
 /// The C library's `read`, which `FileIO.read` hides.

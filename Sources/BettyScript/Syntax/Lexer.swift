@@ -1,3 +1,5 @@
+import BettyTensor
+
 /// Splits one line into tokens. Comments start at `#` outside a string.
 enum Lexer {
     private static let twoCharacterSymbols: Set<String> = ["->", "**", "<=", ">=", "==", "!="]
@@ -38,8 +40,7 @@ enum Lexer {
                 let text = String(chars[start..<i])
                 guard Float(text) != nil, text.filter({ $0 == "." }).count <= 1 else {
                     // A size typed bare (memory_limit=512MB) is the likely slip: say how to write it.
-                    let unit = text.drop { $0.isNumber || $0 == "." }
-                    let isSize = !unit.isEmpty && ["b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib"].contains(unit.lowercased())
+                    let isSize = text.contains(where: \.isLetter) && ByteCount.parse(text) != nil
                     throw ScriptError("malformed number '\(text)'\(isSize ? "; a size with a unit goes in quotes: \"\(text)\"" : "")",
                                       at: location(start, i))
                 }

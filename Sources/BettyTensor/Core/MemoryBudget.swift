@@ -145,7 +145,7 @@ public enum MemoryBudget {
             return (.available(bytes: least), least)
         }
         if let container { return (.available(bytes: container), container) }
-        let bytes = physicalMemory()
+        let bytes = physicalMemory
         return (.physical(bytes: bytes), bytes)
     }
 
@@ -180,13 +180,7 @@ public enum MemoryBudget {
     /// can reclaim without swapping, the figure `free` shows as "available".
     private static func memAvailable() -> Int? {
         #if os(Linux)
-        let fd = open("/proc/meminfo", O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { return nil }
-        let text = String(decoding: buffer[..<count], as: UTF8.self)
+        guard let text = readSmallFile("/proc/meminfo") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
             let fields = line.split(separator: " ")
             guard fields.count >= 2, let kibibytes = Int(fields[1]) else { return nil }
@@ -198,7 +192,9 @@ public enum MemoryBudget {
         #endif
     }
 
-    private static func physicalMemory() -> Int {
+    /// The machine's physical memory in bytes (Int.max where it cannot be read): a file loaded
+    /// whole cannot be larger, so it is also the limit for readers that have no tighter one.
+    public static var physicalMemory: Int {
         let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
         guard pages > 0, pageSize > 0 else { return Int.max }
         return product([pages, pageSize]) ?? Int.max
