@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "BettyNN", targets: ["BettyNN"]),
         .library(name: "Betty", targets: ["Betty"]),
         .library(name: "BettyScript", targets: ["BettyScript"]),
+        .library(name: "BettyDashboard", targets: ["BettyDashboard"]),
         .executable(name: "betty-repl", targets: ["betty-repl"]),
         .executable(name: "BettyBench", targets: ["BettyBench"]),
         .executable(name: "betty-fuzz", targets: ["betty-fuzz"]),
@@ -24,8 +25,10 @@ let package = Package(
         .target(name: "BettyNN", dependencies: ["BettyTensor"],
                 resources: [.copy("Resources")]),
         .target(name: "Betty", dependencies: ["BettyNN", "BettyTensor"]),
+        // The dashboard's model and layout: a fold of monitor events into a cell grid, no terminal code.
+        .target(name: "BettyDashboard", dependencies: ["Betty"]),
         // The session language: parsed once into closures over the Betty API.
-        .target(name: "BettyScript", dependencies: ["Betty", "BettyNN", "BettyTensor"]),
+        .target(name: "BettyScript", dependencies: ["Betty", "BettyNN", "BettyTensor", "BettyDashboard"]),
         // GNU readline for the interactive prompt; only betty-repl imports it.
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .executableTarget(name: "betty-repl", dependencies: [
@@ -41,6 +44,7 @@ let package = Package(
         .testTarget(name: "BettyTensorTests", dependencies: ["BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyNNTests", dependencies: ["BettyNN", "BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyTests", dependencies: ["Betty", "BettyNN", "BettyTensor", "_TestSupport"]),
+        .testTarget(name: "BettyDashboardTests", dependencies: ["BettyDashboard", "Betty"]),
         .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor"],
                     exclude: ["Golden"]),
         // Drives the built betty-repl in a pseudo-terminal; the dependency makes SwiftPM build it first.
