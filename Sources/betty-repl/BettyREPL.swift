@@ -19,7 +19,7 @@ struct BettyREPL: ParsableCommand {
     @Argument(help: "A .betty session file to replay.")
     var file: String?
 
-    @Flag(help: "Plain progress lines and results, no terminal UI. Until the dashboard lands this is the only output mode, so the flag changes nothing yet.")
+    @Flag(help: "Plain progress lines and results, no terminal UI: at the prompt 'run' waits for the end instead of going to the background, and there is no dashboard.")
     var headless = false
 
     @Flag(help: "One JSON object per line for every event, output, error and expectation. JSON has no NaN: a non-finite number is null, and KEY_nonfinite beside it says nan, inf or -inf.")
@@ -35,8 +35,10 @@ struct BettyREPL: ParsableCommand {
     var history: String = (ProcessInfo.processInfo.environment["HOME"].map { $0 + "/.betty_history" }) ?? ".betty_history"
 
     mutating func run() throws {
-        // Unbuffered line writes: progress shows as it happens even when stdout is a pipe.
-        let write: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        // Unbuffered line writes: progress shows as it happens even when stdout is a pipe. A background
+        // run's lines wait while the prompt is up (Console).
+        let console = Console()
+        let write: (String) -> Void = { console.write($0) }
         let plain = PlainOutput(echo: file != nil, write: write)
         let output: any SessionOutput = json ? JSONOutput(write: write) : plain
         let session = Session(output: output)
@@ -63,7 +65,9 @@ struct BettyREPL: ParsableCommand {
         if isatty(STDIN_FILENO) != 0 && !json {
             // Typed lines are on the screen already: echo only what a replay reads.
             plain.echoLines = false
-            interactive(session)
+            // At a prompt a run goes to the background and the prompt stays live (--headless: run waits).
+            session.runsInBackground = !headless
+            interactive(session, console: console)
         } else {
             // Statements piped in: a replay of stdin (after FILE with --then-interactive).
             let lines = AnySequence { AnyIterator { Swift.readLine(strippingNewline: true) } }
@@ -78,12 +82,16 @@ struct BettyREPL: ParsableCommand {
         session.replay(lines, file: file, keepGoing: keepGoing) != nil
     }
 
-    private func interactive(_ session: Session) {
+    private func interactive(_ session: Session, console: Console) {
         print("Betty for Swift. Type 'help' for the language, 'quit' or Ctrl-D to leave.")
         let editor = LineEditor(historyPath: history) { word, line in session.completions(for: word, line: line) }
         var number = 0
+        let prompt = { session.isContinuing ? "  ...> " : Self.prompt(for: session) }
         while !session.quitRequested {
-            switch editor.readLine(prompt: session.isContinuing ? "  ...> " : "betty> ") {
+            console.hold()
+            let input = editor.readLine(prompt: prompt()) { (prompt(), console.takeHeld()) }
+            for line in console.release() { print(line) }
+            switch input {
             case let .line(line):
                 number += 1
                 editor.addHistory(line)
@@ -97,8 +105,18 @@ struct BettyREPL: ParsableCommand {
                 if let name = session.abandonBlock() {
                     print("problem block '\(name)' dropped: the input ended before its 'end'")
                 }
+                // Leaving ends a background run at its next step boundary (or part-way, undone).
+                if session.hasActiveRun { session.execute("stop", file: "<input>", line: number + 1) }
                 return
             }
         }
+    }
+
+    /// `betty>`, or `betty[running 1200/5000]>` while a run is under way in the background.
+    static func prompt(for session: Session) -> String {
+        guard session.hasActiveRun else { return "betty> " }
+        let status = session.runStatus
+        let state = status.state == .paused ? "paused" : "running"
+        return "betty[\(state) \(status.completed)/\(status.total)]> "
     }
 }

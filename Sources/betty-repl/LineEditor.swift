@@ -41,7 +41,10 @@ final class LineEditor {
 
     /// Shows `prompt` and returns the line typed, or why there is none.
     /// Non-printing sequences in `prompt` (colours) must be wrapped in "\u{1}" ... "\u{2}".
-    func readLine(prompt: String) -> Input {
+    ///
+    /// `refresh`, when given, is asked about four times a second for the prompt to show now and the
+    /// lines to print above it (a background run's progress): the line being typed is kept.
+    func readLine(prompt: String, refresh: (() -> (prompt: String, lines: [String]))? = nil) -> Input {
         _ = SignalRouting.drainWakePipe()
         SignalRouting.promptActive.store(true, ordering: .releasing)
         defer { SignalRouting.promptActive.store(false, ordering: .releasing) }
@@ -51,10 +54,12 @@ final class LineEditor {
         rl_callback_handler_install(prompt, handleAcceptedLine)
 
         let wakeFD = SignalRouting.wakeReadFD.load(ordering: .acquiring)
+        var shown = prompt
         while !ReadlineState.finished {
+            if let refresh { shown = update(shown, with: refresh()) }
             var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, nfds_t(fds.count), -1)
+            let ready = poll(&fds, nfds_t(fds.count), refresh == nil ? -1 : 250)
             if ready < 0 {
                 if errno == EINTR { continue }
                 endOfInput()
@@ -83,6 +88,16 @@ final class LineEditor {
             return .endOfInput
         }
         return .line(line)
+    }
+
+    /// Prints `lines` above the prompt and shows the new prompt, keeping what is typed; returns the prompt shown.
+    private func update(_ shown: String, with next: (prompt: String, lines: [String])) -> String {
+        guard !next.lines.isEmpty || next.prompt != shown else { return shown }
+        rl_clear_visible_line()
+        if !next.lines.isEmpty { writeToTerminal(next.lines.map { $0 + "\n" }.joined()) }
+        if next.prompt != shown { rl_set_prompt(next.prompt) }
+        rl_forced_update_display()
+        return next.prompt
     }
 
     /// Adds a non-empty line to history (consecutive duplicates skipped) and appends it to the history file

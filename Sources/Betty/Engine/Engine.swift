@@ -41,6 +41,11 @@ public final class Engine: @unchecked Sendable {
     private var problemStepsInThisStep = 0
     private var outsideState: [() -> () -> Void] = []
 
+    /// Called by `run` at every global-step boundary, before the next step, with the steps of this
+    /// run completed so far: a run controller parks the engine's thread here to pause it, or to let
+    /// another thread read a state that is exactly the end of a global step.
+    public var stepBoundary: ((_ completed: Int) -> Void)?
+
     /// Keeps state outside the engine that steps change (a REPL's loss history, fed by events) in
     /// step with a cancelled step being undone: `capture` runs whenever the engine takes a restore
     /// point and returns what puts that state back.
@@ -107,6 +112,7 @@ public final class Engine: @unchecked Sendable {
         if cancellation != nil { restorePoint = RestorePoint(self, outside: outsideState) }
         defer { endCancellableScope() }
         for completed in 0..<count {
+            stepBoundary?(completed)
             if let cancellation {
                 if cancellation.isRequested {
                     let interruption = Interruption(globalStep: globalStep, point: .stepBoundary, stateAfterStep: globalStep)

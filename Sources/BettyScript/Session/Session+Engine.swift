@@ -76,6 +76,7 @@ extension Session {
         built.rollsBack { [weak self] in self?.captureEventState() ?? {} }
         installValidation(on: built)
         engine = built
+        publishProgram()
     }
 
     /// What the engine's events feed in the session (recent losses, the latest validation), to put
@@ -101,6 +102,13 @@ extension Session {
 
     private func handle(_ event: EngineEvent) {
         csvLogger?.log(event)
+        if let monitor {
+            switch event {
+            case let .step(e): monitor.publish(.step(e))
+            case let .validation(step, metrics): monitor.publish(.validation(globalStep: step, metrics: metrics))
+            case let .stopped(step, reason): monitor.publish(.stopped(globalStep: step, reason: reason))
+            }
+        }
         switch event {
         case let .step(e):
             bindings.refs[e.problem]?.record(loss: e.loss)
@@ -180,6 +188,7 @@ extension Session {
             throw ScriptError("\(error)", at: location)
         }
         connections = next
+        publishProgram()
         output.text(describe(graph))
     }
 
@@ -355,7 +364,7 @@ extension Session {
     static let mostSingleSteps = 999_999
 
     /// A constant whole number of steps from 1 to `limit`; `advice` is added when the count is too large.
-    private func stepCount(_ e: Expr, for command: String, atMost limit: Int, beyond advice: String) throws(ScriptError) -> Int {
+    func stepCount(_ e: Expr, for command: String, atMost limit: Int, beyond advice: String) throws(ScriptError) -> Int {
         let n = ExpressionCompiler.constantNumber(e)
         guard let n, n >= 1, n == n.rounded(), Double(n) <= Double(limit) else {
             let got = n.map(formatNumber) ?? "an expression that is not a constant number"
@@ -370,17 +379,41 @@ extension Session {
         try execute(pendingSteps, on: engine, at: nil)
     }
 
+    /// Runs `count` global steps: here, or on the background thread when `runsInBackground`, where a
+    /// failure is reported when it happens instead of thrown.
     private func execute(_ count: Int, on engine: Engine, at location: SourceLocation?) throws(ScriptError) {
+        guard runsInBackground else {
+            try runInForeground(count, on: engine, at: location)
+            return
+        }
+        runs.begin(total: count, globalStep: engine.globalStep)
+        output.text("running \(count) step\(count == 1 ? "" : "s") in the background from global step \(engine.globalStep): 'wait' waits for the end, 'pause', 'stop', 'dashboard' watches")
+        runs.startInBackground { [self] in
+            do throws(ScriptError) {
+                try runInForeground(count, on: engine, at: location, began: true)
+            } catch {
+                output.error(error)
+            }
+        }
+    }
+
+    /// Runs the engine on this thread, parking at step boundaries when the run controller asks.
+    private func runInForeground(_ count: Int, on engine: Engine, at location: SourceLocation?, began: Bool = false) throws(ScriptError) {
         runLogEvery = max(1, count / 10)
         _ = consumeInterrupt()
         let start = engine.globalStep
+        if !began { runs.begin(total: count, globalStep: start) }
+        engine.stepBoundary = { [runs, unowned engine] completed in runs.boundary(completed: completed, globalStep: engine.globalStep) }
+        defer { engine.stepBoundary = nil }
         let clock = ContinuousClock.now
         let summary: RunSummary
         do {
             summary = try engine.run(iterations: count)
         } catch {
             pendingSteps = 0
-            throw runError(error, at: location)
+            let scriptError = runError(error, at: location)
+            runs.end(.failed(scriptError.message), globalStep: engine.globalStep, completed: engine.globalStep - start)
+            throw scriptError
         }
         let seconds = (ContinuousClock.now - clock) / .seconds(1)
         let ran = summary.completed
@@ -390,7 +423,9 @@ extension Session {
         if let interruption = summary.interruption {
             _ = consumeInterrupt()
             pendingSteps = count - summary.completed
-            if interruption.point == .stepBoundary {
+            if let ended = endingText(ran: ran, remaining: pendingSteps, globalStep: engine.globalStep) {
+                text = ended
+            } else if interruption.point == .stepBoundary {
                 text = "interrupted: " + text + "; 'continue' runs the remaining \(pendingSteps)"
             } else {
                 text = interrupted(interruption, commandStart: start)
@@ -399,6 +434,7 @@ extension Session {
             pendingSteps = 0
             if summary.stoppedEarly { text += "; stopped early" }
         }
+        runs.end(.done, globalStep: engine.globalStep, completed: ran)
         output.text(text)
     }
 

@@ -161,6 +161,10 @@ extension Session {
             validate every N: NAME = EXPRESSION, ...    define validation;  validate  runs it now
             run [N]        N global steps (Ctrl-C pauses);  continue  resumes;  step [N]  steps, printing every one (Ctrl-C stops it too)
                            Ctrl-C inside one long step (a huge neumann_iterations) undoes the step and says which step the state is at
+                           at the interactive prompt a run goes to the background and the prompt shows its progress:
+                           wait  until it ends (Ctrl-C pauses);  pause;  continue;  stop  ends it;  dashboard  watches it (q: back)
+                           while it runs: show, print, hypergrad, expect, let answer at a step boundary; config and engine
+                           settings apply from the next step; problem, connect, data, load, reset, save ... need 'pause' first
             reset          rebuild every problem from its definition (same seed)
             """,
         "inspect": """

@@ -1,6 +1,8 @@
 import Betty
+import BettyDashboard
 import BettyNN
 import BettyTensor
+import Synchronization
 
 /// A BettyScript session: feed it lines (typed or replayed); it keeps the data, problems, their
 /// connections and the engine, and reports through a `SessionOutput`. An error in a line is
@@ -31,6 +33,30 @@ public final class Session: @unchecked Sendable {
     /// Ctrl-C: set from the signal handler, seen by the running engine (every engine the session
     /// builds shares it) and by the session between steps.
     let cancellation = CancellationRequest()
+    /// Runs the engine, here or in the background, and lets the prompt take turns with it.
+    let runs = RunController()
+    /// Set by the interactive REPL: `run` and `continue` give the prompt back at once while the engine
+    /// steps on a background thread. Replays, `--headless` and `--json` leave it off: `run` waits.
+    public var runsInBackground = false
+    /// Where the dashboard's events go; nil when nothing watches, and then nothing is published.
+    public var monitor: MonitorFeed? {
+        didSet {
+            if let feed = monitor {
+                runs.onStatus = { @Sendable status in feed.publish(.run(status)) }
+            } else {
+                runs.onStatus = nil
+            }
+            publishProgram()
+        }
+    }
+    /// Opens the dashboard and returns when the user leaves it (the REPL's, over curses); nil where
+    /// there is no terminal for one.
+    public var openDashboard: (() -> Void)?
+    /// True while the prompt waits for a background run (`wait`, `pause`): Ctrl-C then pauses the engine.
+    let waitingForRun = Atomic<Bool>(false)
+    /// Set while `stop` or a command that needs the program ends a background run, so the run's last
+    /// line says so instead of offering 'continue'.
+    var ending: RunEnding?
     /// Recent lines by "file:line", so an error found at a block's `end` can show the line it is about.
     private(set) var recentLines: [String: String] = [:]
     private var block: (spec: ProblemSpec, lines: [String])?
@@ -59,9 +85,23 @@ public final class Session: @unchecked Sendable {
         return current.spec.name.text
     }
 
-    /// Asks a running command to stop: at the next step boundary, or part-way through a long step,
-    /// which is then undone. Safe from a signal handler's thread.
-    public func interrupt() { cancellation.request() }
+    /// Ctrl-C. While the prompt waits for a background run, the first asks the engine to pause at its
+    /// next step boundary and a second cancels the step under way; otherwise it asks the running
+    /// command to stop: at the next step boundary, or part-way through a long step, which is then
+    /// undone. Safe from a signal handler's thread (atomics only).
+    public func interrupt() {
+        if waitingForRun.load(ordering: .acquiring), !runs.pauseIsRequested {
+            runs.requestPause()
+        } else {
+            cancellation.request()
+        }
+    }
+
+    /// The state of the run, for the prompt (`betty[running 1200/5000]>`); safe from any thread.
+    public var runStatus: RunStatus { runs.current }
+
+    /// Whether a run is under way on the background thread (running or paused).
+    public var hasActiveRun: Bool { runs.isActive }
 
     /// Whether an interrupt is waiting for the running command to honour it. Safe from a signal
     /// handler's thread.
@@ -83,7 +123,7 @@ public final class Session: @unchecked Sendable {
                 return nil
             }
             output.echo(line, location: endOfLine)
-            try run(statement, line: line)
+            try perform(statement, line: line)
             return nil
         } catch var error {
             if let l = error.location { error.sourceLine = recentLines["\(l.file):\(l.line)"] }
@@ -128,6 +168,17 @@ public final class Session: @unchecked Sendable {
                                 at: SourceLocation(file: file, line: max(last, 1), column: 1))
         output.error(error)
         return first ?? error
+    }
+
+    /// Control statements act on the run from outside the gate; every other statement runs holding it,
+    /// so while the engine runs in the background it sees (and changes) the state at a step boundary.
+    private func perform(_ statement: Statement, line: String) throws(ScriptError) {
+        if block == nil, try control(statement) {
+            transcript.append(line)
+            return
+        }
+        if block == nil, runs.isActive { try admit(statement) }
+        try runs.withGate { () throws(ScriptError) in try run(statement, line: line) }
     }
 
     private func run(_ statement: Statement, line: String) throws(ScriptError) {
@@ -183,7 +234,7 @@ public final class Session: @unchecked Sendable {
         case let .print(e): try printValue(e)
         case let .run(count, location): try runSteps(count, at: location)
         case let .step(count, location): try stepOnce(count, at: location)
-        case .pause: output.text("nothing is running: 'run' returns when done; press Ctrl-C during a run to pause it")
+        case .pause, .wait, .stop, .dashboard: _ = try control(statement)
         case .resume: try resume()
         case let .show(words): try show(words)
         case let .hypergrad(name): try hypergrad(name)

@@ -71,7 +71,8 @@ enum Statement: Sendable {
     case print(Expr)
     case run(Expr?, SourceLocation)
     case step(Expr?, SourceLocation)
-    case pause, resume
+    case pause, resume, wait, stop
+    case dashboard
     case show([Name])
     case hypergrad(Name)
     case save(String, SourceLocation)

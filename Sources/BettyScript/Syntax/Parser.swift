@@ -2,7 +2,7 @@
 /// a block whose lines (`inBlock`) are problem lines until `end`.
 struct Parser {
     static let commands = ["seed", "data", "split", "imbalance", "noise", "scale", "normalize", "problem", "connect", "disconnect",
-                           "engine", "config", "validate", "let", "print", "run", "step", "pause", "continue",
+                           "engine", "config", "validate", "let", "print", "run", "step", "pause", "continue", "wait", "stop", "dashboard",
                            "show", "hypergrad", "save", "load", "record", "expect", "help", "reset", "quit", "exit"]
     static let blockCommands = ["module", "optimizer", "schedule", "data", "let", "loss", "metric", "config",
                                 "reset_on_start", "clamp", "end"]
@@ -80,6 +80,9 @@ struct Parser {
         case "step": return .step(atEnd ? nil : try expression(), word.location)
         case "pause": return .pause
         case "continue": return .resume
+        case "wait": return .wait
+        case "stop": return .stop
+        case "dashboard": return .dashboard
         case "show":
             var words: [Name] = []
             while !atEnd { words.append(try name("what to show")) }

@@ -1,0 +1,57 @@
+import Foundation
+import Synchronization
+
+/// Where the REPL's lines go. A background run writes from the engine's thread while readline owns
+/// the prompt line; writing then would tear the line being typed, so lines are held while the prompt
+/// is up and the prompt's refresh prints them above it. Safe from any thread.
+final class Console: Sendable {
+    private struct State {
+        var holding = false
+        var held: [String] = []
+        /// While the dashboard has the terminal its lines go here instead (nil: print).
+        var divert: (@Sendable (String) -> Void)?
+    }
+    private let state = Mutex(State())
+
+    func write(_ line: String) {
+        let direct: Bool = state.withLock { s in
+            if let divert = s.divert {
+                divert(line)
+                return false
+            }
+            if s.holding {
+                s.held.append(line)
+                return false
+            }
+            // Written under the lock, so the prompt cannot come up half-way through a line.
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            return true
+        }
+        _ = direct
+    }
+
+    /// Holds lines from now on (the prompt is about to show).
+    func hold() { state.withLock { $0.holding = true } }
+
+    /// Stops holding and returns what was held.
+    func release() -> [String] {
+        state.withLock { s in
+            s.holding = false
+            defer { s.held = [] }
+            return s.held
+        }
+    }
+
+    /// Returns the lines held so far, still holding.
+    func takeHeld() -> [String] {
+        state.withLock { s in
+            defer { s.held = [] }
+            return s.held
+        }
+    }
+
+    /// Sends lines to `sink` instead of the terminal (nil: back to the terminal).
+    func divert(to sink: (@Sendable (String) -> Void)?) {
+        state.withLock { $0.divert = sink }
+    }
+}
