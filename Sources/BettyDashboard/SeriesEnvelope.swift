@@ -60,7 +60,7 @@ extension Series {
         forEachItem { b in
             guard b.hi >= from, b.lo <= to, b.finite > 0 else { return }
             let n = Int(b.finite)
-            let wn = n == 1 ? w : power(w, n)
+            let wn = n == 1 ? w : integerPower(w, n)
             accumulated = accumulated * wn + (1 - wn) * (b.sum / Double(n))
             decay *= wn
             let c = Self.column(of: Swift.min(b.hi, to), from: from, to: to, columns: columns)
@@ -72,7 +72,7 @@ extension Series {
 }
 
 /// w^n by squaring; avoids importing Foundation for one function.
-func power(_ w: Double, _ n: Int) -> Double {
+func integerPower(_ w: Double, _ n: Int) -> Double {
     var result = 1.0
     var base = w
     var e = n
