@@ -18,6 +18,8 @@ public struct ChartOptions: Equatable, Sendable {
     public var unicode = true
     /// Axis labels and notes; without them the chart is a bare sparkline.
     public var axes = true
+    /// Labels the y axis in bytes ("212M") rather than plain numbers.
+    public var bytes = false
     public init(logScale: Bool = false, smoothing: Bool = false, window: Int? = nil, unicode: Bool = true,
                 axes: Bool = true) {
         self.logScale = logScale
@@ -89,7 +91,7 @@ public enum BrailleChart {
         if axes {
             let last = envelopes.first?.last(where: { $0.last != nil })?.last
             drawAxes(scale, last: last, lastColor: lines.first?.color, from: from, to: to, rect: rect, plot: plot,
-                     canvas: canvas, summary: summary, on: &grid, unicode: options.unicode)
+                     canvas: canvas, summary: summary, on: &grid, options: options)
         }
         return summary
     }

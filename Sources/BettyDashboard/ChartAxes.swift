@@ -3,10 +3,13 @@
 extension BrailleChart {
     static func drawAxes(_ scale: ChartScale, last: Float?, lastColor: Color?, from: Int, to: Int, rect: GridRect,
                          plot: GridRect, canvas: DotCanvas, summary: ChartSummary, on grid: inout CellGrid,
-                         unicode: Bool) {
+                         options: ChartOptions) {
+        let unicode = options.unicode
         let dim = Style(dim: true)
         let width = labelWidth - 1
-        let label: (Double) -> String = { Format.number($0, significant: 3) }
+        let label: (Double) -> String = {
+            options.bytes ? Format.compactBytes($0) : Format.number($0, significant: 3)
+        }
         grid.put(rightAligned(label(scale.maximumLabel), width), column: rect.column, row: plot.row, style: dim, limit: width)
         if plot.rows > 1 {
             grid.put(rightAligned(label(scale.minimumLabel), width), column: rect.column, row: plot.maxRow - 1, style: dim,
@@ -15,7 +18,7 @@ extension BrailleChart {
         if let last, let dot = scale.dotRow(last, dotRows: canvas.dotRows) {
             let row = dot / canvas.dotsPerCell.y
             if row > 0 && row < plot.rows - 1 {
-                grid.put(rightAligned(Format.number(Double(last), significant: 3), width), column: rect.column,
+                grid.put(rightAligned(label(Double(last)), width), column: rect.column,
                          row: plot.row + row, style: Style(foreground: lastColor, bold: true), limit: width)
             }
         }

@@ -41,6 +41,20 @@ public enum Format {
         return fixed(abs(value), decimals: 1, trim: false).withSign(count < 0) + " " + units[unit]
     }
 
+    /// At most seven characters for an axis label: "512B", "18.1K", "212M", "1.5G".
+    public static func compactBytes(_ value: Double) -> String {
+        guard value.isFinite else { return number(value) }
+        let units = ["B", "K", "M", "G", "T", "P"]
+        var v = abs(value)
+        var unit = 0
+        while v >= 1024 && unit < units.count - 1 {
+            v /= 1024
+            unit += 1
+        }
+        let digits = v >= 100 || unit == 0 ? 0 : 1
+        return (value < 0 ? "-" : "") + fixed(v, decimals: digits) + units[unit]
+    }
+
     /// "42s", "1m05s", "2h03m", "3d04h"; negative or non-finite durations print as "-".
     public static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "-" }
