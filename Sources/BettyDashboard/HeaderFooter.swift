@@ -44,11 +44,19 @@ extension RenderContext {
         ("q", "prompt"), ("?", "help"),
     ]
 
+    /// The same keys in fewer columns, so every key still shows at the minimum width.
+    static let shortKeys: [(String, String)] = [
+        ("p", "pause"), ("s", "step"), ("l", "log"), ("m", "ema"), ("+-", "win"), ("tab", "focus"),
+        ("q", "prompt"), ("?", "help"),
+    ]
+
     func drawFooter(in rect: GridRect, on grid: inout CellGrid) {
+        let wide = 1 + Self.keys.reduce(0) { $0 + $1.0.count + $1.1.count + 3 } <= rect.columns
         var x = 1
-        for (key, action) in Self.keys {
+        for (key, action) in wide ? Self.keys : Self.shortKeys {
             x = grid.put(key, in: rect, line: 0, column: x, style: Style(bold: true, reverse: true)) - rect.column
-            x = grid.put(" " + action + "  ", in: rect, line: 0, column: x, style: Style(dim: true)) - rect.column
+            x = grid.put(" " + action + (wide ? "  " : " "), in: rect, line: 0, column: x, style: Style(dim: true))
+                - rect.column
         }
     }
 

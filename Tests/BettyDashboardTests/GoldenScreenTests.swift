@@ -45,6 +45,12 @@ import Testing
                                              capabilities: TerminalCapabilities(unicode: false, colors: false)))
     }
 
+    @Test func nineLevelsAt80x24() throws {
+        try check("levels9-80x24", DashboardRenderer.render(LayoutSweepTests.manyLevels(9), view: DashboardView(),
+                                                              size: GridSize(columns: 80, rows: 24),
+                                                              capabilities: TerminalCapabilities()))
+    }
+
     @Test func replayingTheStreamGivesTheSameScreen() {
         let size = GridSize(columns: 100, rows: 30)
         var chunked = MonitorModel()
@@ -54,5 +60,44 @@ import Testing
         }
         let a = DashboardRenderer.render(chunked, view: DashboardView(), size: size, capabilities: TerminalCapabilities())
         #expect(a == render(size))
+    }
+}
+
+/// Every size from the minimum up draws a full screen without trapping, for few and many levels.
+@Suite struct LayoutSweepTests {
+    static func manyLevels(_ count: Int) -> MonitorModel {
+        var model = MonitorModel()
+        let names = (0..<count).map { "level\($0)" }
+        model.apply(.program(levels: names, paths: [names]))
+        for step in 1...300 {
+            for (i, name) in names.enumerated() {
+                model.apply(.step(.init(globalStep: step, problem: name, localStep: step, loss: Float(i + 1) / Float(step),
+                                        hypergradientNorm: i == 0 ? 1 / Float(step) : nil, liveBytes: 1 << 20,
+                                        peakBytes: 1 << 21, optimizerStepped: true, time: Double(step) / 10)))
+            }
+        }
+        return model
+    }
+
+    @Test(arguments: [1, 2, 9])
+    func everySizeDraws(levels: Int) {
+        let model = levels == 2 ? RecordedRun.model() : Self.manyLevels(levels)
+        for columns in stride(from: 60, through: 200, by: 11) {
+            for rows in stride(from: 16, through: 60, by: 7) {
+                let size = GridSize(columns: columns, rows: rows)
+                let grid = DashboardRenderer.render(model, view: DashboardView(), size: size,
+                                                    capabilities: TerminalCapabilities())
+                #expect(grid.lines.count == rows)
+                #expect(grid.lines.allSatisfy { $0.unicodeScalars.count == columns })
+                #expect(grid.lines.last?.contains("q prompt") == true)
+            }
+        }
+    }
+
+    @Test func manyLevelsBecomeAList() throws {
+        let grid = DashboardRenderer.render(Self.manyLevels(9), view: DashboardView(),
+                                            size: GridSize(columns: 80, rows: 24), capabilities: TerminalCapabilities())
+        #expect(grid.lines.contains { $0.contains("levels") })
+        #expect(grid.lines.contains { $0.contains("level8") || $0.contains("more") })
     }
 }
