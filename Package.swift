@@ -44,7 +44,8 @@ let package = Package(
         .testTarget(name: "BettyTensorTests", dependencies: ["BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyNNTests", dependencies: ["BettyNN", "BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyTests", dependencies: ["Betty", "BettyNN", "BettyTensor", "_TestSupport"]),
-        .testTarget(name: "BettyDashboardTests", dependencies: ["BettyDashboard", "Betty"]),
+        .testTarget(name: "BettyDashboardTests", dependencies: ["BettyDashboard", "Betty"],
+                    exclude: ["Golden"]),
         .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor"],
                     exclude: ["Golden"]),
         // Drives the built betty-repl in a pseudo-terminal; the dependency makes SwiftPM build it first.
