@@ -98,6 +98,13 @@ final class RunController: @unchecked Sendable {
         waitUntil { self.parks.load(ordering: .sequentiallyConsistent) > before && self.stepCredits.load(ordering: .sequentiallyConsistent) == 0 }
     }
 
+    /// Lets a paused engine take one more step; returns at once (the dashboard's `s`).
+    func grantStep() {
+        guard current.state == .paused else { return }
+        stepCredits.add(1, ordering: .sequentiallyConsistent)
+        signalChange()
+    }
+
     /// Blocks until the background run has finished or parked; `tick` runs about ten times a second
     /// meanwhile (printing what the run wrote, noticing Ctrl-C).
     func waitUntilSettled(tick: () -> Void = {}) {

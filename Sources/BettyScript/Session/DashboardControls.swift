@@ -1,0 +1,29 @@
+import BettyDashboard
+
+/// The dashboard's run keys, acting on a session's run from the dashboard's thread: atomics only,
+/// every call returns at once, and the engine sees them at its next step boundary. Works for a run
+/// in the background (the prompt's) and in the foreground (a `--dashboard` replay).
+public final class DashboardControls: DashboardHost {
+    private let runs: RunController
+
+    init(_ runs: RunController) { self.runs = runs }
+
+    public func togglePause() {
+        switch runs.current.state {
+        case .paused: runs.resume()
+        case .running: runs.requestPause()
+        default: break
+        }
+    }
+
+    public func stepOnce() { runs.grantStep() }
+
+    public func interruptFromDashboard() {
+        if runs.current.state == .running { runs.requestPause() }
+    }
+}
+
+extension Session {
+    /// What the dashboard's `p`, `s` and Ctrl-C do to this session's run.
+    public var dashboardControls: DashboardControls { DashboardControls(runs) }
+}
