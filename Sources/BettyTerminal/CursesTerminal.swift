@@ -14,17 +14,19 @@ public final class CursesTerminal: TerminalDriver {
     private let outputFile: UnsafeMutablePointer<FILE>
     private let outputFD: Int32
     private var saved: termios
+    private let dispositions: SignalDispositions
     /// What the terminal shows, so a frame writes only the cells that changed.
     private var shown: CellGrid?
     private var closed = false
 
     private init(screen: OpaquePointer, inputFile: UnsafeMutablePointer<FILE>, outputFile: UnsafeMutablePointer<FILE>,
-                 outputFD: Int32, saved: termios, capabilities: TerminalCapabilities) {
+                 outputFD: Int32, saved: termios, dispositions: SignalDispositions, capabilities: TerminalCapabilities) {
         self.screen = screen
         self.inputFile = inputFile
         self.outputFile = outputFile
         self.outputFD = outputFD
         self.saved = saved
+        self.dispositions = dispositions
         self.capabilities = capabilities
         size = Self.currentSize()
     }
@@ -44,9 +46,11 @@ public final class CursesTerminal: TerminalDriver {
         guard tcgetattr(output, &saved) == 0 else { throw .system(call: "tcgetattr", errno: errno) }
         // Own descriptors, so closing the FILEs leaves the caller's open.
         let (inputFile, outputFile) = try files(input: input, output: output)
+        let dispositions = SignalDispositions.current()
         guard let screen = newterm(nil, outputFile, inputFile) else {
             fclose(inputFile)
             fclose(outputFile)
+            dispositions.restore()
             throw .unknownTerminal(term)
         }
         set_term(screen)
@@ -60,7 +64,8 @@ public final class CursesTerminal: TerminalDriver {
         let unicode = String(cString: betty_codeset()) == "UTF-8"
         EmergencyRestore.arm(fd: output, saved: saved, reset: resetSequence())
         return CursesTerminal(screen: screen, inputFile: inputFile, outputFile: outputFile, outputFD: output,
-                              saved: saved, capabilities: TerminalCapabilities(unicode: unicode, colors: colors))
+                              saved: saved, dispositions: dispositions,
+                              capabilities: TerminalCapabilities(unicode: unicode, colors: colors))
     }
 
     public func draw(_ grid: CellGrid) {
@@ -99,12 +104,13 @@ public final class CursesTerminal: TerminalDriver {
     public func close() {
         guard !closed else { return }
         closed = true
-        EmergencyRestore.disarm()
         endwin()
         delscreen(screen)
         fclose(inputFile)
         fclose(outputFile)
         _ = tcsetattr(outputFD, TCSANOW, &saved)
+        dispositions.restore()
+        EmergencyRestore.disarm()
     }
 
     private func put(_ cell: Cell, column: Int, row: Int, window: UnsafeMutablePointer<WINDOW>?) {

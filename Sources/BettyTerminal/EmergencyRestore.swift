@@ -18,7 +18,6 @@ enum EmergencyRestore {
     // is removed; the handler only reads. Touched once before installing, so the handler never runs a
     // lazy global initialiser.
     nonisolated(unsafe) private static var state: UnsafeMutablePointer<State>?
-    nonisolated(unsafe) private static var previous: [Int32: sighandler_t?] = [:]
     private static let exitHook: Void = { atexit { EmergencyRestore.restore() } }()
 
     static var isArmed: Bool { state != nil }
@@ -31,14 +30,12 @@ enum EmergencyRestore {
         let armed = UnsafeMutablePointer<State>.allocate(capacity: 1)
         armed.initialize(to: State(fd: fd, saved: saved, reset: bytes, count: reset.count))
         state = armed
-        for signalNumber in signals {
-            previous[signalNumber] = signal(signalNumber) { EmergencyRestore.fire($0) }
-        }
+        for signalNumber in signals { signal(signalNumber) { EmergencyRestore.fire($0) } }
     }
 
+    /// Forgets the terminal; the caller puts the previous handlers back first (`SignalDispositions`), so a
+    /// signal in between still finds something to restore.
     static func disarm() {
-        for (signalNumber, handler) in previous { signal(signalNumber, handler) }
-        previous = [:]
         guard let armed = state else { return }
         state = nil
         armed.pointee.reset.deallocate()

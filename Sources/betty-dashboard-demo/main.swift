@@ -3,10 +3,11 @@ import BettyDashboard
 import BettyTerminal
 import Foundation
 
-// betty-dashboard-demo pattern|loop [--pid-file PATH] [--seconds N]
+// betty-dashboard-demo pattern|loop [--pid-file PATH] [--seconds N] [--linger N]
 // `pattern` draws a fixed grid that names the terminal's size (no renderer involved), so the tmux test
 // checks the driver alone; `loop` runs the real DashboardLoop over a synthetic stream and a counting host.
-// After the terminal is closed it prints how it ended, which the test reads in the pane.
+// After the terminal is closed it prints how it ended, which the test reads in the pane, then lingers
+// (so the test can check a signal after closing kills as it would have before opening).
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first ?? "loop"
@@ -43,4 +44,8 @@ default:
     let ending = loop.run { deadline.map { ContinuousClock.now >= $0 } ?? false }
     terminal.close()
     print("demo closed: \(ending); \(host.summary)")
+}
+
+if let linger = option("--linger").flatMap(Double.init) {
+    Thread.sleep(forTimeInterval: linger)
 }
