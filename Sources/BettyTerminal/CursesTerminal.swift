@@ -47,6 +47,9 @@ public final class CursesTerminal: TerminalDriver {
         // Own descriptors, so closing the FILEs leaves the caller's open.
         let (inputFile, outputFile) = try files(input: input, output: output)
         let dispositions = SignalDispositions.current()
+        // ncurses reports resizes only through a SIGWINCH handler of its own, which it installs only
+        // where none is set; the REPL has one for its prompt (put back on close).
+        signal(SIGWINCH, SIG_DFL)
         guard let screen = newterm(nil, outputFile, inputFile) else {
             fclose(inputFile)
             fclose(outputFile)

@@ -3,7 +3,7 @@ import BettyDashboard
 import BettyTerminal
 import Foundation
 
-// betty-dashboard-demo pattern|loop [--pid-file PATH] [--seconds N] [--linger N]
+// betty-dashboard-demo pattern|loop [--pid-file PATH] [--seconds N] [--linger N] [--sigwinch-handler]
 // `pattern` draws a fixed grid that names the terminal's size (no renderer involved), so the tmux test
 // checks the driver alone; `loop` runs the real DashboardLoop over a synthetic stream and a counting host.
 // After the terminal is closed it prints how it ended, which the test reads in the pane, then lingers
@@ -13,6 +13,11 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first ?? "loop"
 func option(_ name: String) -> String? {
     arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+}
+
+// As betty-repl does for its prompt: a SIGWINCH handler of the program's own before the dashboard opens.
+if arguments.contains("--sigwinch-handler") {
+    signal(SIGWINCH) { _ in }
 }
 
 let terminal: CursesTerminal

@@ -31,6 +31,16 @@ struct CursesTerminalTests {
         #expect(try pane.tmux.capture().contains("demo closed: quit"))
     }
 
+    @Test func resizesArriveWhenTheProgramHasItsOwnSIGWINCHHandler() throws {
+        let pane = try DemoInPane("pattern --sigwinch-handler")
+        try pane.waitForDashboard(showing: "pattern 80x24")
+        try pane.tmux.resize(columns: 90, rows: 20)
+        try pane.waitForDashboard(showing: "pattern 90x20")
+        try pane.tmux.sendKeys("q")
+        #expect(try pane.waitForExit() == 0)
+        try expectRestored(pane)
+    }
+
     @Test func runKeysReachTheHostAndCtrlCOnlyPauses() throws {
         let pane = try DemoInPane("loop")
         try pane.waitForDashboard(showing: "80x24")
