@@ -2,8 +2,8 @@
 import Foundation
 import Glibc
 
-/// One tmux server of its own (a private socket, no config) running one pane at a fixed size; killed on
-/// `close()` or deinit whatever happened.
+/// One tmux server of its own (a private socket file, removed on close; no config) running one pane at a
+/// fixed size; killed on `close()` or deinit whatever happened.
 final class TmuxSession {
     let socket: String
     private var open = true
@@ -12,7 +12,8 @@ final class TmuxSession {
 
     /// Starts `command` (run by sh) in a detached session of `columns` x `rows`.
     init(_ command: String, columns: Int = 80, rows: Int = 24) throws {
-        socket = "betty-terminal-test-\(getpid())-\(UUID().uuidString.prefix(8))"
+        socket = FileManager.default.temporaryDirectory
+            .appendingPathComponent("betty-tmux-\(getpid())-\(UUID().uuidString.prefix(8)).sock").path
         try run(["-f", "/dev/null", "new-session", "-d", "-x", "\(columns)", "-y", "\(rows)", command])
     }
 
@@ -22,6 +23,7 @@ final class TmuxSession {
         guard open else { return }
         open = false
         _ = try? run(["kill-server"])
+        unlink(socket)
     }
 
     func capture() throws -> String { try run(["capture-pane", "-p"]) }
@@ -60,7 +62,7 @@ final class TmuxSession {
         let outputPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("betty-tmux-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let status = try ChildProcess.run(try Self.which("tmux"), ["-L", socket] + arguments,
+        let status = try ChildProcess.run(try Self.which("tmux"), ["-S", socket] + arguments,
                                           environment: environment, output: outputPath, error: outputPath)
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         guard status == 0 else { throw TmuxError.failed(arguments, text) }
