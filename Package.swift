@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Betty", targets: ["Betty"]),
         .library(name: "BettyScript", targets: ["BettyScript"]),
         .library(name: "BettyDashboard", targets: ["BettyDashboard"]),
+        .library(name: "BettyTerminal", targets: ["BettyTerminal"]),
         .executable(name: "betty-repl", targets: ["betty-repl"]),
         .executable(name: "BettyBench", targets: ["BettyBench"]),
         .executable(name: "betty-fuzz", targets: ["betty-fuzz"]),
@@ -27,6 +28,12 @@ let package = Package(
         .target(name: "Betty", dependencies: ["BettyNN", "BettyTensor"]),
         // The dashboard's model and layout: a fold of monitor events into a cell grid, no terminal code.
         .target(name: "BettyDashboard", dependencies: ["Betty"]),
+        // Wide ncurses without pkgConfig (see the shim); only BettyTerminal/CursesTerminal imports it.
+        .systemLibrary(name: "CNcurses", path: "Sources/CNcurses"),
+        // The dashboard on a real terminal: the curses driver and the redraw loop, for the REPL and benchmarks.
+        .target(name: "BettyTerminal", dependencies: ["BettyDashboard", "CNcurses"]),
+        // A dashboard over a synthetic event stream, for the terminal tests (never shipped as a tool).
+        .executableTarget(name: "betty-dashboard-demo", dependencies: ["BettyTerminal", "BettyDashboard", "Betty"]),
         // The session language: parsed once into closures over the Betty API.
         .target(name: "BettyScript", dependencies: ["Betty", "BettyNN", "BettyTensor", "BettyDashboard"]),
         // GNU readline for the interactive prompt; only betty-repl imports it.
@@ -46,6 +53,8 @@ let package = Package(
         .testTarget(name: "BettyTests", dependencies: ["Betty", "BettyNN", "BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyDashboardTests", dependencies: ["BettyDashboard", "Betty"],
                     exclude: ["Golden"]),
+        // The loop against a fake terminal, and the demo driven in tmux; the dependency builds the demo first.
+        .testTarget(name: "BettyTerminalTests", dependencies: ["BettyTerminal", "BettyDashboard", "betty-dashboard-demo"]),
         .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor"],
                     exclude: ["Golden"]),
         // Drives the built betty-repl in a pseudo-terminal; the dependency makes SwiftPM build it first.
