@@ -39,7 +39,7 @@ let package = Package(
         // GNU readline for the interactive prompt; only betty-repl imports it.
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .executableTarget(name: "betty-repl", dependencies: [
-            "BettyScript", "BettyNN", "CReadline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "BettyScript", "BettyNN", "BettyTensor", "BettyDashboard", "BettyTerminal", "CReadline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Seeded fuzzers that drive the built betty-repl as a child process (never part of swift test).
         .executableTarget(name: "betty-fuzz", dependencies: [

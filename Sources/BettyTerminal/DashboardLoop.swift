@@ -78,6 +78,10 @@ public final class DashboardLoop {
         draw()
     }
 
+    /// Folds what the feed holds into the model without drawing: a closed dashboard keeps its history
+    /// (and the feed its room) when its owner calls this now and then.
+    public func absorb() { fold() }
+
     private func fold() {
         var (events, dropped) = feed.drain()
         if let sample = sampleMemory() { events.append(.memory(sample)) }

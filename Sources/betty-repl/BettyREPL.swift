@@ -1,6 +1,8 @@
 import ArgumentParser
 import BettyScript
+import BettyTerminal
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,6 +27,9 @@ struct BettyREPL: ParsableCommand {
     @Flag(help: "One JSON object per line for every event, output, error and expectation. JSON has no NaN: a non-finite number is null, and KEY_nonfinite beside it says nan, inf or -inf.")
     var json = false
 
+    @Flag(help: "Replay FILE with the dashboard open (curves per level, hypergradient norms, memory); keys: p pause, s step, q close it (the replay goes on), ? help.")
+    var dashboard = false
+
     @Flag(help: "After replaying FILE (also when it stops at an error), hand the prompt to the user.")
     var thenInteractive = false
 
@@ -44,6 +49,15 @@ struct BettyREPL: ParsableCommand {
         let session = Session(output: output)
         InterruptHandler.install { EmergencyExit.interrupt(session) }
 
+        if dashboard {
+            if json || headless { throw ValidationError("--dashboard draws on the terminal; it does not go with --json or --headless") }
+            guard file != nil else { throw ValidationError("--dashboard replays a FILE; at the prompt, type 'dashboard'") }
+        }
+        // At a terminal prompt (or with --dashboard) the session feeds a dashboard.
+        let interactiveTerminal = isatty(STDIN_FILENO) != 0 && !json && (file == nil || thenInteractive)
+        let screen = (dashboard || (interactiveTerminal && !headless)) ? DashboardScreen(session: session, console: console) : nil
+        if let screen, interactiveTerminal { session.openDashboard = { screen.showAtPrompt() } }
+
         var fileFailed = false
         if let file {
             let text: String
@@ -54,7 +68,11 @@ struct BettyREPL: ParsableCommand {
                 throw ExitCode(2)
             }
             let lines = Session.lines(of: text)
-            fileFailed = replay(session, lines, file: file)
+            if dashboard, let screen, let terminal = screen.openTerminal() {
+                fileFailed = replayWithDashboard(session, lines, file: file, screen: screen, terminal: terminal)
+            } else {
+                fileFailed = replay(session, lines, file: file)
+            }
             // --then-interactive hands over the prompt after an error too: the state up to the error is
             // there to inspect and fix, which is the point of asking for the prompt.
             guard thenInteractive, !session.quitRequested else {
@@ -67,7 +85,7 @@ struct BettyREPL: ParsableCommand {
             plain.echoLines = false
             // At a prompt a run goes to the background and the prompt stays live (--headless: run waits).
             session.runsInBackground = !headless
-            interactive(session, console: console)
+            interactive(session, console: console, screen: screen)
         } else {
             // Statements piped in: a replay of stdin (after FILE with --then-interactive).
             let lines = AnySequence { AnyIterator { Swift.readLine(strippingNewline: true) } }
@@ -82,14 +100,37 @@ struct BettyREPL: ParsableCommand {
         session.replay(lines, file: file, keepGoing: keepGoing) != nil
     }
 
-    private func interactive(_ session: Session, console: Console) {
+    /// Replays `lines` on a thread of their own while the dashboard has this one (curses wants one
+    /// thread); `q` closes the dashboard and the replay goes on with plain output. True when a line failed.
+    private func replayWithDashboard(_ session: Session, _ lines: [String], file: String,
+                                     screen: DashboardScreen, terminal: CursesTerminal) -> Bool {
+        let result = Mutex<Bool?>(nil)
+        let keepGoing = self.keepGoing
+        let replaying = Thread {
+            let failed = session.replay(lines, file: file, keepGoing: keepGoing) != nil
+            result.withLock { $0 = failed }
+        }
+        // The engine runs on this thread: the same stack as the main thread's.
+        replaying.stackSize = 16 << 20
+        replaying.start()
+        screen.show(on: terminal) { result.withLock { $0 } != nil }
+        while true {
+            if let failed = result.withLock({ $0 }) { return failed }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    private func interactive(_ session: Session, console: Console, screen: DashboardScreen?) {
         print("Betty for Swift. Type 'help' for the language, 'quit' or Ctrl-D to leave.")
         let editor = LineEditor(historyPath: history) { word, line in session.completions(for: word, line: line) }
         var number = 0
         let prompt = { session.isContinuing ? "  ...> " : Self.prompt(for: session) }
         while !session.quitRequested {
             console.hold()
-            let input = editor.readLine(prompt: prompt()) { (prompt(), console.takeHeld()) }
+            let input = editor.readLine(prompt: prompt()) {
+                screen?.absorb()
+                return (prompt(), console.takeHeld())
+            }
             for line in console.release() { print(line) }
             switch input {
             case let .line(line):
