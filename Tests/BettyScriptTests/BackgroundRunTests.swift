@@ -39,11 +39,11 @@ import Testing
     /// Every parameter, buffer and optimizer-visible number of every problem, as bits.
     static func state(_ session: Session) -> [UInt32] {
         session.runs.withGate {
-            session.bindings.problems.flatMap { p in p.module.parameters.flatMap { $0.value.scalars.map(\.bitPattern) } }
+            session.program.bindings.problems.flatMap { p in p.module.parameters.flatMap { $0.value.scalars.map(\.bitPattern) } }
         }
     }
 
-    static func globalStep(_ session: Session) -> Int { session.runs.withGate { session.engine?.globalStep ?? 0 } }
+    static func globalStep(_ session: Session) -> Int { session.runs.withGate { session.program.engine?.globalStep ?? 0 } }
 
     /// The foreground state after `steps` global steps.
     static func foreground(steps: Int) -> [UInt32] {

@@ -81,7 +81,7 @@ import Testing
     /// A Ctrl-C pressed while no engine command ran is spent: it does not cancel the next one.
     @Test func anEarlierCtrlCDoesNotCancelTheNextHypergradient() {
         let (session, t) = replay(tinyProgram + "\nrun 3")
-        session.engine?.cancellationTiming = CancellationTiming(patience: .zero, restorePointAge: .zero)
+        session.program.engine?.cancellationTiming = CancellationTiming(patience: .zero, restorePointAge: .zero)
         session.interrupt()
         session.execute("hypergrad outer", file: "t", line: 1)
         #expect(t.text.contains("hypergradient of outer (direct term + 1 path): norm "), "\(t.text)")
@@ -100,7 +100,7 @@ import Testing
         let (session, t) = replay(program)
         // Renew the restore point at every step and honour the cancel at once, so it lands inside
         // global step 10 (between inner's step and outer's) with the state after step 9 to go back to.
-        session.engine?.cancellationTiming = CancellationTiming(patience: .zero, restorePointAge: .zero)
+        session.program.engine?.cancellationTiming = CancellationTiming(patience: .zero, restorePointAge: .zero)
         _ = Interrupter(session, t, atInnerStep: 10)
         session.execute("run 20", file: "t", line: 1)
         #expect(Self.lastOutput(t) == "interrupted during global step 10 (before the step of 'outer'): state is as after step 9; 'continue' runs the remaining 11",

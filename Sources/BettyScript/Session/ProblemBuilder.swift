@@ -22,7 +22,7 @@ struct ProblemBuilder {
 
     func build() throws(ScriptError) -> Built {
         let name = spec.name
-        var generator = RandomGenerator(seed: session.seed ^ stableHash(name.text))
+        var generator = RandomGenerator(seed: session.program.seed ^ stableHash(name.text))
         guard let moduleLine = spec.module else { throw ScriptError("problem '\(name.text)' has no module line", at: name.location) }
         let module = try buildModule(moduleLine, using: &generator)
         let parameters = module.parameters
@@ -37,7 +37,7 @@ struct ProblemBuilder {
                 loaders.append(try session.episodeLoader(set, part: part, options: options))
                 continue
             }
-            let dataset = try session.dataset(set)
+            let dataset = try session.program.dataset(set)
             var reader = try OptionReader(options, context: "data")
             let batch = try reader.integer("batch", default: min(32, dataset.count), minimum: 1)
             let shuffle = try reader.bool("shuffle", default: true)
@@ -61,7 +61,7 @@ struct ProblemBuilder {
         let config = try buildConfig()
         guard let lossExpr = spec.loss else { throw ScriptError("problem '\(name.text)' has no loss line", at: name.location) }
 
-        var compiler = ExpressionCompiler(bindings: session.bindings, problemName: name.text)
+        var compiler = ExpressionCompiler(bindings: session.program.bindings, problemName: name.text)
         var lets: [Compiled] = []
         for (letName, e) in spec.lets {
             lets.append(try compiler.compile(e))
@@ -117,7 +117,7 @@ struct ProblemBuilder {
                               schedule: schedule, trainingStep: step)
         let startsFrom = try installHooks(problem)
         var forwardReferences = compiler.forwardReferences
-        if let from = startsFrom, !session.bindings.isProblem(from.text) { forwardReferences.append(from) }
+        if let from = startsFrom, !session.program.bindings.isProblem(from.text) { forwardReferences.append(from) }
         let first = loaders[0]
         let check = { () throws(ScriptError) in
             let batch = first.sampleBatch()
@@ -125,7 +125,7 @@ struct ProblemBuilder {
             guard loss.requiresGrad else {
                 throw ScriptError("problem '\(problemName)': the loss does not depend on any parameter, so there is nothing to train", at: lossLocation)
             }
-            if let from = startsFrom, let source = session.bindings.refs[from.text]?.problem {
+            if let from = startsFrom, let source = session.program.bindings.refs[from.text]?.problem {
                 try Self.checkStartingPoint(problem, from: source, at: from.location)
             }
         }
@@ -388,7 +388,7 @@ struct ProblemBuilder {
                 if let from {
                     guard from.text != problem.name else { throw ScriptError("a problem cannot start from its own parameters", at: from.location) }
                     startsFrom = from
-                    let ref = session.bindings.ref(from.text)
+                    let ref = session.program.bindings.ref(from.text)
                     problem.onInnerLoopStart = { p in
                         let source = try ref.resolved(at: from.location)
                         try Self.checkStartingPoint(p, from: source, at: from.location)

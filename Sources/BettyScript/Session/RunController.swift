@@ -1,3 +1,4 @@
+import Betty
 import BettyDashboard
 import Foundation
 import Synchronization
@@ -11,6 +12,9 @@ import Synchronization
 /// way takes the gate (`withGate`) and so gets it at the next boundary: it sees the state at the end
 /// of a global step, never a step half done, and nothing runs beside it. The engine pays one atomic
 /// load per step for this; it parks only when someone is waiting or a pause was asked for.
+///
+/// It also keeps the run's own state (below), apart from the program the run changes: a background
+/// engine thread and the prompt share it, so it has one owner, and the gate says who may touch it.
 final class RunController: @unchecked Sendable {
     private let gate = NSCondition()
     /// Threads waiting to take the gate (not holding it).
@@ -30,6 +34,24 @@ final class RunController: @unchecked Sendable {
     private let changed = NSCondition()
     /// Receives every status change (the dashboard's feed); called on the thread that made it.
     var onStatus: (@Sendable (RunStatus) -> Void)?
+
+    // MARK: - The run's state
+    // Read and written by whichever thread holds the gate (the interpreter, or the engine's runner
+    // while it runs), except the two that the signal handler touches, which are atomic.
+
+    /// Ctrl-C: set from the signal handler, seen by the running engine (every engine the session
+    /// builds shares it) and by the interpreter between steps.
+    let cancellation = CancellationRequest()
+    /// True while the prompt waits for a background run (`wait`, `pause`): Ctrl-C then pauses the engine.
+    let waitingForRun = Atomic<Bool>(false)
+    /// Steps still to run after an interrupted `run` (`continue` runs them).
+    var pendingSteps = 0
+    /// The current run prints a progress line every this many global steps when the program sets no
+    /// `log_every` (about ten per run).
+    var runLogEvery = 1
+    /// Set while `stop` or a command that needs the program ends a background run, so the run's last
+    /// line says so instead of offering 'continue'.
+    var ending: RunEnding?
 
     /// The current state; safe from any thread.
     var current: RunStatus { status.withLock { $0 } }
@@ -222,4 +244,12 @@ final class RunController: @unchecked Sendable {
         }
         onStatus?(new)
     }
+}
+
+/// Why a background run is being ended from the prompt.
+enum RunEnding {
+    /// `stop` (or `quit`): the remaining steps are dropped.
+    case stop
+    /// A command that changes the program needs the paused run out of the way; 'continue' runs the rest.
+    case makeRoom(command: String)
 }

@@ -1,14 +1,6 @@
 import Betty
 import BettyDashboard
 
-/// Why a background run is being ended from the prompt.
-enum RunEnding {
-    /// `stop` (or `quit`): the remaining steps are dropped.
-    case stop
-    /// A command that changes the program needs the paused run out of the way; 'continue' runs the rest.
-    case makeRoom(command: String)
-}
-
 extension Session {
     /// The statements that act on the run itself. Returns false for a statement that is not one of
     /// them here (it then runs under the gate as usual).
@@ -75,9 +67,9 @@ extension Session {
         guard runs.isPaused else {
             throw ScriptError("'\(command)' changes the program, and the engine is running (\(progress)): type 'pause' first, or 'wait' for the run to end", at: location)
         }
-        ending = .makeRoom(command: command)
-        defer { ending = nil }
-        cancellation.request()
+        runs.ending = .makeRoom(command: command)
+        defer { runs.ending = nil }
+        runs.cancellation.request()
         runs.resume()
         runs.waitUntilFinished()
     }
@@ -102,16 +94,16 @@ extension Session {
     /// Blocks until the background run ends or pauses (Ctrl-C meanwhile pauses it).
     func waitForRun() {
         guard runs.isActive else {
-            output.text(pendingSteps > 0 ? "nothing is running; 'continue' runs the remaining \(pendingSteps) steps of the interrupted run" : "nothing is running")
+            output.text(runs.pendingSteps > 0 ? "nothing is running; 'continue' runs the remaining \(runs.pendingSteps) steps of the interrupted run" : "nothing is running")
             return
         }
         guard !runs.isPaused else {
             output.text("the run is paused at global step \(runs.current.globalStep) (\(progress)): 'continue' resumes it, 'stop' ends it")
             return
         }
-        waitingForRun.store(true, ordering: .releasing)
+        runs.waitingForRun.store(true, ordering: .releasing)
         runs.waitUntilSettled()
-        waitingForRun.store(false, ordering: .releasing)
+        runs.waitingForRun.store(false, ordering: .releasing)
         if runs.isPaused {
             output.text("paused at global step \(runs.current.globalStep) (\(progress)): 'continue' resumes, 'step' takes one step, 'stop' ends the run")
         }
@@ -127,9 +119,9 @@ extension Session {
             return
         }
         runs.requestPause()
-        waitingForRun.store(true, ordering: .releasing)
+        runs.waitingForRun.store(true, ordering: .releasing)
         runs.waitUntilSettled()
-        waitingForRun.store(false, ordering: .releasing)
+        runs.waitingForRun.store(false, ordering: .releasing)
         if runs.isPaused {
             output.text("paused at global step \(runs.current.globalStep) (\(progress)): 'continue' resumes, 'step' takes one step, 'stop' ends the run")
         }
@@ -137,28 +129,28 @@ extension Session {
 
     func stopRun() {
         guard runs.isActive else {
-            if pendingSteps > 0 {
-                output.text("stopped: the interrupted run's remaining \(pendingSteps) steps are dropped")
-                pendingSteps = 0
+            if runs.pendingSteps > 0 {
+                output.text("stopped: the interrupted run's remaining \(runs.pendingSteps) steps are dropped")
+                runs.pendingSteps = 0
             } else {
                 output.text("nothing is running")
             }
             return
         }
-        ending = .stop
-        defer { ending = nil }
-        cancellation.request()
+        runs.ending = .stop
+        defer { runs.ending = nil }
+        runs.cancellation.request()
         runs.resume()
         runs.waitUntilFinished()
     }
 
     /// The run's status line when it was ended from the prompt, or nil to report it as usual.
     func endingText(ran: Int, remaining: Int, globalStep: Int) -> String? {
-        switch ending {
+        switch runs.ending {
         case nil:
             return nil
         case .stop:
-            pendingSteps = 0
+            runs.pendingSteps = 0
             return "stopped at global step \(globalStep) after \(ran) step\(ran == 1 ? "" : "s") of the run; the remaining \(remaining) are dropped"
         case let .makeRoom(command):
             return "the paused run ended at global step \(globalStep) so that '\(command)' can change the program; 'continue' runs its remaining \(remaining) steps"
@@ -168,7 +160,7 @@ extension Session {
     /// Tells the dashboard the program's levels and paths.
     func publishProgram() {
         guard let monitor else { return }
-        let paths = bindings.problemOrder.flatMap { engine?.graph.paths[$0] ?? [] }
-        monitor.publish(.program(levels: bindings.problemOrder, paths: paths))
+        let paths = program.bindings.problemOrder.flatMap { program.engine?.graph.paths[$0] ?? [] }
+        monitor.publish(.program(levels: program.bindings.problemOrder, paths: paths))
     }
 }

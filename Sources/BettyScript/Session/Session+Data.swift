@@ -6,7 +6,7 @@ extension Session {
     static let dataSources = ["digits", "mnist5k", "logistic", "sinusoid", "npy", "csv", "idx"]
 
     func defineData(_ name: Name, _ source: Name, _ arguments: [Expr], _ options: [Option]) throws(ScriptError) {
-        try claim(name, as: .data)
+        try program.claim(name, as: .data)
         var reader = try OptionReader(options, context: "data source \(source.text)")
         func paths(_ count: ClosedRange<Int>) throws(ScriptError) -> [String] {
             var result: [String] = []
@@ -99,8 +99,8 @@ extension Session {
                 return try Dataset(x: try! dataset.x.reshaped(to: [n, -1]), y: dataset.y)
             }
         }
-        notes += store(dataset, as: name.text, shots: shots)
-        output.text((notes + ["\(name.text): \(describe(dataset, named: name.text))"]).joined(separator: "\n"))
+        notes += program.store(dataset, as: name.text, shots: shots)
+        output.text((notes + ["\(name.text): \(program.describe(dataset, named: name.text))"]).joined(separator: "\n"))
     }
 
     /// What `header=auto` decided about a CSV file's first row, and why.
@@ -111,7 +111,7 @@ extension Session {
     }
 
     func split(_ source: Name, _ parts: [(Name, Expr)], _ options: [Option]) throws(ScriptError) {
-        let dataset = try self.dataset(source)
+        let dataset = try program.dataset(source)
         var reader = try OptionReader(options, context: "split")
         let perClass = try reader.bool("per_class", default: false)
         let splitSeed = try seedOption(&reader)
@@ -119,7 +119,7 @@ extension Session {
         var seen: Set<String> = []
         var amounts: [Float] = []
         for (part, amount) in parts {
-            try claim(part, as: .data)
+            try program.claim(part, as: .data)
             guard seen.insert(part.text).inserted else { throw ScriptError("'\(part.text)' appears twice", at: part.location) }
             guard let x = ExpressionCompiler.constantNumber(amount), x > 0 else {
                 throw ScriptError("a part's size must be a positive number (a count, or a fraction below 1)", at: amount.location)
@@ -159,14 +159,14 @@ extension Session {
         }
         var lines: [String] = []
         for ((part, _), piece) in zip(parts, pieces) {
-            lines += store(piece, as: part.text, shots: bindings.taskShots[source.text])
-            lines.append("\(part.text): \(describe(piece, named: part.text))")
+            lines += program.store(piece, as: part.text, shots: program.bindings.taskShots[source.text])
+            lines.append("\(part.text): \(program.describe(piece, named: part.text))")
         }
         output.text(lines.joined(separator: "\n"))
     }
 
     func transform(_ kind: Name, _ name: Name, _ options: [Option]) throws(ScriptError) {
-        let dataset = try self.dataset(name)
+        let dataset = try program.dataset(name)
         var reader = try OptionReader(options, context: kind.text)
         let span = kind.location.through(options.last?.location ?? name.location)
         // What the transform allocates beside the data set: new labels (noise), a subset of the
@@ -214,82 +214,15 @@ extension Session {
         } catch {
             throw ScriptError("\(error)", at: name.location)
         }
-        let warnings = store(result, as: name.text, shots: bindings.taskShots[name.text])
-        output.text((warnings + ["\(name.text): \(describe(result, named: name.text))"]).joined(separator: "\n"))
+        let warnings = program.store(result, as: name.text, shots: program.bindings.taskShots[name.text])
+        output.text((warnings + ["\(name.text): \(program.describe(result, named: name.text))"]).joined(separator: "\n"))
     }
 
     // MARK: - Helpers
 
-    func dataset(_ name: Name) throws(ScriptError) -> Dataset {
-        guard let slot = bindings.datasets[name.text] else {
-            throw ScriptError("unknown data set '\(name.text)'\(didYouMean(name.text, in: bindings.datasetOrder))", at: name.location)
-        }
-        return slot.value
-    }
-
-    /// `shots` marks a set of few-shot tasks (and how many of each task's points are support).
-    /// Returns a warning for each problem still drawing from the data `name` named before.
-    func store(_ dataset: Dataset, as name: String, shots: Int? = nil) -> [String] {
-        let warnings = bindings.datasets[name].map { old in stillDrawing(from: name, old: old.value) } ?? []
-        bindings.taskShots[name] = shots
-        // Problems defined from now on draw from a fresh stream; those already defined keep theirs.
-        bindings.episodes[name] = nil
-        if let slot = bindings.datasets[name] {
-            slot.value = dataset
-        } else {
-            bindings.datasets[name] = Slot(dataset)
-            bindings.datasetOrder.append(name)
-        }
-        return warnings
-    }
-
-    /// A problem's loaders keep the data they were made with, as a PyTorch DataLoader keeps its
-    /// dataset when the variable that named it is rebound: the warning says so, and how to move on.
-    private func stillDrawing(from name: String, old: Dataset) -> [String] {
-        let holders = bindings.problemOrder.filter { problem in
-            bindings.refs[problem]?.problem != nil && (specs[problem]?.data.contains { $0.set.text == name } ?? false)
-        }
-        guard !holders.isEmpty else { return [] }
-        let who = holders.count == 1 ? "problem \(holders[0]) still draws" : "problems \(holders.joined(separator: ", ")) still draw"
-        let size = bindings.taskShots[name] != nil ? "\(old.count) tasks" : "\(old.count) samples"
-        return ["warning: \(who) its batches from the old '\(name)' (\(size)), as a PyTorch DataLoader keeps the dataset it was made with; define \(holders.count == 1 ? "it" : "them") again or 'reset' to use the new data"]
-    }
-
-    func describe(_ dataset: Dataset, named name: String) -> String {
-        if let shots = bindings.taskShots[name], dataset.x.rank >= 2 {
-            return "\(dataset.count) tasks of \(shots) support + \(dataset.x.shape[1] - shots) query points, x \(dataset.x.shape), y \(dataset.y.shape)"
-        }
-        var text = "\(dataset.count) samples, x \(dataset.x.shape), y \(dataset.y.shape)"
-        if let labels = try? dataset.labels(), dataset.y.rank == 1, labels.count <= 100_000 {
-            var counts: [Int: Int] = [:]
-            for l in labels { counts[l, default: 0] += 1 }
-            if counts.count <= 20 {
-                text += ", \(counts.count) classes (\(counts.values.min() ?? 0)-\(counts.values.max() ?? 0) per class)"
-            }
-        }
-        return text
-    }
-
-    enum NameKind { case data, problem, value }
-
-    /// Checks that `name` may name a new `kind` of thing: not a reserved word and not already one
-    /// of the other kinds (redefining the same kind is allowed).
-    func claim(_ name: Name, as kind: NameKind) throws(ScriptError) {
-        let n = name.text
-        if Parser.commands.contains(n) || Functions.names.contains(n) || ["x", "y", "params", "validation", "pi"].contains(n) {
-            throw ScriptError("'\(n)' is a reserved word; choose another name", at: name.location)
-        }
-        let taken: String? = switch kind {
-        case .data: bindings.isProblem(n) ? "a problem" : bindings.values[n] != nil ? "a value" : nil
-        case .problem: bindings.datasets[n] != nil ? "a data set" : bindings.values[n] != nil ? "a value" : nil
-        case .value: bindings.isProblem(n) ? "a problem" : bindings.datasets[n] != nil ? "a data set" : nil
-        }
-        if let taken { throw ScriptError("'\(n)' already names \(taken)", at: name.location) }
-    }
-
     /// The `seed=` option of a data command, defaulting to the session's seed.
     func seedOption(_ reader: inout OptionReader) throws(ScriptError) -> UInt64 {
-        UInt64(try reader.integer("seed", default: Int(seed % (1 << 62)), minimum: 0))
+        UInt64(try reader.integer("seed", default: Int(program.seed % (1 << 62)), minimum: 0))
     }
 }
 
@@ -297,8 +230,8 @@ extension Session {
     /// The loader of one part (support or query) of the episodes over the task set `set`. Both parts
     /// of a task set share one stream, so a problem on `.support` and one on `.query` see the same task.
     func episodeLoader(_ set: Name, part: Name, options: [Option]) throws(ScriptError) -> DataLoader {
-        let dataset = try self.dataset(set)
-        guard let shots = bindings.taskShots[set.text] else {
+        let dataset = try program.dataset(set)
+        guard let shots = program.bindings.taskShots[set.text] else {
             throw ScriptError("'\(set.text)' is not a set of few-shot tasks; .\(part.text) applies to task data (data NAME = sinusoid ...)",
                               at: set.location.through(part.location))
         }
@@ -315,7 +248,7 @@ extension Session {
             throw ScriptError("a part of a task set serves one task per batch (batch=1); several tasks per meta step are not supported yet",
                               at: options.first { $0.key == "batch" }?.location ?? set.location)
         }
-        if let episodes = bindings.episodes[set.text] {
+        if let episodes = program.bindings.episodes[set.text] {
             guard episodes.shuffle == shuffle else {
                 throw ScriptError("both parts of '\(set.text)' share one task order, defined with shuffle=\(episodes.shuffle)",
                                   at: options.first { $0.key == "shuffle" }?.location ?? set.location)
@@ -327,11 +260,11 @@ extension Session {
                           at: set.location.through(part.location))
         let episodes: Episodes
         do {
-            episodes = try Episodes(tasks: dataset, shots: shots, shuffle: shuffle, seed: seed ^ stableHash(set.text))
+            episodes = try Episodes(tasks: dataset, shots: shots, shuffle: shuffle, seed: program.seed ^ stableHash(set.text))
         } catch {
             throw ScriptError("\(error)", at: set.location)
         }
-        bindings.episodes[set.text] = episodes
+        program.bindings.episodes[set.text] = episodes
         return episodes.loader(for: which)
     }
 }

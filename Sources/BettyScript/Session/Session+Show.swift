@@ -10,9 +10,9 @@ extension Session {
             output.text([showData(), showProblems(), showGraph(), showMetrics(), showMemory()].filter { !$0.isEmpty }.joined(separator: "\n"))
             return
         }
-        if bindings.refs[first.text]?.problem != nil {
+        if program.bindings.refs[first.text]?.problem != nil {
             guard words.count == 1 else { throw ScriptError("show NAME takes no more words", at: words[1].location) }
-            output.text(showProblem(try problem(first)))
+            output.text(showProblem(try program.problem(first)))
             return
         }
         switch first.text {
@@ -22,50 +22,50 @@ extension Session {
         case "memory": output.text(showMemory())
         case "metrics": output.text(showMetrics())
         case "values":
-            output.text(bindings.values.keys.sorted().map { "\($0) = \(bindings.values[$0]!.value.summary)" }.joined(separator: "\n"))
+            output.text(program.bindings.values.keys.sorted().map { "\($0) = \(program.bindings.values[$0]!.value.summary)" }.joined(separator: "\n"))
         case "engine":
-            let c = engineConfig
-            output.text("engine: global step \(engine?.globalStep ?? 0), train_iters \(c.trainIterations), valid_step \(c.validStep), roll_back \(c.rollBack), log_every \(logEvery == 0 ? "auto" : "\(logEvery)")"
+            let c = program.engineConfig
+            output.text("engine: global step \(program.engine?.globalStep ?? 0), train_iters \(c.trainIterations), valid_step \(c.validStep), roll_back \(c.rollBack), log_every \(program.logEvery == 0 ? "auto" : "\(program.logEvery)")"
                         + (c.earlyStopping.map { ", early_stopping \($0.metric) \($0.mode.rawValue) tolerance \($0.tolerance)" } ?? "")
                         + (MemoryBudget.limit.map { ", memory_limit \(ByteCount.format($0))" } ?? ""))
         case "config":
             guard words.count == 2 else { throw ScriptError("show config NAME", at: first.location) }
-            output.text(showConfig(try problem(words[1])))
+            output.text(showConfig(try program.problem(words[1])))
         default:
-            let known = Self.showTopics + bindings.problemOrder
+            let known = Self.showTopics + program.bindings.problemOrder
             throw ScriptError("cannot show '\(first.text)'\(didYouMean(first.text, in: known)); one of \(known.joined(separator: ", "))", at: first.location)
         }
     }
 
     private func showData() -> String {
-        bindings.datasetOrder.map { "data \($0): \(describe(bindings.datasets[$0]!.value, named: $0))" }.joined(separator: "\n")
+        program.bindings.datasetOrder.map { "data \($0): \(program.describe(program.bindings.datasets[$0]!.value, named: $0))" }.joined(separator: "\n")
     }
 
     private func showProblems() -> String {
-        bindings.problemOrder.compactMap { name -> String? in
-            guard let p = bindings.refs[name]?.problem else { return nil }
-            var line = "problem \(name): \(summary(of: p)), local step \(p.localStep)"
+        program.bindings.problemOrder.compactMap { name -> String? in
+            guard let p = program.bindings.refs[name]?.problem else { return nil }
+            var line = "problem \(name): \(program.summary(of: p)), local step \(p.localStep)"
             if let loss = p.lastLoss { line += ", loss \(formatNumber(loss))" }
             if let norm = p.lastHypergradientNorm { line += ", hypergradient norm \(formatNumber(norm))" }
-            if pendingChecks[name] != nil { line += " (loss not checked yet)" }
+            if program.pendingChecks[name] != nil { line += " (loss not checked yet)" }
             return line
         }.joined(separator: "\n")
     }
 
     private func showGraph() -> String {
-        guard let engine else { return "graph: no problems" }
-        var lines = ["graph: \(connections.isEmpty ? "no connections" : connections.map { "\($0.upper) -> \($0.lower)" }.joined(separator: ", "))"]
-        lines.append(describe(engine.graph))
+        guard let engine = program.engine else { return "graph: no problems" }
+        var lines = ["graph: \(program.connections.isEmpty ? "no connections" : program.connections.map { "\($0.upper) -> \($0.lower)" }.joined(separator: ", "))"]
+        lines.append(program.describe(engine.graph))
         return lines.joined(separator: "\n")
     }
 
     private func showMetrics() -> String {
         var lines: [String] = []
-        for p in bindings.problems where !p.lastMetrics.isEmpty {
+        for p in program.bindings.problems where !p.lastMetrics.isEmpty {
             lines.append("\(p.name): " + listing(p.lastMetrics))
         }
-        if !bindings.lastValidation.isEmpty {
-            lines.append("validation: " + listing(bindings.lastValidation))
+        if !program.bindings.lastValidation.isEmpty {
+            lines.append("validation: " + listing(program.bindings.lastValidation))
         }
         return lines.joined(separator: "\n")
     }
@@ -81,7 +81,7 @@ extension Session {
     }
 
     private func showProblem(_ p: Problem) -> String {
-        var lines = ["problem \(p.name): \(summary(of: p)), local step \(p.localStep)"]
+        var lines = ["problem \(p.name): \(program.summary(of: p)), local step \(p.localStep)"]
         if let loss = p.lastLoss { lines.append("  last loss \(formatNumber(loss))") }
         for (name, parameter) in p.module.namedParameters {
             let v = parameter.value.scalars
@@ -207,15 +207,15 @@ extension Session {
         } else if before.hasSuffix("type=") {
             candidates = ProblemConfig.Method.allCases.map(\.rawValue)
         } else if before.hasPrefix("config") {
-            candidates = ProblemBuilder.configKeys.map { $0 + "=" } + bindings.problemOrder
+            candidates = ProblemBuilder.configKeys.map { $0 + "=" } + program.bindings.problemOrder
         } else if before.hasPrefix("help") {
             candidates = Array(Self.helpTopics.keys) + ["functions"]
         } else if before.hasPrefix("show") {
-            candidates = Self.showTopics + bindings.problemOrder
+            candidates = Self.showTopics + program.bindings.problemOrder
         } else {
-            candidates = bindings.allNames
-                + bindings.datasetOrder.flatMap { ["\($0).x", "\($0).y"] } + bindings.problemOrder.map { "\($0).params" }
-                + bindings.lastValidation.keys.map { "validation.\($0)" } + (isContinuing ? ["x", "y", "params"] : [])
+            candidates = program.bindings.allNames
+                + program.bindings.datasetOrder.flatMap { ["\($0).x", "\($0).y"] } + program.bindings.problemOrder.map { "\($0).params" }
+                + program.bindings.lastValidation.keys.map { "validation.\($0)" } + (isContinuing ? ["x", "y", "params"] : [])
         }
         return Array(Set(candidates.filter { $0.hasPrefix(word) })).sorted()
     }

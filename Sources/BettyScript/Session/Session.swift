@@ -4,36 +4,16 @@ import BettyNN
 import BettyTensor
 import Synchronization
 
-/// A BettyScript session: feed it lines (typed or replayed); it keeps the data, problems, their
-/// connections and the engine, and reports through a `SessionOutput`. An error in a line is
-/// reported and leaves the state as it was before that line.
+/// A BettyScript session, the interpreter: feed it lines (typed or replayed); it parses them, builds
+/// the `Program` they describe (the data, problems, their connections and the engine), runs it
+/// through the `RunController`, and reports through a `SessionOutput`. An error in a line is reported
+/// and leaves the state as it was before that line.
 public final class Session: @unchecked Sendable {
     public let output: any SessionOutput
-    let bindings = Bindings()
-    var seed: UInt64 = 0
-    var specs: [String: ProblemSpec] = [:]
-    /// The other problems each problem's expressions call or read (checked against the connections).
-    var problemReads: [String: [Name]] = [:]
-    /// Connections as `upper -> lower` pairs, in the order made.
-    var connections: [(upper: String, lower: String)] = []
-    var engine: Engine?
-    var engineConfig = EngineConfig()
-    /// Print a progress line every this many local steps (0: about ten per `run`).
-    var logEvery = 0
-    /// `engine csv="file"`: every event is also written there.
-    var csvLogger: CSVLogger?
-    var runLogEvery = 1
-    var validationMetrics: [(name: String, compiled: Compiled)] = []
-    /// Steps still to run after an interrupted `run` (`continue` runs them).
-    var pendingSteps = 0
-    /// Problems whose loss has not been checked on a batch yet, because it names problems that were
-    /// not defined: the names it waits for and the check to run once they are.
-    var pendingChecks: [String: (waitsFor: [Name], check: () throws(ScriptError) -> Void)] = [:]
-
-    /// Ctrl-C: set from the signal handler, seen by the running engine (every engine the session
-    /// builds shares it) and by the session between steps.
-    let cancellation = CancellationRequest()
-    /// Runs the engine, here or in the background, and lets the prompt take turns with it.
+    /// What the statements build; changed only under the run controller's gate.
+    let program = Program()
+    /// Runs the engine, here or in the background, and lets the prompt take turns with it; keeps the
+    /// run's state (Ctrl-C, the steps an interrupted run left).
     let runs = RunController()
     /// Set by the interactive REPL: `run` and `continue` give the prompt back at once while the engine
     /// steps on a background thread. Replays, `--headless` and `--json` leave it off: `run` waits.
@@ -52,11 +32,6 @@ public final class Session: @unchecked Sendable {
     /// Opens the dashboard and returns when the user leaves it (the REPL's, over curses); nil where
     /// there is no terminal for one.
     public var openDashboard: (() -> Void)?
-    /// True while the prompt waits for a background run (`wait`, `pause`): Ctrl-C then pauses the engine.
-    let waitingForRun = Atomic<Bool>(false)
-    /// Set while `stop` or a command that needs the program ends a background run, so the run's last
-    /// line says so instead of offering 'continue'.
-    var ending: RunEnding?
     /// Recent lines by "file:line", so an error found at a block's `end` can show the line it is about.
     private(set) var recentLines: [String: String] = [:]
     private var block: (spec: ProblemSpec, lines: [String])?
@@ -70,7 +45,7 @@ public final class Session: @unchecked Sendable {
     }
 
     /// The defined problems, in definition order.
-    public var problemNames: [String] { bindings.problemOrder }
+    public var problemNames: [String] { program.bindings.problemOrder }
 
     /// Whether the session is inside a `problem ... end` block (the REPL shows a continuation prompt).
     public var isContinuing: Bool { block != nil }
@@ -90,10 +65,10 @@ public final class Session: @unchecked Sendable {
     /// command to stop: at the next step boundary, or part-way through a long step, which is then
     /// undone. Safe from a signal handler's thread (atomics only).
     public func interrupt() {
-        if waitingForRun.load(ordering: .acquiring), !runs.pauseIsRequested {
+        if runs.waitingForRun.load(ordering: .acquiring), !runs.pauseIsRequested {
             runs.requestPause()
         } else {
-            cancellation.request()
+            runs.cancellation.request()
         }
     }
 
@@ -105,14 +80,14 @@ public final class Session: @unchecked Sendable {
 
     /// Whether an interrupt is waiting for the running command to honour it. Safe from a signal
     /// handler's thread.
-    public var interruptPending: Bool { cancellation.isRequested }
+    public var interruptPending: Bool { runs.cancellation.isRequested }
 
     /// Runs one line. Returns the error, if any, after reporting it.
     @discardableResult
     public func execute(_ line: String, file: String = "<input>", line lineNumber: Int = 1) -> ScriptError? {
         // A Ctrl-C that no command honoured (it came while something quick ran) is spent: it must
         // neither cancel this statement nor count as the first of two (see betty-repl's escape hatch).
-        cancellation.clear()
+        runs.cancellation.clear()
         let endOfLine = SourceLocation(file: file, line: lineNumber, column: line.count + 1)
         if recentLines.count > 5000 { recentLines = [:] }
         recentLines["\(file):\(lineNumber)"] = line
@@ -209,12 +184,12 @@ public final class Session: @unchecked Sendable {
             guard let x = ExpressionCompiler.constantNumber(e), x >= 0, x == x.rounded(), x < 1e15 else {
                 throw ScriptError("seed must be a non-negative integer", at: e.location)
             }
-            seed = UInt64(x)
+            program.seed = UInt64(x)
         case let .data(name, source, arguments, options): try defineData(name, source, arguments, options)
         case let .split(source, parts, options): try split(source, parts, options)
         case let .transform(kind, dataset, options): try transform(kind, dataset, options)
         case let .problemStart(name):
-            try claim(name, as: .problem)
+            try program.claim(name, as: .problem)
             block = (ProblemSpec(name: name), ["problem \(name.text)"])
         case .problemLine:
             throw ScriptError("a problem line outside 'problem NAME ... end'", at: nil)
@@ -227,9 +202,9 @@ public final class Session: @unchecked Sendable {
         case let .validate(every, metrics): try defineValidation(every, metrics)
         case .validateNow: try validateNow()
         case let .letValue(name, e):
-            try claim(name, as: .value)
+            try program.claim(name, as: .value)
             let value = try evaluate(e)
-            if let slot = bindings.values[name.text] { slot.value = value } else { bindings.values[name.text] = Slot(value) }
+            if let slot = program.bindings.values[name.text] { slot.value = value } else { program.bindings.values[name.text] = Slot(value) }
             output.text("\(name.text) = \(value.summary)")
         case let .print(e): try printValue(e)
         case let .run(count, location): try runSteps(count, at: location)
@@ -250,22 +225,15 @@ public final class Session: @unchecked Sendable {
 
     // MARK: - Shared helpers
 
-    func consumeInterrupt() -> Bool { cancellation.clear() }
+    func consumeInterrupt() -> Bool { runs.cancellation.clear() }
 
     /// Evaluates a top-level expression without recording gradients.
     func evaluate(_ e: Expr) throws(ScriptError) -> Value {
-        var compiler = ExpressionCompiler(bindings: bindings)
+        var compiler = ExpressionCompiler(bindings: program.bindings)
         let compiled = try compiler.compile(e)
         if let undefined = compiler.undefinedReference { throw undefined }
         var env = Env.topLevel
         return try withoutGrad { () throws(ScriptError) in try compiled(&env) }
-    }
-
-    func problem(_ name: Name) throws(ScriptError) -> Problem {
-        guard let p = bindings.refs[name.text]?.problem else {
-            throw ScriptError("unknown problem '\(name.text)'\(didYouMean(name.text, in: bindings.problemOrder))", at: name.location)
-        }
-        return p
     }
 
     private func printValue(_ e: Expr) throws(ScriptError) {
