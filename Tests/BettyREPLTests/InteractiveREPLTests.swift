@@ -94,7 +94,7 @@ struct InteractiveREPLTests {
     }
 
     /// Ctrl-C during a long `run` pauses it and keeps the session; `continue` resumes and can be paused again.
-    @Test func ctrlCPausesARunAndTheSessionGoesOn() throws {
+    @Test func aRunGoesToTheBackgroundAndCtrlCWhileWaitingPausesIt() throws {
         let home = try TemporaryDirectory()
         try withREPL(home: home, history: home.path + "/history") { repl in
             try repl.expect("betty> ")
@@ -103,31 +103,32 @@ struct InteractiveREPLTests {
                          ("optimizer sgd lr=0.1", "  ...> "), ("data all batch=100", "  ...> "),
                          ("loss bce_logits(x @ params, y)", "  ...> "), ("end", "betty> ")]
             try repl.converse(setup)
-            // A progress line every 200 steps shows the run is under way before Ctrl-C is pressed; ten million
-            // steps would take hours.
+            // A progress line every 200 steps shows the run is under way; ten million steps would take hours.
             try repl.enter("engine log_every=200")
             try repl.expect("betty> ")
             try repl.enter("run 10000000")
+            try repl.expect("running 10000000 steps in the background from global step 0")
+            // The prompt comes back at once and shows the run's progress.
+            try repl.expect("betty[running ")
+            try repl.enter("wait")
             try repl.expect("[Global Step")
             try repl.send("\u{03}")
-            try repl.expect("interrupted: ran ")
-            let summary = try repl.expect("betty> ")
-            let globalStep = try #require(Self.number(after: "(global step ", in: summary), "\(summary.debugDescription)")
+            let paused = try repl.expect("betty[paused ")
+            let globalStep = try #require(Self.number(after: "paused at global step ", in: paused), "\(paused.debugDescription)")
             #expect(globalStep > 0 && globalStep < 10_000_000)
-            #expect(summary.contains("'continue' runs the remaining \(10_000_000 - globalStep)"), "\(summary.debugDescription)")
 
-            // The session answers, and the engine stands where the run stopped.
+            // The session answers, and the engine stands where it paused.
             try repl.enter("show engine")
             try repl.expect("engine: global step \(globalStep),")
-            try repl.expect("betty> ")
+            try repl.expect("betty[paused ")
 
             try repl.enter("continue")
-            try repl.expect("[Global Step")
-            try repl.send("\u{03}")
-            try repl.expect("interrupted: ran ")
-            let second = try repl.expect("betty> ")
-            let resumedStep = try #require(Self.number(after: "(global step ", in: second), "\(second.debugDescription)")
-            #expect(resumedStep > globalStep)
+            try repl.expect("resumed at global step \(globalStep)")
+            try repl.expect("betty[running ")
+            try repl.enter("stop")
+            let stopped = try repl.expect("betty> ")
+            let stoppedAt = try #require(Self.number(after: "stopped at global step ", in: stopped), "\(stopped.debugDescription)")
+            #expect(stoppedAt > globalStep)
 
             try repl.enter("print 6 * 7")
             try repl.expect("42")
