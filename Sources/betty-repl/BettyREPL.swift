@@ -69,7 +69,7 @@ struct BettyREPL: ParsableCommand {
             }
             let lines = Session.lines(of: text)
             if dashboard, let screen, let terminal = screen.openTerminal() {
-                fileFailed = replayWithDashboard(session, lines, file: file, screen: screen, terminal: terminal)
+                fileFailed = replayWithDashboard(session, lines, file: file, screen: screen, terminal: terminal, console: console)
             } else {
                 fileFailed = replay(session, lines, file: file)
             }
@@ -102,8 +102,8 @@ struct BettyREPL: ParsableCommand {
 
     /// Replays `lines` on a thread of their own while the dashboard has this one (curses wants one
     /// thread); `q` closes the dashboard and the replay goes on with plain output. True when a line failed.
-    private func replayWithDashboard(_ session: Session, _ lines: [String], file: String,
-                                     screen: DashboardScreen, terminal: CursesTerminal) -> Bool {
+    private func replayWithDashboard(_ session: Session, _ lines: [String], file: String, screen: DashboardScreen,
+                                     terminal: CursesTerminal, console: Console) -> Bool {
         let result = Mutex<Bool?>(nil)
         let keepGoing = self.keepGoing
         let replaying = Thread {
@@ -113,7 +113,11 @@ struct BettyREPL: ParsableCommand {
         // The engine runs on this thread: the same stack as the main thread's.
         replaying.stackSize = 16 << 20
         replaying.start()
-        screen.show(on: terminal) { result.withLock { $0 } != nil }
+        if screen.show(on: terminal, until: { result.withLock { $0 } != nil }) == .quit, session.runStatus.state == .paused {
+            // Nobody is left to press 'p' again: a replay goes on once its dashboard is closed.
+            console.write("the dashboard closed; the paused run goes on")
+            session.dashboardControls.togglePause()
+        }
         while true {
             if let failed = result.withLock({ $0 }) { return failed }
             Thread.sleep(forTimeInterval: 0.02)

@@ -54,7 +54,11 @@ final class RunController: @unchecked Sendable {
     var ending: RunEnding?
 
     /// The current state; safe from any thread.
-    var current: RunStatus { status.withLock { $0 } }
+    var current: RunStatus {
+        var now = status.withLock { $0 }
+        now.elapsed = elapsed
+        return now
+    }
 
     /// A run is on the background thread, running or paused.
     var isActive: Bool { backgroundActive.load(ordering: .acquiring) }
