@@ -47,7 +47,7 @@ let package = Package(
         ]),
         .target(name: "_TestSupport", dependencies: ["BettyTensor"]),
         // Depends on CBLAS directly only to time the raw OpenBLAS call our matmul is measured against.
-        .executableTarget(name: "BettyBench", dependencies: ["Betty", "BettyScript", "BettyTensor", "BettyNN", "CBLAS"]),
+        .executableTarget(name: "BettyBench", dependencies: ["Betty", "BettyScript", "BettyTensor", "BettyNN", "BettyDashboard", "BettyTerminal", "CBLAS"]),
         .testTarget(name: "BettyTensorTests", dependencies: ["BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyNNTests", dependencies: ["BettyNN", "BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyTests", dependencies: ["Betty", "BettyNN", "BettyTensor", "_TestSupport"]),

@@ -9,9 +9,11 @@ import Glibc
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.contains("--help") {
     print("""
-        usage: BettyBench [--quick] [--script] [--loop NAME [--once]]
+        usage: BettyBench [--quick] [--script] [--dashboard] [--loop NAME [--once]]
           Times the tensor core against raw OpenBLAS and PyTorch reference figures.
           --script     only the REPL-overhead rows: programs defined in BettyScript against the same in Swift
+          --dashboard  only the live monitor's rows: reweight_mnist with the dashboard drawing into a pty
+                       against headless, and the dashboard's memory after a million steps
           --loop NAME  repeats one benchmark for a few seconds, for profilers (parts: the
                        logistic inner step timed op by op; backward: a four-node backward pass;
                        hpo-cancellable: hpo with a cancellation request attached, as the REPL runs)
@@ -64,6 +66,13 @@ if let i = arguments.firstIndex(of: "--loop") {
     exit(0)
 }
 
+if arguments.contains("--dashboard") {
+    let rows = try DashboardBenchmarks.all(quick: quick)
+    print("")
+    printTable(rows)
+    exit(0)
+}
+
 if arguments.contains("--script") {
     let rows = try ScriptBenchmarks.all(quick: quick)
     print("")
@@ -88,6 +97,7 @@ rows += try MLOBenchmarks.logisticHPO(.reverse)
 rows += try MLOBenchmarks.metaWeightNet(threads: 1, iterations: quick ? 50 : 200)
 rows += try MLOBenchmarks.metaWeightNet(threads: 2, iterations: quick ? 50 : 200)
 rows += try ScriptBenchmarks.all(quick: quick)
+rows += try DashboardBenchmarks.all(quick: quick)
 print("")
 printTable(rows)
 print("")
