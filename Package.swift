@@ -53,8 +53,8 @@ let package = Package(
         .testTarget(name: "BettyTests", dependencies: ["Betty", "BettyNN", "BettyTensor", "_TestSupport"]),
         .testTarget(name: "BettyDashboardTests", dependencies: ["BettyDashboard", "Betty"],
                     exclude: ["Golden"]),
-        // The loop against a fake terminal, and the demo driven in tmux; the dependency builds the demo first.
-        .testTarget(name: "BettyTerminalTests", dependencies: ["BettyTerminal", "BettyDashboard", "betty-dashboard-demo"]),
+        // The loop against a fake terminal, and the demo and betty-repl driven in tmux; the dependencies build both first.
+        .testTarget(name: "BettyTerminalTests", dependencies: ["BettyTerminal", "BettyDashboard", "betty-dashboard-demo", "betty-repl"]),
         .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor"],
                     exclude: ["Golden"]),
         // Drives the built betty-repl in a pseudo-terminal; the dependency makes SwiftPM build it first.

@@ -12,7 +12,7 @@ struct CursesTerminalTests {
     }
 
     @Test func drawsFollowsAResizeAndQRestoresTheTerminal() throws {
-        let pane = try DemoInPane("pattern")
+        let pane = try ProgramInPane(demo: "pattern")
         try pane.waitForDashboard(showing: "pattern 80x24")
         let screen = try pane.tmux.capture()
         #expect(screen.contains("unicode yes"))
@@ -27,22 +27,22 @@ struct CursesTerminalTests {
 
         try pane.tmux.sendKeys("q")
         #expect(try pane.waitForExit() == 0)
-        try expectRestored(pane)
+        try pane.expectTerminalRestored()
         #expect(try pane.tmux.capture().contains("demo closed: quit"))
     }
 
     @Test func resizesArriveWhenTheProgramHasItsOwnSIGWINCHHandler() throws {
-        let pane = try DemoInPane("pattern --sigwinch-handler")
+        let pane = try ProgramInPane(demo: "pattern --sigwinch-handler")
         try pane.waitForDashboard(showing: "pattern 80x24")
         try pane.tmux.resize(columns: 90, rows: 20)
         try pane.waitForDashboard(showing: "pattern 90x20")
         try pane.tmux.sendKeys("q")
         #expect(try pane.waitForExit() == 0)
-        try expectRestored(pane)
+        try pane.expectTerminalRestored()
     }
 
     @Test func runKeysReachTheHostAndCtrlCOnlyPauses() throws {
-        let pane = try DemoInPane("loop")
+        let pane = try ProgramInPane(demo: "loop")
         try pane.waitForDashboard(showing: "q prompt")
         try pane.tmux.sendKeys("p")
         try pane.tmux.sendKeys("s")
@@ -54,22 +54,22 @@ struct CursesTerminalTests {
 
         try pane.tmux.sendKeys("q")
         #expect(try pane.waitForExit() == 0)
-        try expectRestored(pane)
+        try pane.expectTerminalRestored()
         #expect(try pane.tmux.capture().contains("demo closed: quit; pause 1 step 1 interrupt 1"))
     }
 
     @Test(arguments: [SIGTERM, SIGHUP])
     func aSignalRestoresTheTerminalAndStillKills(_ signalNumber: Int32) throws {
-        let pane = try DemoInPane("loop")
+        let pane = try ProgramInPane(demo: "loop")
         try pane.waitForDashboard(showing: "q prompt")
         kill(try #require(pane.pid), signalNumber)
         #expect(try pane.waitForExit() == 128 + signalNumber)
-        try expectRestored(pane)
+        try pane.expectTerminalRestored()
     }
 
     @Test func afterClosingSIGTERMKillsAsBefore() throws {
         // ncurses installs its own SIGTERM handler (exit status 1); closing must put the default back.
-        let pane = try DemoInPane("loop --linger 30")
+        let pane = try ProgramInPane(demo: "loop --linger 30")
         try pane.waitForDashboard(showing: "q prompt")
         try pane.tmux.sendKeys("q")
         try pane.tmux.wait(for: "the demo to close") { try pane.tmux.capture().contains("demo closed: quit") }
@@ -78,19 +78,12 @@ struct CursesTerminalTests {
     }
 
     @Test func aNonUTF8LocaleFallsBackToASCII() throws {
-        let pane = try DemoInPane("pattern", environment: "LANG=C LC_ALL=C")
+        let pane = try ProgramInPane(demo: "pattern", environment: "LANG=C LC_ALL=C")
         try pane.waitForDashboard(showing: "unicode no")
         #expect(try pane.tmux.capture().contains("box +-+ braille ##"))
         try pane.tmux.sendKeys("q")
         #expect(try pane.waitForExit() == 0)
-        try expectRestored(pane)
-    }
-
-    private func expectRestored(_ pane: DemoInPane) throws {
-        let before = try #require(pane.file("before"))
-        #expect(pane.file("after") == before, "stty settings after the dashboard equal those before it")
-        #expect(try pane.tmux.display("#{alternate_on}") == "0", "the alternate screen is left")
-        #expect(try pane.tmux.display("#{cursor_flag}") == "1", "the cursor is visible again")
+        try pane.expectTerminalRestored()
     }
 }
 #endif

@@ -26,7 +26,10 @@ final class TmuxSession {
         unlink(socket)
     }
 
-    func capture() throws -> String { try run(["capture-pane", "-p"]) }
+    /// The visible screen; with `history`, the lines scrolled off above it too.
+    func capture(history: Bool = false) throws -> String {
+        try run(["capture-pane", "-p"] + (history ? ["-S", "-"] : []))
+    }
 
     /// A tmux format about the pane, e.g. `#{alternate_on}` (1 while a program holds the alternate screen).
     func display(_ format: String) throws -> String {

@@ -1,8 +1,8 @@
 import Foundation
 
-/// The betty-dashboard-demo SwiftPM built with these tests: the test target depends on it, so it sits in
-/// the products directory next to the test runner.
-func demoExecutable() throws -> String {
+/// An executable SwiftPM built with these tests (the test target depends on it, so it sits in the products
+/// directory next to the test runner): `betty-dashboard-demo` or `betty-repl`.
+func builtExecutable(_ name: String) throws -> String {
     var starts: [URL] = []
     if let runner = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
         starts.append(URL(fileURLWithPath: runner).deletingLastPathComponent())
@@ -12,10 +12,12 @@ func demoExecutable() throws -> String {
     for start in starts {
         var directory = start
         for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("betty-dashboard-demo").path
+            let candidate = directory.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             directory.deleteLastPathComponent()
         }
     }
-    throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "betty-dashboard-demo"])
+    throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: name])
 }
+
+func demoExecutable() throws -> String { try builtExecutable("betty-dashboard-demo") }
