@@ -55,6 +55,11 @@ public struct MonitorModel: Sendable {
             peak.append(x: m.globalStep, y: Float(m.peakBytes))
             time = max(time, m.time)
         case .run(let s):
+            // A rate measured across a pause would count the pause as slowness: start afresh.
+            if s.state == .running, let previous = status, previous.state != .running {
+                globalRate.restart()
+                for i in levels.indices { levels[i].rate.restart() }
+            }
             status = s
             globalStep = max(globalStep, s.globalStep)
         case .program(let names, let newPaths):

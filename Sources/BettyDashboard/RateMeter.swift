@@ -18,6 +18,12 @@ public struct RateMeter: Sendable, Equatable {
         }
     }
 
+    /// Forgets every sample (a run resumed after a pause).
+    public mutating func restart() {
+        samples = []
+        next = 0
+    }
+
     /// nil until two samples at different times exist.
     public var perSecond: Double? {
         guard samples.count >= 2 else { return nil }

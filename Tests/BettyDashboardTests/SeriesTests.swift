@@ -100,3 +100,29 @@ import Testing
         #expect(Format.duration(.nan) == "-")
     }
 }
+
+@Suite struct RateAfterPauseTests {
+    static func step(_ n: Int, at time: Double) -> MonitorEvent {
+        .step(StepEvent(globalStep: n, problem: "inner", localStep: n, loss: 1, hypergradientNorm: nil,
+                        liveBytes: 0, peakBytes: 0, optimizerStepped: true, time: time))
+    }
+
+    static func status(_ state: RunStatus.State, _ n: Int) -> MonitorEvent {
+        .run(RunStatus(state: state, globalStep: n, completed: n, total: 1000, elapsed: 0))
+    }
+
+    /// Ten steps a second, a pause of 100 s, ten steps a second again: the rate after the pause is
+    /// ten, not the average over the pause.
+    @Test func aPauseDoesNotCountAsSlowness() throws {
+        var model = MonitorModel()
+        model.apply(Self.status(.running, 0))
+        for n in 1...20 { model.apply(Self.step(n, at: Double(n) / 10)) }
+        model.apply(Self.status(.paused, 20))
+        model.apply(Self.status(.running, 20))
+        for n in 21...30 { model.apply(Self.step(n, at: 100 + Double(n) / 10)) }
+        let rate = try #require(model.level(named: "inner")?.stepsPerSecond)
+        #expect(abs(rate - 10) < 1e-6, "\(rate)")
+        let overall = try #require(model.stepsPerSecond)
+        #expect(abs(overall - 10) < 1e-6, "\(overall)")
+    }
+}
