@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The bounded buffer between the engine's thread and the dashboard. `publish` takes a mutex for a
 /// few nanoseconds and never waits on drawing: when the reader falls behind by `capacity` events, the
@@ -8,7 +7,7 @@ public final class MonitorFeed: Sendable {
         var events: [MonitorEvent] = []
         var dropped = 0
     }
-    private let buffer = Mutex(Buffer())
+    private let buffer = Locked(Buffer())
     public let capacity: Int
 
     public init(capacity: Int = 1 << 16) {

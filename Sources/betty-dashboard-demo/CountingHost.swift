@@ -1,9 +1,8 @@
 import BettyDashboard
-import Synchronization
 
 /// A host that only counts what the dashboard asked, so the test can see each key arrived.
 final class CountingHost: DashboardHost {
-    private let counts = Mutex((pause: 0, step: 0, interrupt: 0))
+    private let counts = Locked((pause: 0, step: 0, interrupt: 0))
 
     func togglePause() { counts.withLock { $0.pause += 1 } }
     func stepOnce() { counts.withLock { $0.step += 1 } }

@@ -1,8 +1,8 @@
 import ArgumentParser
+import BettyDashboard
 import BettyScript
 import BettyTerminal
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -104,7 +104,7 @@ struct BettyREPL: ParsableCommand {
     /// thread); `q` closes the dashboard and the replay goes on with plain output. True when a line failed.
     private func replayWithDashboard(_ session: Session, _ lines: [String], file: String, screen: DashboardScreen,
                                      terminal: CursesTerminal, console: Console) -> Bool {
-        let result = Mutex<Bool?>(nil)
+        let result = Locked<Bool?>(nil)
         let keepGoing = self.keepGoing
         let replaying = Thread {
             let failed = session.replay(lines, file: file, keepGoing: keepGoing) != nil

