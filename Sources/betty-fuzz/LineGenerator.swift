@@ -122,7 +122,7 @@ struct LineGenerator {
         case 14: return "validate"
         case 15: return "\(rng.pick(["save", "load", "record"])) \(rng.pick(Self.paths))"
         case 16: return "help \(rng.pick(["", "data", "problem", "expressions", "functions", "config", "run", "inspect", "nosuch"]))"
-        case 17: return rng.pick(["reset", "continue", "pause", "end", "problem", "problem \(problem)", "seed \(number())"])
+        case 17: return rng.pick(["reset", "continue", "pause", "wait", "stop", "dashboard", "end", "problem", "problem \(problem)", "seed \(number())"])
         default:
             switch rng.below(12) {
             case 0: return "  module params \(number())"
