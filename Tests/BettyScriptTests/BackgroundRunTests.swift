@@ -135,7 +135,8 @@ import Testing
         #expect(session.runStatus.state == .paused)
         let paused = Self.state(session), step = Self.globalStep(session)
         #expect(paused == Self.foreground(steps: step))
-        session.execute("config inner lr=0.05", file: "t", line: 4)
+        session.execute("config inner unroll=5", file: "t", line: 4)
+        #expect(output.last == "note: the run is at global step \(step); this applies from global step \(step + 1)", "\(output.last)")
         #expect(session.hasActiveRun)
         session.execute("disconnect outer -> inner", file: "t", line: 5)
         #expect(!session.hasActiveRun)
@@ -162,6 +163,27 @@ import Testing
         let steps = Self.end(session)
         #expect(output.last.hasPrefix("stopped at global step \(steps)"), "\(output.last)")
         #expect(Self.state(session) == Self.foreground(steps: steps))
+    }
+
+    @Test func aRunThatFailsInTheBackgroundSaysWhyAndTheSessionGoesOn() {
+        let output = LockedOutput()
+        let session = Session(output: output)
+        session.runsInBackground = true
+        let program = ["seed 1", "data all = logistic samples=20 features=2", "problem p", "module params 2 init=ones",
+                       "optimizer sgd lr=1e30", "data all batch=20", "loss sum(params^2)", "end"]
+        for (i, line) in program.enumerated() { session.execute(line, file: "p", line: i + 1) }
+        #expect(output.errors.isEmpty, "\(output.errors)")
+        session.execute("run 1000", file: "t", line: 3)
+        session.execute("wait", file: "t", line: 4)
+        #expect(!session.hasActiveRun)
+        guard case let .failed(message) = session.runStatus.state else {
+            Issue.record("the run should have failed: \(session.runStatus)")
+            return
+        }
+        #expect(message.contains("loss is"), "\(message)")
+        #expect(output.errors.contains { $0.contains("so the run stopped") }, "\(output.errors)")
+        session.execute("print 6 * 7", file: "t", line: 5)
+        #expect(output.last == "42")
     }
 
     @Test func aReplayedRunWaits() {

@@ -74,6 +74,22 @@ extension Session {
         runs.waitUntilFinished()
     }
 
+    /// For a setting given while a background run is under way: from which step it applies. The
+    /// statement ran at a step boundary, so that is the next step, except for early stopping, which
+    /// a run reads when it starts.
+    func liveSettingNote(_ statement: Statement) -> String? {
+        let next = "note: the run is at global step \(runs.current.globalStep); this applies from global step \(runs.current.globalStep + 1)"
+        switch statement {
+        case .config, .validate:
+            return next
+        case let .engine(options):
+            guard options.contains(where: { $0.key.hasPrefix("early_stopping") }) else { return next }
+            return next + ", except early stopping, which applies from the next 'run'"
+        default:
+            return nil
+        }
+    }
+
     /// The statements that change what the engine runs (refused while it runs), with where to point.
     static func structuralCommand(_ statement: Statement) -> (String, SourceLocation?)? {
         switch statement {

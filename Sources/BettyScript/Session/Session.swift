@@ -153,7 +153,10 @@ public final class Session: @unchecked Sendable {
             return
         }
         if block == nil, runs.isActive { try admit(statement) }
-        try runs.withGate { () throws(ScriptError) in try run(statement, line: line) }
+        try runs.withGate { () throws(ScriptError) in
+            try run(statement, line: line)
+            if block == nil, runs.isActive, let note = liveSettingNote(statement) { output.text(note) }
+        }
     }
 
     private func run(_ statement: Statement, line: String) throws(ScriptError) {
