@@ -23,7 +23,8 @@ extension Session {
                 return true
             }
             runs.resume()
-            output.text("resumed at global step \(runs.current.globalStep) (\(progress))")
+            let s = runs.current
+            output.text("resumed at global step \(s.globalStep) (\(s.completed) of the run's \(s.total) steps done)")
             if !runsInBackground { waitForRun() }
         case let .run(_, location) where runs.isActive:
             throw ScriptError("a run is already under way (\(progress)): 'wait' for it, 'pause' it or 'stop' it", at: location)
