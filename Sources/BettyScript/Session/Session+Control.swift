@@ -118,12 +118,7 @@ extension Session {
             output.text("the run is paused at global step \(runs.current.globalStep) (\(progress)): 'continue' resumes it, 'stop' ends it")
             return
         }
-        runs.waitingForRun.store(true, ordering: .releasing)
-        runs.waitUntilSettled()
-        runs.waitingForRun.store(false, ordering: .releasing)
-        if runs.isPaused {
-            output.text("paused at global step \(runs.current.globalStep) (\(progress)): 'continue' resumes, 'step' takes one step, 'stop' ends the run")
-        }
+        waitUntilSettled()
     }
 
     func pauseRun() {
@@ -136,6 +131,11 @@ extension Session {
             return
         }
         runs.requestPause()
+        waitUntilSettled()
+    }
+
+    /// Waits (Ctrl-C pausing) until the run pauses or ends, and says so when it paused.
+    private func waitUntilSettled() {
         runs.waitingForRun.store(true, ordering: .releasing)
         runs.waitUntilSettled()
         runs.waitingForRun.store(false, ordering: .releasing)
