@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 import Testing
 
-/// A program started by a shell script in a tmux pane that records the terminal's settings (`stty -g`)
+/// A program started by a shell script in a tmux pane that records the terminal's settings (`stty -g`, `stty -a`)
 /// before and after it, and its exit status, into a temporary directory; the pane then idles so it can
 /// still be captured. The program writes its pid to the directory's `pid` file.
 final class ProgramInPane {
@@ -19,9 +19,11 @@ final class ProgramInPane {
         let program = try command(directory)
         let script = """
             stty -g > '\(directory)/before'
+            stty -a > '\(directory)/before-all'
             \(program)
             echo $? > '\(directory)/status'
             stty -g > '\(directory)/after'
+            stty -a > '\(directory)/after-all'
             touch '\(directory)/done'
             exec sleep 600
             """
@@ -69,6 +71,12 @@ final class ProgramInPane {
     func expectTerminalRestored(sourceLocation: SourceLocation = #_sourceLocation) throws {
         let before = try #require(file("before"), sourceLocation: sourceLocation)
         #expect(file("after") == before, "stty settings after the program equal those before it",
+                sourceLocation: sourceLocation)
+        // `stty -a` too, as a person would compare them; the window size is left out (a test may resize).
+        let readable = { (name: String) in
+            self.file(name)?.replacingOccurrences(of: #"rows \d+; columns \d+;"#, with: "", options: .regularExpression)
+        }
+        #expect(readable("after-all") == readable("before-all"), "stty -a after the program equals stty -a before it",
                 sourceLocation: sourceLocation)
         #expect(try tmux.display("#{alternate_on}") == "0", "the alternate screen is left", sourceLocation: sourceLocation)
         #expect(try tmux.display("#{cursor_flag}") == "1", "the cursor is visible again", sourceLocation: sourceLocation)
