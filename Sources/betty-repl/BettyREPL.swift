@@ -56,7 +56,10 @@ struct BettyREPL: ParsableCommand {
         // At a terminal prompt (or with --dashboard) the session feeds a dashboard.
         let interactiveTerminal = isatty(STDIN_FILENO) != 0 && !json && (file == nil || thenInteractive)
         let screen = (dashboard || (interactiveTerminal && !headless)) ? DashboardScreen(session: session, console: console) : nil
-        if let screen, interactiveTerminal { session.openDashboard = { screen.showAtPrompt() } }
+        if let screen, interactiveTerminal {
+            session.openDashboard = { screen.showAtPrompt() }
+            session.whileWaiting = { screen.absorb() }
+        }
 
         var fileFailed = false
         if let file {
@@ -113,10 +116,11 @@ struct BettyREPL: ParsableCommand {
         // The engine runs on this thread: the same stack as the main thread's.
         replaying.stackSize = 16 << 20
         replaying.start()
-        if screen.show(on: terminal, until: { result.withLock { $0 } != nil }) == .quit, session.runStatus.state == .paused {
-            // Nobody is left to press 'p' again: a replay goes on once its dashboard is closed.
-            console.write("the dashboard closed; the paused run goes on")
-            session.dashboardControls.togglePause()
+        if screen.show(on: terminal, until: { result.withLock { $0 } != nil }) == .quit {
+            // Nobody is left to press 'p' again: a replay goes on once its dashboard is closed, also
+            // when a pause was asked for and the engine has not reached its boundary yet.
+            if session.runStatus.state == .paused { console.write("the dashboard closed; the paused run goes on") }
+            session.dashboardControls.release()
         }
         while true {
             if let failed = result.withLock({ $0 }) { return failed }

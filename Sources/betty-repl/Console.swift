@@ -54,4 +54,14 @@ final class Console: Sendable {
     func divert(to sink: (@Sendable (String) -> Void)?) {
         state.withLock { $0.divert = sink }
     }
+
+    /// Back to the terminal, printing `earlier` first: under the lock, so a line written meanwhile by
+    /// the run's thread cannot come out ahead of them.
+    func endDivert(printingFirst earlier: () -> [String]) {
+        state.withLock { s in
+            s.divert = nil
+            let lines = earlier()
+            if !lines.isEmpty { FileHandle.standardOutput.write(Data(lines.map { $0 + "\n" }.joined().utf8)) }
+        }
+    }
 }

@@ -52,8 +52,7 @@ final class DashboardScreen {
         let exit = loop.run(until: shouldEnd)
         terminal.close()
         loop.terminal = ClosedTerminal()
-        console.divert(to: nil)
-        for line in held.withLock({ $0 }) { console.write(line) }
+        console.endDivert { held.withLock { $0 } }
         return exit
     }
 

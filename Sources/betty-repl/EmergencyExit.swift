@@ -10,12 +10,18 @@ enum EmergencyExit {
     static let patienceNanoseconds: Int64 = 2_000_000_000
     /// When the pending request was made (CLOCK_MONOTONIC nanoseconds), 0 for none.
     private static let firstRequest = Atomic<Int64>(0)
+    /// The statement that request was made during: a request left over from an earlier statement, or
+    /// one the session made itself (`stop` cancels the run), does not count as the first of two.
+    private static let firstStatement = Atomic<Int>(-1)
 
     /// Runs in the signal handler: atomics, clock_gettime, write and _exit only.
     static func interrupt(_ session: Session) {
         let now = monotonicNanoseconds()
-        guard session.interruptPending, firstRequest.load(ordering: .relaxed) != 0 else {
+        let statement = session.statementNumber
+        guard session.interruptPending, firstRequest.load(ordering: .relaxed) != 0,
+              firstStatement.load(ordering: .relaxed) == statement else {
             firstRequest.store(now, ordering: .relaxed)
+            firstStatement.store(statement, ordering: .relaxed)
             session.interrupt()
             return
         }

@@ -186,6 +186,41 @@ import Testing
         #expect(output.last == "42")
     }
 
+    @Test func stepWhilePausedPastTheRunsEndReturnsWhenTheRunEnds() {
+        let (session, output) = Self.session(background: true)
+        session.execute("run 400", file: "t", line: 1)
+        session.execute("pause", file: "t", line: 2)
+        #expect(session.runStatus.state == .paused)
+        session.execute("step 100000", file: "t", line: 3)
+        #expect(!session.hasActiveRun)
+        #expect(output.lines.contains { $0.hasPrefix("ran 400 steps (global step 400)") }, "\(output.lines.suffix(3))")
+        #expect(output.last == "the run ended", "\(output.last)")
+        #expect(Self.globalStep(session) == 400)
+        #expect(Self.state(session) == Self.foreground(steps: 400))
+    }
+
+    @Test func stopRightAfterRunStopsIt() {
+        let (session, output) = Self.session(background: true)
+        session.execute("run 1000000", file: "t", line: 1)
+        session.execute("stop", file: "t", line: 2)
+        #expect(!session.hasActiveRun)
+        #expect(output.last.hasPrefix("stopped at global step"), "\(output.last)")
+        let steps = Self.globalStep(session)
+        #expect(steps < 1_000_000)
+        #expect(Self.state(session) == Self.foreground(steps: steps))
+    }
+
+    @Test func continueThenWaitWaits() {
+        let (session, output) = Self.session(background: true)
+        session.execute("run 2000", file: "t", line: 1)
+        session.execute("pause", file: "t", line: 2)
+        #expect(session.runStatus.state == .paused)
+        session.execute("continue", file: "t", line: 3)
+        session.execute("wait", file: "t", line: 4)
+        #expect(!session.hasActiveRun)
+        #expect(output.last.hasPrefix("ran 2000 steps (global step 2000)"), "\(output.last)")
+    }
+
     @Test func aReplayedRunWaits() {
         let (session, output) = Self.session(background: false)
         session.execute("run 50", file: "t", line: 1)

@@ -18,6 +18,10 @@ public final class DashboardControls: DashboardHost {
 
     public func stepOnce() { runs.grantStep() }
 
+    /// Withdraws any pause, asked for or in force, and any steps granted: the dashboard is closing
+    /// over a replay that nobody else can resume.
+    public func release() { runs.resume() }
+
     public func interruptFromDashboard() {
         if runs.current.state == .running { runs.requestPause() }
     }

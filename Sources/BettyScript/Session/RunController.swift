@@ -117,16 +117,27 @@ final class RunController: @unchecked Sendable {
     func resume() {
         pauseRequested.store(false, ordering: .sequentiallyConsistent)
         stepCredits.store(0, ordering: .sequentiallyConsistent)
+        // Running from now on for whoever asks (a `wait` or `step` typed right after), not only once
+        // the engine has woken.
+        if current.state == .paused { publish { $0.state = .running } }
         changed.lock()
         changed.broadcast()
         changed.unlock()
     }
 
     /// Lets a paused engine take `count` more steps; returns once it has parked again or finished.
-    func step(_ count: Int) {
+    /// Returns at once when the run ends first (no boundary follows its last step).
+    func step(_ count: Int, tick: () -> Void = {}) {
         let before = parks.load(ordering: .sequentiallyConsistent)
         stepCredits.add(count, ordering: .sequentiallyConsistent)
-        waitUntil { self.parks.load(ordering: .sequentiallyConsistent) > before && self.stepCredits.load(ordering: .sequentiallyConsistent) == 0 }
+        signalChange()
+        // Ctrl-C meanwhile cancels the step under way (the run is paused, so a pause would change nothing).
+        waitingForRun.store(true, ordering: .releasing)
+        defer { waitingForRun.store(false, ordering: .releasing) }
+        waitUntil(tick: tick) {
+            !self.isActive
+                || (self.parks.load(ordering: .sequentiallyConsistent) > before && self.stepCredits.load(ordering: .sequentiallyConsistent) == 0)
+        }
     }
 
     /// Lets a paused engine take one more step; returns at once (the dashboard's `s`).
@@ -170,6 +181,9 @@ final class RunController: @unchecked Sendable {
 
     /// Marks the start of a run of `total` steps from `globalStep`.
     func begin(total: Int, globalStep: Int) {
+        // A pause asked for as the previous run ended must not stop this one at its first boundary.
+        pauseRequested.store(false, ordering: .sequentiallyConsistent)
+        stepCredits.store(0, ordering: .sequentiallyConsistent)
         clock.withLock { $0 = (ContinuousClock.now, .zero) }
         publish { $0 = RunStatus(state: .running, globalStep: globalStep, completed: 0, total: total, elapsed: 0) }
     }
@@ -188,7 +202,8 @@ final class RunController: @unchecked Sendable {
                 _ = gate.wait(until: Date(timeIntervalSinceNow: 0.05))
                 continue
             }
-            guard pauseRequested.load(ordering: .sequentiallyConsistent) else { break }
+            // A cancel (stop, Ctrl-C) ends a pause: the run then ends at this boundary.
+            guard pauseRequested.load(ordering: .sequentiallyConsistent), !cancellation.isRequested else { break }
             let credits = stepCredits.load(ordering: .sequentiallyConsistent)
             if credits > 0, stepCredits.compareExchange(expected: credits, desired: credits - 1, ordering: .sequentiallyConsistent).exchanged {
                 break

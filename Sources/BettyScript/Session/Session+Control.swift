@@ -35,7 +35,7 @@ extension Session {
             let count = try countExpr.map { (e) throws(ScriptError) in
                 try stepCount(e, for: "step", atMost: Self.mostSingleSteps, beyond: "")
             } ?? 1
-            runs.step(count)
+            runs.step(count, tick: { self.whileWaiting?() })
             output.text(runs.isPaused ? "stepped to global step \(runs.current.globalStep) (\(progress)); still paused" : "the run ended")
         case .quit where runs.isActive:
             stopRun()
@@ -137,7 +137,7 @@ extension Session {
     /// Waits (Ctrl-C pausing) until the run pauses or ends, and says so when it paused.
     private func waitUntilSettled() {
         runs.waitingForRun.store(true, ordering: .releasing)
-        runs.waitUntilSettled()
+        runs.waitUntilSettled(tick: { self.whileWaiting?() })
         runs.waitingForRun.store(false, ordering: .releasing)
         if runs.isPaused {
             output.text("paused at global step \(runs.current.globalStep) (\(progress)): 'continue' resumes, 'step' takes one step, 'stop' ends the run")

@@ -49,6 +49,9 @@ extension Session {
             try runInForeground(count, on: engine, at: location)
             return
         }
+        // A Ctrl-C from before is spent here, on the prompt's thread: a `stop` typed right after `run`
+        // must find its request still there when the run's thread starts.
+        _ = consumeInterrupt()
         runs.begin(total: count, globalStep: engine.globalStep)
         output.text("running \(count) step\(count == 1 ? "" : "s") in the background from global step \(engine.globalStep): 'wait' waits for the end, 'pause', 'stop', 'dashboard' watches")
         runs.startInBackground { [self] in
@@ -63,7 +66,7 @@ extension Session {
     /// Runs the engine on this thread, parking at step boundaries when the run controller asks.
     private func runInForeground(_ count: Int, on engine: Engine, at location: SourceLocation?, began: Bool = false) throws(ScriptError) {
         runs.runLogEvery = max(1, count / 10)
-        _ = consumeInterrupt()
+        if !began { _ = consumeInterrupt() }
         let start = engine.globalStep
         if !began { runs.begin(total: count, globalStep: start) }
         engine.stepBoundary = { [runs, unowned engine] completed in runs.boundary(completed: completed, globalStep: engine.globalStep) }
@@ -164,6 +167,11 @@ extension Session {
         guard let engine = program.engine else { throw ScriptError("no engine yet", at: name.location) }
         try program.checkPending()
         try program.checkReadsOfReverseModeLevels()
+        // Without a batch of its own the engine would draw one from the problem's loader, and the run
+        // under way would then see other batches than it would have: not while a run is going on.
+        if runs.isActive, p.currentBatch == nil {
+            throw ScriptError("'\(name.text)' has not taken a step in this program yet, so its hypergradient would draw a batch the run needs; ask again after its first step", at: name.location)
+        }
         // A Ctrl-C pressed before this command (during one that does not run the engine) is spent.
         _ = consumeInterrupt()
         let grads: [Tensor]

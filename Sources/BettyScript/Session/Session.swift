@@ -32,6 +32,13 @@ public final class Session: @unchecked Sendable {
     /// Opens the dashboard and returns when the user leaves it (the REPL's, over curses); nil where
     /// there is no terminal for one.
     public var openDashboard: (() -> Void)?
+    /// Called about ten times a second while the prompt waits for a background run (`wait`, `pause`,
+    /// `step` while paused): the REPL keeps its closed dashboard's history current.
+    public var whileWaiting: (() -> Void)?
+    /// Counts the statements begun; Ctrl-C's escape hatch counts only the requests of the statement
+    /// under way (a safe read from the signal handler).
+    public var statementNumber: Int { statements.load(ordering: .relaxed) }
+    private let statements = Atomic<Int>(0)
     /// Recent lines by "file:line", so an error found at a block's `end` can show the line it is about.
     private(set) var recentLines: [String: String] = [:]
     private var block: (spec: ProblemSpec, lines: [String])?
@@ -88,6 +95,7 @@ public final class Session: @unchecked Sendable {
         // A Ctrl-C that no command honoured (it came while something quick ran) is spent: it must
         // neither cancel this statement nor count as the first of two (see betty-repl's escape hatch).
         runs.cancellation.clear()
+        statements.add(1, ordering: .relaxed)
         let endOfLine = SourceLocation(file: file, line: lineNumber, column: line.count + 1)
         if recentLines.count > 5000 { recentLines = [:] }
         recentLines["\(file):\(lineNumber)"] = line
