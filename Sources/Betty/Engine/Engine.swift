@@ -73,6 +73,17 @@ public final class Engine: @unchecked Sendable {
 
     public func problem(named name: String) -> Problem? { byName[name] }
 
+    /// The error for `reader`'s loss reading `read`, or nil when that read is allowed: a reverse-mode
+    /// level may only be read across an edge (either way), as BettyScript's `connect` requires.
+    func unconnectedRead(by reader: Problem, of read: Problem) -> EngineError? {
+        guard read !== reader, read.isIterative else { return nil }
+        let edge = { (from: String, to: String) in
+            (self.graph.u2l[from] ?? []).contains(to) || (self.graph.l2u[from] ?? []).contains(to)
+        }
+        let connected = edge(reader.name, read.name) || edge(read.name, reader.name)
+        return connected ? nil : .unconnectedRead(reader: reader.name, read: read.name)
+    }
+
     /// The run state of `problem`, when it is one of this engine's.
     func run(of problem: Problem) -> ProblemRun? { runs[ObjectIdentifier(problem)] }
 

@@ -21,6 +21,9 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     /// A reverse-mode problem's hypergradient was asked for while its unrolled window is closed:
     /// the steps it is taken through exist only between the problem's steps and its uppers' step.
     case closedWindow(problem: String)
+    /// `reader`'s loss read `read`, a reverse-mode level, with no edge between the two: the read would
+    /// differentiate into (and free) `read`'s recorded window behind the engine's back.
+    case unconnectedRead(reader: String, read: String)
     /// An error thrown by code the program supplied (a training step, hook or validation closure),
     /// kept whole so a caller such as the REPL can report it with its own detail.
     case userCode(problem: String, error: any Error)
@@ -44,6 +47,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
         case let .training(problem, message): return "problem '\(problem)': \(message)"
         case let .closedWindow(problem):
             return "problem '\(problem)' is reverse mode: a hypergradient through it runs back through its unrolled steps, which are recorded only while its window is open (from its first step of the window until its uppers step)"
+        case let .unconnectedRead(reader, read):
+            return "problem '\(reader)' reads '\(read)', a reverse-mode level whose parameters are recorded through its unrolled steps, but the two are not connected: add u2l[\"\(reader)\"] ∋ \"\(read)\" and l2u[\"\(read)\"] ∋ \"\(reader)\" if '\(reader)' is the upper level (connect \(reader) -> \(read)), or u2l[\"\(read)\"] ∋ \"\(reader)\" and l2u[\"\(reader)\"] ∋ \"\(read)\" if '\(read)' is (connect \(read) -> \(reader))"
         case let .userCode(problem, error): return "problem '\(problem)': \(error)"
         }
     }

@@ -32,6 +32,9 @@ final class ProblemRun {
     /// On only while the engine evaluates this step's loss, so re-evaluations (finite differences,
     /// hypergradients) do not overwrite the step's metrics with values at perturbed parameters.
     var isRecordingMetrics = false
+    /// Set when the loss being evaluated read a reverse-mode level it has no edge with; the engine
+    /// refuses that loss before differentiating anything.
+    var unconnectedRead: EngineError?
     /// The latest total hypergradient norm (direct + paths), when paths exist.
     var lastHypergradientNorm: Float?
 
