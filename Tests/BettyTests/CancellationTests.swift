@@ -276,7 +276,7 @@ import Betty
         let (engine, request, cancelAtOuterLoss) = try Self.program(unroll: 3)
         engine.cancellationTiming = CancellationTiming(patience: .zero, restorePointAge: .seconds(3600))
         try engine.run(iterations: 1)
-        cancelAtOuterLoss(3)  // step 3 evaluates the outer loss twice (with the window detached too); step 6 next
+        cancelAtOuterLoss(2)  // the outer loss is evaluated once at step 3, and next at step 6
         let summary = try engine.run(iterations: 8)
         #expect(summary.interruption?.globalStep == 6 && summary.interruption?.stateAfterStep == 3, "\(String(describing: summary.interruption))")
         request.clear()

@@ -372,19 +372,37 @@ public final class Engine: @unchecked Sendable {
         let value = raw.scalar
         guard value.isFinite else { throw .nonFiniteLoss(problem: p.name, step: r.localStep, value: value) }
         let loss = accumulationShare(raw, p)
-        let paths = p.config.firstOrder ? graph.paths[p.name] ?? [] : []
-        // The direct term is the partial derivative with every lower level held fixed. A reverse-mode
-        // lower's parameters are functions of this problem's (its recorded trajectory), so the loss is
-        // re-evaluated with them detached; otherwise its path would be counted twice.
-        // Only levels below `p` (on its paths) are held: an upper's parameters are inputs of `p`.
-        let unrolled = (levelsBelow[p.name] ?? []).filter { $0.isIterative && state($0).trajectoryStates != nil }
+        let allPaths = p.config.firstOrder ? graph.paths[p.name] ?? [] : []
+        // Reverse-mode levels are transparent: their parameters are recorded functions of every level
+        // they read, through every level below them, so differentiating the loss as it is (nothing held
+        // fixed) already gives the total derivative through them, exactly. A path runs through a best-
+        // response product only where an implicit level (darts, neumann, cg, sama) breaks the record;
+        // a path made of reverse-mode levels alone is inside the autograd term, and counting it again
+        // was the double count of docs/BETTY_SEMANTICS.md §4.
+        let paths = allPaths.filter { path in path.dropFirst().dropLast().contains { !byName[$0]!.isIterative } }
+        // Those paths are in the autograd term only while the level they start through has its window
+        // open (its parameters recorded); between windows there is nothing to differentiate.
+        for path in allPaths where !paths.contains(path) {
+            let first = byName[path[1]]!
+            if state(first).trajectoryStates == nil || first.parameters.allSatisfy(\.isLeaf) {
+                throw .closedWindow(problem: first.name)
+            }
+        }
+        // The backward pass below may run through long recorded windows: a cancel is honoured before it.
+        if let through = allPaths.first(where: { !paths.contains($0) }) {
+            try checkCancellation(.hypergradient(problem: through[1], method: .reverse, iteration: 1, count: 1))
+        }
+        // Another level may still need a recorded window this backward pass runs through.
+        let recording = problems.contains { $0.isIterative && state($0).trajectoryStates != nil }
         var total: [Tensor]
-        if unrolled.isEmpty {
-            total = try directGradient(p, of: loss, retainGraph: !paths.isEmpty || createGraph, createGraph: createGraph)
+        let held = (levelsBelow[p.name] ?? []).filter { $0.isIterative && state($0).trajectoryStates != nil }
+        if p.config.firstOrder || held.isEmpty {
+            total = try directGradient(p, of: loss, retainGraph: !paths.isEmpty || createGraph || recording, createGraph: createGraph)
         } else {
-            total = try withDetachedParameters(unrolled[...]) { () throws(EngineError) in
-                let held = accumulationShare(try p.loss(on: batch), p)
-                return try directGradient(p, of: held, retainGraph: false, createGraph: createGraph)
+            // Hypergradients off: the partial derivative, every lower level held where it is.
+            total = try withDetachedParameters(held[...]) { () throws(EngineError) in
+                let fixed = accumulationShare(try p.loss(on: batch), p)
+                return try directGradient(p, of: fixed, retainGraph: recording, createGraph: createGraph)
             }
         }
         // Each part is checked as it is made, so an error names the part (and the method and setting)
@@ -410,9 +428,9 @@ public final class Engine: @unchecked Sendable {
                 try zip(total, v).map { (a, b) throws(TensorError) in try a + (createGraph ? b : b.detached()) }
             }
         }
-        if !paths.isEmpty { try requireFinite(total, .total(paths: paths.count)) }
+        if !allPaths.isEmpty { try requireFinite(total, .total(paths: allPaths.count)) }
         // Only a norm computed at this step is reported: a stale one would outlive a graph change.
-        r.lastHypergradientNorm = paths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
+        r.lastHypergradientNorm = allPaths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
         return (value, createGraph ? total : total.map { $0.detached() })
     }
 
