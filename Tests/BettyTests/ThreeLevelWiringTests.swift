@@ -112,7 +112,7 @@ import Betty
     }
 
     /// Top's total gradient over its first window, as the engine applies it.
-    static func engineGradient(_ v: Variant) throws -> [Double] {
+    static func engineGradient(_ v: Variant, requireTopStep: Bool = true) throws -> [Double] {
         let data = try Dataset(x: Tensor.ones([1, 1]), y: Tensor.zeros([1]))
         let w = ParameterTensor(Tensor.zeros([3])), mu = ParameterTensor(Tensor(mu0.map(Float.init)))
         let tau = ParameterTensor(Tensor(tau0.map(Float.init)))
@@ -160,7 +160,10 @@ import Betty
         }
         let engine = try Engine(problems: [top, middle, bottom], u2l: v.u2l, l2u: v.l2u)
         try engine.run(iterations: 24)
-        let gradient = try #require(caught.gradient, "the top stepped in 24 global steps")
+        guard let gradient = caught.gradient else {
+            if requireTopStep { Issue.record("the top did not step in 24 global steps") }
+            return []
+        }
         return gradient.map(Double.init)
     }
 
