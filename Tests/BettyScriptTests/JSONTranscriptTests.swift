@@ -74,10 +74,15 @@ import Testing
                 if let passed = object["passed"] as? Bool { expectations.append(passed) }
             case "error":
                 #expect(object["message"] is String && object["line"] is Int && object["column"] is Int, "\(line)")
+            case "hypergradient":
+                // The numbers themselves, not only their text.
+                let parameters = object["parameters"] as? [[String: Any]] ?? []
+                #expect(object["norm"] is Double && object["text"] is String && !parameters.isEmpty, "\(line)")
+                #expect(parameters.allSatisfy { ($0["values"] as? [Double])?.count == ($0["shape"] as? [Int])?.reduce(1, *) }, "\(line)")
             default: break
             }
         }
-        #expect(Set(kinds.keys) == ["statement", "output", "error", "step", "validation", "expect"], "\(kinds)")
+        #expect(Set(kinds.keys) == ["statement", "output", "error", "step", "validation", "expect", "hypergradient"], "\(kinds)")
         #expect(kinds["error"] == 3, "\(kinds)")
         #expect(expectations == [true, false])
     }

@@ -91,6 +91,10 @@ import Testing
         #expect(closed.errors.isEmpty, "\(closed.errors.map(\.rendered))")
         #expect(closed.text.contains("hypergradient of meta: cannot be taken now, because 'adapt' is reverse mode and its unrolled window is closed; at meta's last step (local step 1) its norm was"),
                 "\(closed.text)")
+        // `all` shows the gradient that last step applied, every value, although the window is closed.
+        let (_, closedAll) = replay(Self.program(unroll: 2) + "\nrun 2\nhypergrad meta all")
+        #expect(closedAll.errors.isEmpty, "\(closedAll.errors.map(\.rendered))")
+        #expect(closedAll.text.contains("; the gradient of that step:\n  meta.0.weight [8, 1]: norm "), "\(closedAll.text)")
         let (_, open) = replay(Self.program(unroll: 2) + "\nrun 3\nhypergrad meta")
         #expect(open.errors.isEmpty, "\(open.errors.map(\.rendered))")
         #expect(open.text.contains("hypergradient of meta (direct term + 1 path): norm"), "\(open.text)")

@@ -164,6 +164,8 @@ import Betty
             if requireTopStep { Issue.record("the top did not step in 24 global steps") }
             return []
         }
+        // What the engine keeps for the user is what it applied, also after every window closed.
+        #expect(engine.lastHypergradient(of: "top")?.first?.scalars == gradient)
         return gradient.map(Double.init)
     }
 

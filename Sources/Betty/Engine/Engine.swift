@@ -431,6 +431,7 @@ public final class Engine: @unchecked Sendable {
         if !allPaths.isEmpty { try requireFinite(total, .total(paths: allPaths.count)) }
         // Only a norm computed at this step is reported: a stale one would outlive a graph change.
         r.lastHypergradientNorm = allPaths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
+        r.lastHypergradient = total.map { $0.detached() }
         return (value, createGraph ? total : total.map { $0.detached() })
     }
 
@@ -474,6 +475,14 @@ public final class Engine: @unchecked Sendable {
         return try withParameters(first, first.parameters.map { $0.detached() }) { () throws(EngineError) in
             try withDetachedParameters(problems.dropFirst(), body)
         }
+    }
+
+    /// The total gradient (direct term plus every path's hypergradient, and everything through the
+    /// reverse-mode levels it reads) that problem `name` computed at its latest step, or at the latest
+    /// `hypergradient(of:)`; nil before that.
+    /// Unlike `hypergradient(of:)` it is there also once a reverse-mode window has closed.
+    public func lastHypergradient(of name: String) -> [Tensor]? {
+        byName[name].map { state($0).lastHypergradient } ?? nil
     }
 
     /// The total gradient `p` would apply now, on its latest batch (or a fresh one): what the REPL's

@@ -35,6 +35,8 @@ final class ProblemRun {
     /// Set when the loss being evaluated read a reverse-mode level it has no edge with; the engine
     /// refuses that loss before differentiating anything.
     var unconnectedRead: EngineError?
+    /// The latest total gradient this problem computed (what its step applied), detached.
+    var lastHypergradient: [Tensor]?
     /// The latest total hypergradient norm (direct + paths), when paths exist.
     var lastHypergradientNorm: Float?
 

@@ -46,6 +46,7 @@ private struct ProblemState {
     let lastLoss: Float?
     let lastMetrics: [String: Float]
     let lastHypergradientNorm: Float?
+    let lastHypergradient: [Tensor]?
 
     init(_ p: Problem, _ r: ProblemRun) {
         parameters = p.trainable.map(\.value)
@@ -63,6 +64,7 @@ private struct ProblemState {
         lastLoss = r.lastLoss
         lastMetrics = r.lastMetrics
         lastHypergradientNorm = r.lastHypergradientNorm
+        lastHypergradient = r.lastHypergradient
     }
 
     func restore(into p: Problem, _ r: ProblemRun) {
@@ -90,6 +92,7 @@ private struct ProblemState {
         r.lastLoss = lastLoss
         r.lastMetrics = lastMetrics
         r.lastHypergradientNorm = lastHypergradientNorm
+        r.lastHypergradient = lastHypergradient
         r.isRecordingMetrics = false
     }
 }

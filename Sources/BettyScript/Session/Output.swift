@@ -14,11 +14,31 @@ public protocol SessionOutput: AnyObject {
     /// A line holding only a comment was read (replay echoes it, so a transcript reads as the session
     /// file does, prose and all).
     func comment(_ line: String, location: SourceLocation)
+    /// `hypergrad`'s result (the default prints its text).
+    func hypergradient(_ report: HypergradientReport)
 }
 
 extension SessionOutput {
     /// Outputs for machines (JSON) skip comments: they carry no result.
     public func comment(_ line: String, location: SourceLocation) {}
+    /// People read the report's text; JSON carries its numbers too.
+    public func hypergradient(_ report: HypergradientReport) { text(report.text) }
+}
+
+/// What `hypergrad NAME` found: the total gradient NAME applies (direct term plus every path), per
+/// parameter tensor, with the text a person reads.
+public struct HypergradientReport: Sendable {
+    public struct Parameter: Sendable {
+        public var name: String
+        public var shape: [Int]
+        public var values: [Float]
+        public var norm: Float
+    }
+    public var problem: String
+    public var norm: Float
+    public var paths: Int
+    public var parameters: [Parameter]
+    public var text: String
 }
 
 /// Plain lines: progress in Betty's format, errors with a caret.
@@ -120,6 +140,24 @@ public final class JSONOutput: SessionOutput {
             emit(["event": "stopped", "global_step": step, "reason": reason])
         }
     }
+    /// Every value as a number (the JSON double of the Float, exact), non-finite ones as null with
+    /// `values_nonfinite` naming them by index.
+    public func hypergradient(_ report: HypergradientReport) {
+        var object: [String: Any] = ["event": "hypergradient", "problem": report.problem, "paths": report.paths, "text": report.text]
+        Self.put(report.norm, "norm", in: &object)
+        object["parameters"] = report.parameters.map { parameter -> [String: Any] in
+            var entry: [String: Any] = ["name": parameter.name, "shape": parameter.shape,
+                                        "values": parameter.values.map { $0.isFinite ? Double($0) as Any : NSNull() }]
+            Self.put(parameter.norm, "norm", in: &entry)
+            let nonFinite = parameter.values.enumerated().filter { !$0.element.isFinite }
+            if !nonFinite.isEmpty {
+                entry["values_nonfinite"] = Dictionary(uniqueKeysWithValues: nonFinite.map { ("\($0.offset)", Self.nonFiniteName($0.element)) })
+            }
+            return entry
+        }
+        emit(object)
+    }
+
     public func expectation(_ description: String, passed: Bool, location: SourceLocation) {
         emit(["event": "expect", "passed": passed, "description": description, "line": location.line, "file": location.file])
     }

@@ -162,7 +162,7 @@ extension Session {
         runs.pendingSteps = 0
     }
 
-    func hypergrad(_ name: Name) throws(ScriptError) {
+    func hypergrad(_ name: Name, all: Bool = false) throws(ScriptError) {
         let p = try program.problem(name)
         guard let engine = program.engine else { throw ScriptError("no engine yet", at: name.location) }
         try program.checkPending()
@@ -187,7 +187,14 @@ extension Session {
             if let unroll = program.bindings.refs[lower]?.problem?.config.unrollSteps, unroll > 1 {
                 text += "; after a step that leaves '\(lower)' inside its window of \(unroll) steps it can be taken whole"
             }
-            output.text(text)
+            guard all, let last = engine.lastHypergradient(of: name.text) else {
+                output.text(text)
+                return
+            }
+            // With `all`, the values that step applied (the engine keeps them after the window closed).
+            let report = hypergradientReport(p, last, paths: engine.graph.paths[name.text]?.count ?? 0, all: true,
+                                             header: text + "; the gradient of that step:")
+            output.hypergradient(report)
             return
         } catch let .cancelled(interruption) {
             _ = consumeInterrupt()
@@ -196,19 +203,33 @@ extension Session {
         } catch {
             throw runError(error, at: name.location)
         }
+        output.hypergradient(hypergradientReport(p, grads, paths: engine.graph.paths[name.text]?.count ?? 0, all: all, header: nil))
+    }
+
+    /// The report of `hypergrad`: a norm per parameter tensor and its values (four digits for tensors
+    /// of at most 20 values; with `all`, every value at full precision). `--json` carries the numbers.
+    func hypergradientReport(_ p: Problem, _ grads: [Tensor], paths: Int, all: Bool, header given: String?) -> HypergradientReport {
         let names = p.module.namedParameters.map(\.name)
         var total: Float = 0
         var lines: [String] = []
+        var parameters: [HypergradientReport.Parameter] = []
         for (parameterName, g) in zip(names, grads) {
             let norm = euclideanNorm(g).scalar
             total += norm * norm
-            var line = "  \(name.text).\(parameterName) \(g.shape): norm \(formatNumber(norm))"
-            if g.count <= 20 { line += "  [" + g.scalars.map { String(format: "%.4g", $0) }.joined(separator: ", ") + "]" }
+            let values = g.scalars
+            var line = "  \(p.name).\(parameterName) \(g.shape): norm \(formatNumber(norm))"
+            if all {
+                line += "\n    [" + values.map { String(format: "%.9g", $0) }.joined(separator: ", ") + "]"
+            } else if g.count <= 20 {
+                line += "  [" + values.map { String(format: "%.4g", $0) }.joined(separator: ", ") + "]"
+            }
             lines.append(line)
+            parameters.append(.init(name: parameterName, shape: Array(g.shape), values: values, norm: norm))
         }
-        let paths = engine.graph.paths[name.text]?.count ?? 0
-        let header = "hypergradient of \(name.text) (direct term\(paths > 0 ? " + \(paths) path\(paths == 1 ? "" : "s")" : " only: no lower level")): norm \(formatNumber(total.squareRoot()))"
-        output.text(([header] + lines).joined(separator: "\n"))
+        let norm = total.squareRoot()
+        let header = given ?? "hypergradient of \(p.name) (direct term\(paths > 0 ? " + \(paths) path\(paths == 1 ? "" : "s")" : " only: no lower level")): norm \(formatNumber(norm))"
+        return HypergradientReport(problem: p.name, norm: norm, paths: paths, parameters: parameters,
+                                   text: ([header] + lines).joined(separator: "\n"))
     }
 
     func expect(_ lhs: Expr, _ op: String, _ rhs: Expr, at location: SourceLocation) throws(ScriptError) {

@@ -223,7 +223,7 @@ public final class Session: @unchecked Sendable {
         case .pause, .wait, .stop, .dashboard: _ = try control(statement)
         case .resume: try resume()
         case let .show(words): try show(words)
-        case let .hypergrad(name): try hypergrad(name)
+        case let .hypergrad(name, all): try hypergrad(name, all: all)
         case let .save(path, location): try save(path, at: location)
         case let .load(path, location): try load(path, at: location)
         case let .record(path, location): try record(path, at: location)

@@ -74,7 +74,8 @@ enum Statement: Sendable {
     case pause, resume, wait, stop
     case dashboard
     case show([Name])
-    case hypergrad(Name)
+    /// `hypergrad NAME [all]`: `all` prints every value at full precision, not only small tensors.
+    case hypergrad(Name, all: Bool)
     case save(String, SourceLocation)
     case load(String, SourceLocation)
     case record(String, SourceLocation)

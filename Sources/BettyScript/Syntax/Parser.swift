@@ -87,7 +87,14 @@ struct Parser {
             var words: [Name] = []
             while !atEnd { words.append(try name("what to show")) }
             return .show(words)
-        case "hypergrad": return .hypergrad(try name("a problem"))
+        case "hypergrad":
+            let problem = try name("a problem")
+            guard let more = peek else { return .hypergrad(problem, all: false) }
+            guard more.text == "all" else {
+                throw ScriptError("hypergrad takes a problem and optionally 'all' (every value at full precision), got '\(more.text)'", at: more.location)
+            }
+            index += 1
+            return .hypergrad(problem, all: true)
         case "save", "load", "record":
             let (path, location) = try pathArgument()
             switch word.text {
