@@ -169,7 +169,7 @@ extension Session {
             """,
         "inspect": """
             show [graph | problems | data | config NAME | engine | memory | metrics | values | NAME]
-            hypergrad NAME      the total gradient NAME would apply now, and its norm
+            hypergrad NAME [all]   the total gradient NAME would apply now, and its norm; all: every value, full precision
             print EXPRESSION    let NAME = EXPRESSION
             expect EXPRESSION < | > | <= | >= | == | != EXPRESSION    fails the replay (exit 1) when false
             save "file.safetensors"   load "file.safetensors"   record "session.betty"   quit
