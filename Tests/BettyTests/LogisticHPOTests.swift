@@ -38,3 +38,17 @@ import Betty
         #expect(loss < baseline - 0.05, "sama \(loss) vs frozen \(baseline)")
     }
 }
+
+@Suite struct LogisticHPOSizeTests {
+    /// The program a user starts from takes their sizes: another number of samples and features runs,
+    /// and its decays move off 1 (a hypergradient reached them).
+    @Test(arguments: [(samples: 120, features: 5), (samples: 301, features: 33)])
+    func takesSamplesAndFeatures(_ size: (samples: Int, features: Int)) throws {
+        let program = try LogisticHPO(method: .darts, seed: 3, samples: size.samples, features: size.features, unroll: 5)
+        #expect(program.weights.value.shape == [size.features])
+        #expect(program.validation.count == size.samples - size.samples / 2)
+        try program.engine.run(iterations: 20)
+        #expect(program.decays.value.scalars.contains { $0 != 1 })
+        #expect(try program.validationLoss().isFinite)
+    }
+}
