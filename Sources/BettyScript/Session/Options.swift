@@ -97,6 +97,13 @@ struct OptionReader {
         return Name(text: text, location: l)
     }
 
+    /// The option's value as written (an expression), or nil when it is not given; the caller reads it.
+    mutating func expression(_ key: String) throws(ScriptError) -> Expr? {
+        guard let option = take(key) else { return nil }
+        guard let expr = option.value else { throw ScriptError("\(key) needs a value: \(key)=...", at: option.keyLocation) }
+        return expr
+    }
+
     /// A quoted value (`csv="run.csv"`) and where it stands.
     mutating func string(_ key: String) throws(ScriptError) -> (String, SourceLocation)? {
         guard let option = take(key) else { return nil }

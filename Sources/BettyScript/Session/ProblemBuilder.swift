@@ -184,6 +184,10 @@ struct ProblemBuilder {
         case "params":
             let s = try sizes(sizeExprs)
             try requireParameterMemory(MemoryBudget.product(s), prefix: "module ", at: span)
+            if let source = try reader.expression("from") {
+                try reader.finish()
+                return ParameterTensor(try startingValues(source, shape: s))
+            }
             let initializer = try reader.word("init", from: ["zeros", "ones", "constant", "normal", "uniform"], default: "zeros")!
             let value = try reader.number("value", default: 0)
             let mean = try reader.number("mean", default: 0), std = try reader.number("std", default: 1)
@@ -431,5 +435,25 @@ struct ProblemBuilder {
             throw ScriptError("problem '\(problem.name)' cannot start from '\(source.name)': its parameters have shapes \(mine.map(\.description).joined(separator: ", ")), those of '\(source.name)' \(theirs.map(\.description).joined(separator: ", "))",
                               at: location)
         }
+    }
+
+    /// `params N from="start.npy"` or `from=DATA.x` / `from=DATA.y`: the starting values, which must hold
+    /// exactly the parameters' number of values (they are laid out in the parameters' shape).
+    private func startingValues(_ source: Expr, shape: [Int]) throws(ScriptError) -> Tensor {
+        let tensor: Tensor
+        if case let .string(path, location) = source {
+            do { tensor = try NPYReader.read(path: path) } catch { throw ScriptError("\(error)", at: location) }
+        } else if let dotted = source.dottedName, dotted.hasSuffix(".x") || dotted.hasSuffix(".y") {
+            let name = Name(text: String(dotted.dropLast(2)), location: source.location)
+            let data = try session.program.dataset(name)
+            tensor = dotted.hasSuffix(".x") ? data.x : data.y
+        } else {
+            throw ScriptError("from takes a quoted .npy file or a data set's tensor (NAME.x or NAME.y)", at: source.location)
+        }
+        let count = shape.reduce(1, *)
+        guard tensor.count == count else {
+            throw ScriptError("from gives \(tensor.count) values (shape \(tensor.shape)), and params \(shape.map(String.init).joined(separator: " ")) needs \(count)", at: source.location)
+        }
+        do { return try tensor.reshaped(to: Shape(shape)) } catch { throw ScriptError("\(error)", at: source.location) }
     }
 }

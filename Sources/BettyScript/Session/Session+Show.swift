@@ -121,7 +121,7 @@ extension Session {
         "problem": """
             problem NAME
               module    linear IN -> OUT [bias=false] | mlp 784 -> 200 -> 10 [activation=relu out=sigmoid]
-                        | params 20 [init=zeros|ones|constant|normal|uniform value= mean= std= low= high=]
+                        | params 20 [init=zeros|ones|constant|normal|uniform value= mean= std= low= high=] | params 20 from="start.npy" | from=DATA.x
                         | sequential conv2d(1, 8, kernel=3), relu, maxpool(2), flatten, linear(1352, 10)
               optimizer sgd lr=0.1 [momentum= dampening= weight_decay= nesterov] | adam/adamw lr= [beta1= beta2= eps= weight_decay= amsgrad]
               schedule  constant | step size= gamma= | multistep milestones=(a, b) gamma= | cosine period= min=   [warmup=N]
