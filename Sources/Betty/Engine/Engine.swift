@@ -393,16 +393,16 @@ public final class Engine: @unchecked Sendable {
             try checkCancellation(.hypergradient(problem: through[1], method: .reverse, iteration: 1, count: 1))
         }
         // Another level may still need a recorded window this backward pass runs through.
-        let recording = problems.contains { $0.isIterative && state($0).trajectoryStates != nil }
+        func recording() -> Bool { problems.contains { $0.isIterative && state($0).trajectoryStates != nil } }
         var total: [Tensor]
-        let held = (levelsBelow[p.name] ?? []).filter { $0.isIterative && state($0).trajectoryStates != nil }
-        if p.config.firstOrder || held.isEmpty {
-            total = try directGradient(p, of: loss, retainGraph: !paths.isEmpty || createGraph || recording, createGraph: createGraph)
+        let held = p.config.firstOrder ? [] : (levelsBelow[p.name] ?? []).filter { $0.isIterative && state($0).trajectoryStates != nil }
+        if held.isEmpty {
+            total = try directGradient(p, of: loss, retainGraph: !paths.isEmpty || createGraph || recording(), createGraph: createGraph)
         } else {
             // Hypergradients off: the partial derivative, every lower level held where it is.
             total = try withDetachedParameters(held[...]) { () throws(EngineError) in
                 let fixed = accumulationShare(try p.loss(on: batch), p)
-                return try directGradient(p, of: fixed, retainGraph: recording, createGraph: createGraph)
+                return try directGradient(p, of: fixed, retainGraph: recording(), createGraph: createGraph)
             }
         }
         // Each part is checked as it is made, so an error names the part (and the method and setting)
@@ -431,7 +431,8 @@ public final class Engine: @unchecked Sendable {
         if !allPaths.isEmpty { try requireFinite(total, .total(paths: allPaths.count)) }
         // Only a norm computed at this step is reported: a stale one would outlive a graph change.
         r.lastHypergradientNorm = allPaths.isEmpty ? nil : try attributed(p) { () throws(TensorError) in try globalNorm(total) }
-        r.lastHypergradient = total.map { $0.detached() }
+        // Without createGraph the gradients carry no graph already: kept as they are (no copy).
+        r.lastHypergradient = createGraph ? total.map { $0.detached() } : total
         return (value, createGraph ? total : total.map { $0.detached() })
     }
 

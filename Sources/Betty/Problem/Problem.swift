@@ -76,7 +76,8 @@ public final class Problem: @unchecked Sendable {
         guard let other = engine.problem(named: name) else {
             preconditionFailure("problem '\(self.name)' refers to unknown problem '\(name)'")
         }
-        if let run, run.unconnectedRead == nil, let refused = engine.unconnectedRead(by: self, of: other) {
+        // Only reverse-mode levels need an edge; the check costs nothing for the others.
+        if other.isIterative, let run, run.unconnectedRead == nil, let refused = engine.unconnectedRead(by: self, of: other) {
             // Not thrown here (reading a problem cannot throw): `loss(on:)` throws it when the step returns.
             run.unconnectedRead = refused
         }
@@ -93,10 +94,11 @@ public final class Problem: @unchecked Sendable {
     /// This problem's loss on `batch`, with failures attributed to the problem.
     func loss(on batch: Batch) throws(EngineError) -> Tensor {
         let value: Tensor
-        run?.unconnectedRead = nil
+        let record = run
+        record?.unconnectedRead = nil
         do {
             value = try trainingStep(self, batch)
-            if let refused = run?.unconnectedRead { throw refused }
+            if let refused = record?.unconnectedRead { throw refused }
         } catch let error as EngineError {
             throw error
         } catch let error as TensorError {
