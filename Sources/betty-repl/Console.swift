@@ -14,20 +14,16 @@ final class Console: Sendable {
     private let state = Locked(State())
 
     func write(_ line: String) {
-        let direct: Bool = state.withLock { s in
+        state.withLock { s in
             if let divert = s.divert {
                 divert(line)
-                return false
-            }
-            if s.holding {
+            } else if s.holding {
                 s.held.append(line)
-                return false
+            } else {
+                // Written under the lock, so the prompt cannot come up half-way through a line.
+                Self.print([line])
             }
-            // Written under the lock, so the prompt cannot come up half-way through a line.
-            FileHandle.standardOutput.write(Data((line + "\n").utf8))
-            return true
         }
-        _ = direct
     }
 
     /// Holds lines from now on (the prompt is about to show).
@@ -60,8 +56,12 @@ final class Console: Sendable {
     func endDivert(printingFirst earlier: () -> [String]) {
         state.withLock { s in
             s.divert = nil
-            let lines = earlier()
-            if !lines.isEmpty { FileHandle.standardOutput.write(Data(lines.map { $0 + "\n" }.joined().utf8)) }
+            Self.print(earlier())
         }
+    }
+
+    private static func print(_ lines: [String]) {
+        guard !lines.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(lines.map { $0 + "\n" }.joined().utf8))
     }
 }

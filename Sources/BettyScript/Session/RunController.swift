@@ -120,9 +120,7 @@ final class RunController: @unchecked Sendable {
         // Running from now on for whoever asks (a `wait` or `step` typed right after), not only once
         // the engine has woken.
         if current.state == .paused { publish { $0.state = .running } }
-        changed.lock()
-        changed.broadcast()
-        changed.unlock()
+        signalChange()
     }
 
     /// Lets a paused engine take `count` more steps; returns once it has parked again or finished.
