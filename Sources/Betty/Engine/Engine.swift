@@ -16,7 +16,13 @@ public final class Engine: @unchecked Sendable {
 
     private let started = ContinuousClock.now
     private func elapsed() -> Double { (ContinuousClock.now - started) / .seconds(1) }
-    private func emit(_ event: EngineEvent) { for observer in observers { observer(event) } }
+    private func emit(_ event: EngineEvent) {
+        // A check's trial windows are not the run: nobody hears of them.
+        guard probe == nil else { return }
+        for observer in observers { observer(event) }
+    }
+    /// Set while `checkHypergradient` runs a trial window: the problem whose step ends it.
+    var probe: Probe?
     /// Returns named validation metrics; called every `config.validStep` global steps.
     public var validation: ((Engine) throws -> [String: Float])?
 
@@ -33,12 +39,12 @@ public final class Engine: @unchecked Sendable {
     public var cancellationTiming = CancellationTiming()
     /// What a cancel inside a step rolls back to; only while a run, step or hypergradient that can
     /// be cancelled is under way.
-    private var restorePoint: RestorePoint?
+    var restorePoint: RestorePoint?
     /// When a cancel inside a step was first seen, for `CancellationTiming.patience`.
-    private var cancelSeen: ContinuousClock.Instant?
+    var cancelSeen: ContinuousClock.Instant?
     /// Problems that have stepped in the current global step: the first has changed nothing yet, so
     /// a cancel before it is one at the step boundary.
-    private var problemStepsInThisStep = 0
+    var problemStepsInThisStep = 0
     private var outsideState: [() -> () -> Void] = []
 
     /// Called by `run` at every global-step boundary, before the next step, with the steps of this
@@ -207,7 +213,7 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    private func endCancellableScope() {
+    func endCancellableScope() {
         restorePoint = nil
         cancelSeen = nil
     }
@@ -225,7 +231,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Betty's `step_normal` (§3), without roll-back.
-    private func stepNormal(_ p: Problem) throws(EngineError) {
+    func stepNormal(_ p: Problem) throws(EngineError) {
         let r = state(p)
         guard r.ready.allSatisfy({ $0 }) else { return }
         if problemStepsInThisStep > 0 { try checkCancellation(.beforeStep(problem: p.name)) }
@@ -244,16 +250,19 @@ public final class Engine: @unchecked Sendable {
         }
         r.localStep += 1
         try descend(p)
+        if probe?.reached == true { return }
         if let schedule = p.schedule {
             p.optimizer.learningRate = schedule.rate(at: r.localStep, base: p.baseLearningRate)
         }
         let window = p.config.unrollSteps * p.config.gradientAccumulation
-        if r.localStep % window == 0 && r.localStep > p.config.warmupSteps {
-            for parentName in graph.parents(of: p.name) {
+        let windowEnds = (r.localStep - r.windowStart) % window == 0
+        if windowEnds && r.localStep > p.config.warmupSteps {
+            for parentName in graph.parents(of: p.name) where probe?.steps(parentName) ?? true {
                 let parent = byName[parentName]!
                 let index = graph.children(of: parentName).firstIndex(of: p.name)!
                 state(parent).ready[index] = true
                 try stepNormal(parent)
+                if probe?.reached == true { return }
             }
             r.innerLoopStart = true
             if rollsBack(p), let cache = r.rollBackCache {
@@ -266,7 +275,7 @@ public final class Engine: @unchecked Sendable {
                 try descend(p, batch: r.currentBatch)
             }
         }
-        if p.isIterative && r.localStep % window == 0 { closeWindow(p) }
+        if p.isIterative && windowEnds { closeWindow(p) }
         r.ready = Array(repeating: false, count: r.ready.count)
     }
 
@@ -317,6 +326,7 @@ public final class Engine: @unchecked Sendable {
 
     private func descend(_ p: Problem, batch given: Batch? = nil) throws(EngineError) {
         let r = state(p)
+        if let probe, probe.problem === p { return try probe.reach(self) }
         let batch: Batch
         if let given { batch = given } else { batch = try p.nextBatch() }
         r.currentBatch = batch

@@ -24,6 +24,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     /// `reader`'s loss read `read`, a reverse-mode level, with no edge between the two: the read would
     /// differentiate into (and free) `read`'s recorded window behind the engine's back.
     case unconnectedRead(reader: String, read: String)
+    /// `Engine.checkHypergradient` cannot run on `problem` now, for `reason`.
+    case cannotCheck(problem: String, reason: String)
     /// An error thrown by code the program supplied (a training step, hook or validation closure),
     /// kept whole so a caller such as the REPL can report it with its own detail.
     case userCode(problem: String, error: any Error)
@@ -49,6 +51,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "problem '\(problem)' is reverse mode: a hypergradient through it runs back through its unrolled steps, which are recorded only while its window is open (from its first step of the window until its uppers step)"
         case let .unconnectedRead(reader, read):
             return "problem '\(reader)' reads '\(read)', a reverse-mode level whose parameters are recorded through its unrolled steps, but the two are not connected: add u2l[\"\(reader)\"] ∋ \"\(read)\" and l2u[\"\(read)\"] ∋ \"\(reader)\" if '\(reader)' is the upper level (connect \(reader) -> \(read)), or u2l[\"\(read)\"] ∋ \"\(reader)\" and l2u[\"\(reader)\"] ∋ \"\(read)\" if '\(read)' is (connect \(read) -> \(reader))"
+        case let .cannotCheck(problem, reason): return "cannot check the hypergradient of '\(problem)': \(reason)"
         case let .userCode(problem, error): return "problem '\(problem)': \(error)"
         }
     }

@@ -13,6 +13,9 @@ import BettyTensor
 final class ProblemRun {
     /// Local step count (Betty's `count`).
     var localStep = 0
+    /// The local step the current window counts from: 0, unless a check started a trial window
+    /// part-way through the schedule.
+    var windowStart = 0
     /// One flag per lower problem: set when that lower finished a window since this problem's step.
     var ready: [Bool] = []
     /// Whether the next local step opens an unroll window (runs `onInnerLoopStart`, takes the cache).

@@ -38,6 +38,7 @@ private struct ProblemState {
     let learningRate: Float
     let loaders: [DataLoader.State]
     let localStep: Int
+    let windowStart: Int
     let ready: [Bool]
     let innerLoopStart: Bool
     let accumulated: [Tensor]?
@@ -56,6 +57,7 @@ private struct ProblemState {
         learningRate = p.optimizer.learningRate
         loaders = p.loaders.map(\.state)
         localStep = r.localStep
+        windowStart = r.windowStart
         ready = r.ready
         innerLoopStart = r.innerLoopStart
         accumulated = r.accumulated
@@ -83,6 +85,7 @@ private struct ProblemState {
             }
         }
         r.localStep = localStep
+        r.windowStart = windowStart
         r.ready = ready
         r.innerLoopStart = innerLoopStart
         r.accumulated = accumulated

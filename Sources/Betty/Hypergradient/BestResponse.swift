@@ -155,19 +155,45 @@ enum BestResponse {
         curr: Problem, prev: Problem, batch: Batch,
         _ solve: (([Tensor]) throws(EngineError) -> [Tensor]) throws(EngineError) -> [Tensor]
     ) throws(EngineError) -> [Tensor] {
-        let theta = curr.parameters
-        let loss = try curr.loss(on: batch)
-        let gc = try attributed(curr) { () throws(TensorError) in try grad(of: loss, wrt: theta, createGraph: true, allowUnused: true) }
-        let hvp = { (u: [Tensor]) throws(EngineError) -> [Tensor] in
-            try attributed(curr) { () throws(TensorError) in
-                try grad(of: try weightedSum(gc, u), wrt: theta, retainGraph: true, allowUnused: true).map { $0.detached() }
-            }
-        }
+        let (gc, hvp) = try hessianProduct(of: curr, batch: batch)
         let x = try solve(hvp).map { $0.detached() }
         return try attributed(curr) { () throws(TensorError) in
             let mixed = try grad(of: try weightedSum(gc, x), wrt: prev.parameters, retainGraph: false, allowUnused: true)
             return mixed.map { -$0 }
         }
+    }
+
+    /// g = ∂L/∂θ of `p` on `batch`, with its graph, and u ↦ Hu (H = ∂²L/∂θ²) as products through it.
+    private static func hessianProduct(of p: Problem, batch: Batch) throws(EngineError)
+        -> (gradient: [Tensor], product: ([Tensor]) throws(EngineError) -> [Tensor]) {
+        let theta = p.parameters
+        let loss = try p.loss(on: batch)
+        let g = try attributed(p) { () throws(TensorError) in try grad(of: loss, wrt: theta, createGraph: true, allowUnused: true) }
+        let product = { (u: [Tensor]) throws(EngineError) -> [Tensor] in
+            try attributed(p) { () throws(TensorError) in
+                try grad(of: try weightedSum(g, u), wrt: theta, retainGraph: true, allowUnused: true).map { $0.detached() }
+            }
+        }
+        return (g, product)
+    }
+
+    /// The eigenvalue of ∂²L/∂θ² of largest magnitude, by power iteration on Hessian-vector products
+    /// from a fixed start (so a check gives the same estimate every time): what decides whether a
+    /// Neumann series with step alpha converges (it does when 0 < alpha·λ < 2 for every eigenvalue λ).
+    static func largestCurvature(of p: Problem, batch: Batch, iterations: Int) throws(EngineError) -> Double {
+        let (_, hvp) = try hessianProduct(of: p, batch: batch)
+        var generator = RandomGenerator(seed: 0x5eed)
+        var v = p.parameters.map { Tensor.randomNormal($0.shape, using: &generator) }
+        var estimate = 0.0
+        for _ in 0..<iterations {
+            let length = try attributed(p) { () throws(TensorError) in try globalNorm(v) }
+            guard length > 0, length.isFinite else { return estimate }
+            v = v.map { $0 * (1 / length) }
+            let hv = try hvp(v)
+            estimate = Double(try attributed(p) { () throws(TensorError) in try dot(v, hv) })
+            v = hv
+        }
+        return estimate
     }
 
     private static func requireNoOwnPaths(_ curr: Problem, method: String, engine: Engine) throws(EngineError) {

@@ -16,6 +16,8 @@ final class Bindings {
     var problemOrder: [String] = []
     /// The metrics of the latest validation, read as `validation.NAME`.
     var lastValidation: [String: Float] = [:]
+    /// The latest `check hypergrad`, read as `check.METHOD.FIELD`.
+    var lastCheck: HypergradientCheck?
 
     func ref(_ name: String) -> ProblemRef {
         if let r = refs[name] { return r }
@@ -30,6 +32,6 @@ final class Bindings {
 
     /// Every name an expression can use at the top level, for "did you mean" and completion.
     var allNames: [String] {
-        values.keys.sorted() + datasetOrder + problemOrder + Functions.names + ["validation"]
+        values.keys.sorted() + datasetOrder + problemOrder + Functions.names + ["validation", "check"]
     }
 }

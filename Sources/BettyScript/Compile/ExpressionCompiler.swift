@@ -136,7 +136,7 @@ struct ExpressionCompiler {
 
     private mutating func member(_ base: Expr, _ member: String, at l: SourceLocation) throws(ScriptError) -> Node {
         guard let path = base.dottedName else {
-            throw ScriptError("'.\(member)' can only follow a name (a data set, a problem or validation)", at: l)
+            throw ScriptError("'.\(member)' can only follow a name (a data set, a problem, validation or check)", at: l)
         }
         let head = path.split(separator: ".").first.map(String.init) ?? path
         let rest = (path.split(separator: ".").dropFirst().map(String.init) + [member]).joined(separator: ".")
@@ -149,6 +149,12 @@ struct ExpressionCompiler {
                                                     : "no validation metric '\(rest)'\(didYouMean(rest, in: known)); have \(known.joined(separator: ", "))", at: l)
                 }
                 return .number(v)
+            }
+        }
+        if head == "check" {
+            let bindings = bindings
+            return .value { (_: inout Env) throws(ScriptError) -> Value in
+                .number(try CheckResults.value(rest, in: bindings.lastCheck, at: l))
             }
         }
         if let slot = bindings.datasets[head] {

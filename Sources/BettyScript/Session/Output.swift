@@ -16,6 +16,8 @@ public protocol SessionOutput: AnyObject {
     func comment(_ line: String, location: SourceLocation)
     /// `hypergrad`'s result (the default prints its text).
     func hypergradient(_ report: HypergradientReport)
+    /// `check hypergrad`'s result and its table (the default prints the table).
+    func hypergradientCheck(_ check: HypergradientCheck, text: String)
 }
 
 extension SessionOutput {
@@ -23,6 +25,7 @@ extension SessionOutput {
     public func comment(_ line: String, location: SourceLocation) {}
     /// People read the report's text; JSON carries its numbers too.
     public func hypergradient(_ report: HypergradientReport) { text(report.text) }
+    public func hypergradientCheck(_ check: HypergradientCheck, text table: String) { text(table) }
 }
 
 /// What `hypergrad NAME` found: the total gradient NAME applies (direct term plus every path), per
@@ -152,6 +155,31 @@ public final class JSONOutput: SessionOutput {
             let nonFinite = parameter.values.enumerated().filter { !$0.element.isFinite }
             if !nonFinite.isEmpty {
                 entry["values_nonfinite"] = Dictionary(uniqueKeysWithValues: nonFinite.map { ("\($0.offset)", Self.nonFiniteName($0.element)) })
+            }
+            return entry
+        }
+        emit(object)
+    }
+
+    /// Every row's numbers; a row that does not apply or failed carries its reason instead.
+    public func hypergradientCheck(_ check: HypergradientCheck, text: String) {
+        func finite(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+        var object: [String: Any] = [
+            "event": "hypergradient_check", "problem": check.problem, "text": text,
+            "reference": ["kind": check.reference.rawValue, "detail": check.referenceDetail, "norm": finite(check.referenceNorm),
+                          "seconds": check.referenceSeconds, "values": check.referenceGradient.map { finite(Double($0)) }],
+            "warnings": check.warnings,
+        ]
+        object["rows"] = check.rows.map { row -> [String: Any] in
+            var entry: [String: Any] = ["method": row.method, "detail": row.detail, "configured": row.isConfigured, "seconds": row.seconds]
+            switch row.outcome {
+            case let .computed(gradient, norm, cosine, relativeError):
+                entry["norm"] = finite(norm)
+                entry["cosine"] = finite(cosine)
+                entry["relative_error"] = finite(relativeError)
+                entry["values"] = gradient.map { finite(Double($0)) }
+            case let .notApplicable(why): entry["not_applicable"] = why
+            case let .failed(why): entry["failed"] = why
             }
             return entry
         }

@@ -48,7 +48,7 @@ final class Program {
     /// of the other kinds (redefining the same kind is allowed).
     func claim(_ name: Name, as kind: NameKind) throws(ScriptError) {
         let n = name.text
-        if Parser.commands.contains(n) || Functions.names.contains(n) || ["x", "y", "params", "validation", "pi"].contains(n) {
+        if Parser.commands.contains(n) || Functions.names.contains(n) || ["x", "y", "params", "validation", "check", "pi"].contains(n) {
             throw ScriptError("'\(n)' is a reserved word; choose another name", at: name.location)
         }
         let taken: String? = switch kind {

@@ -163,13 +163,20 @@ extension Session {
                            Ctrl-C inside one long step (a huge neumann_iterations) undoes the step and says which step the state is at
                            at the interactive prompt a run goes to the background and the prompt shows its progress:
                            wait  until it ends (Ctrl-C pauses);  pause;  continue;  stop  ends it;  dashboard  watches it (q: back)
-                           while it runs: show, print, hypergrad, expect, let answer at a step boundary; config and engine
+                           while it runs: show, print, hypergrad, check, expect, let answer at a step boundary; config and engine
                            settings apply from the next step; problem, connect, data, load, reset, save ... need 'pause' first
             reset          rebuild every problem from its definition (same seed)
             """,
         "inspect": """
             show [graph | problems | data | config NAME | engine | memory | metrics | values | NAME]
             hypergrad NAME [all]   the total gradient NAME would apply now, and its norm; all: every value, full precision
+            check hypergrad NAME [against=reverse|fd] [steps=K] [reference_steps=R]
+                           NAME's hypergradient by darts, neumann, cg, sama and reverse mode (K unrolled steps; default each
+                           level's unroll), each after one window of the levels below from the current state (put back after),
+                           against reverse mode or central differences through R steps (default: a reverse-mode level's unroll,
+                           10x for the others); prints norm, cosine, relative error and time, and warns of a diverging
+                           Neumann series; expressions read check.METHOD.rel_error | cosine | norm | time (METHOD: a row,
+                           configured or reference)
             print EXPRESSION    let NAME = EXPRESSION
             expect EXPRESSION < | > | <= | >= | == | != EXPRESSION    fails the replay (exit 1) when false
             save "file.safetensors"   load "file.safetensors"   record "session.betty"   quit

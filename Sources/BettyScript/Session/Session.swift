@@ -224,6 +224,7 @@ public final class Session: @unchecked Sendable {
         case .resume: try resume()
         case let .show(words): try show(words)
         case let .hypergrad(name, all): try hypergrad(name, all: all)
+        case let .checkHypergrad(name, options): try checkHypergrad(name, options)
         case let .save(path, location): try save(path, at: location)
         case let .load(path, location): try load(path, at: location)
         case let .record(path, location): try record(path, at: location)

@@ -76,6 +76,8 @@ enum Statement: Sendable {
     case show([Name])
     /// `hypergrad NAME [all]`: `all` prints every value at full precision, not only small tensors.
     case hypergrad(Name, all: Bool)
+    /// `check hypergrad NAME [against=reverse|fd] [steps=K] [reference_steps=R]`.
+    case checkHypergrad(Name, [Option])
     case save(String, SourceLocation)
     case load(String, SourceLocation)
     case record(String, SourceLocation)

@@ -3,7 +3,7 @@
 struct Parser {
     static let commands = ["seed", "data", "split", "imbalance", "noise", "scale", "normalize", "problem", "connect", "disconnect",
                            "engine", "config", "validate", "let", "print", "run", "step", "pause", "continue", "wait", "stop", "dashboard",
-                           "show", "hypergrad", "save", "load", "record", "expect", "help", "reset", "quit", "exit"]
+                           "show", "hypergrad", "check", "save", "load", "record", "expect", "help", "reset", "quit", "exit"]
     static let blockCommands = ["module", "optimizer", "schedule", "data", "let", "loss", "metric", "config",
                                 "reset_on_start", "clamp", "end"]
     static let comparisons: Set<String> = ["<", ">", "<=", ">=", "==", "!="]
@@ -95,6 +95,12 @@ struct Parser {
             }
             index += 1
             return .hypergrad(problem, all: true)
+        case "check":
+            let what = try name("what to check (hypergrad)")
+            guard what.text == "hypergrad" else {
+                throw ScriptError("check takes 'hypergrad NAME [against=reverse|fd] [steps=K] [reference_steps=R]', got '\(what.text)'", at: what.location)
+            }
+            return .checkHypergrad(try name("a problem"), try options())
         case "save", "load", "record":
             let (path, location) = try pathArgument()
             switch word.text {
