@@ -107,6 +107,19 @@ import Testing
         #expect(Self.state(session) == Self.foreground(steps: steps))
     }
 
+    @Test func aCheckAtAStepBoundaryOfARunChangesNothing() {
+        let (session, output) = Self.session(background: true)
+        session.execute("run 1000000", file: "t", line: 1)
+        while session.runStatus.globalStep < 6 { Thread.sleep(forTimeInterval: 0.001) }
+        for i in 0..<10 {
+            session.execute("check hypergrad outer reference_steps=\(3 + i)", file: "t", line: 2 + i)
+        }
+        let steps = Self.end(session)
+        #expect(output.errors.isEmpty, "\(output.errors)")
+        #expect(output.lines.filter { $0.hasPrefix("hypergradient of outer by each method") }.count == 10)
+        #expect(Self.state(session) == Self.foreground(steps: steps))
+    }
+
     @Test func structuralCommandsAreRefusedWhileRunningAndChangeNothing() {
         let (session, output) = Self.session(background: true)
         session.execute("run 1000000", file: "t", line: 1)
