@@ -78,6 +78,36 @@ import Testing
         #expect(message.hasSuffix(" of 1,000,000,000 through 'inner'); nothing changed"), "\(message)")
     }
 
+    @Test func aCheckCanBeInterruptedAndChangesNothing() {
+        // darts through a window of ten million steps: only a Ctrl-C ends its row.
+        let (session, t) = replay(tinyProgram + "\nrun 3\nlet before = sum(inner.params) + sum(outer.params)\nconfig inner unroll=10000000")
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+        let interrupting = Thread { [weak session] in
+            Thread.sleep(forTimeInterval: 0.3)
+            session?.interrupt()
+        }
+        interrupting.start()
+        session.execute("check hypergrad outer reference_steps=3", file: "t", line: 1)
+        let message = Self.lastOutput(t)
+        #expect(message.hasPrefix("check of outer's hypergradient interrupted (step "), "\(message)")
+        #expect(message.hasSuffix(" of 10,000,000 of a check's window below 'outer'); nothing changed"), "\(message)")
+        session.execute("expect sum(inner.params) + sum(outer.params) == before", file: "t", line: 2)
+        session.execute("config inner unroll=5", file: "t", line: 3)
+        session.execute("run 2", file: "t", line: 4)
+        #expect(t.errors.isEmpty && t.expectations.allSatisfy(\.1), "\(t.errors.map(\.rendered)) \(t.expectations)")
+    }
+
+    @Test func aCheckWhoseRecordedWindowCannotFitIsRefusedAtItsStart() {
+        let (session, t) = replay(tinyProgram + "\nrun 3\nengine memory_limit=\"200MB\"")
+        session.execute("check hypergrad outer reference_steps=100000000", file: "t", line: 1)
+        #expect(t.errors.count == 1, "\(t.text)")
+        let message = t.errors.first?.message ?? ""
+        #expect(message.hasPrefix("cannot check the hypergradient of 'outer': its window of 100,000,000 steps keeps about "), "\(message)")
+        #expect(message.contains("use fewer steps or reference_steps"), "\(message)")
+        session.execute("run 2", file: "t", line: 2)
+        #expect(t.errors.count == 1)
+    }
+
     /// A Ctrl-C pressed while no engine command ran is spent: it does not cancel the next one.
     @Test func anEarlierCtrlCDoesNotCancelTheNextHypergradient() {
         let (session, t) = replay(tinyProgram + "\nrun 3")

@@ -45,6 +45,8 @@ public struct Interruption: Sendable, Equatable, CustomStringConvertible {
         /// iteration `iteration` of `count` (Neumann terms, CG iterations, the two finite-difference
         /// gradients of darts and SAMA, the parameter tensors of a reverse-mode product).
         case hypergradient(problem: String, method: ProblemConfig.Method, iteration: Int, count: Int)
+        /// Inside a window a hypergradient check runs below `problem` (`Engine.checkHypergradient`).
+        case checkWindow(problem: String, step: Int, count: Int)
 
         /// "neumann iteration 12,345 of 1,000,000,000 through 'inner'"
         public var description: String {
@@ -61,6 +63,8 @@ public struct Interruption: Sendable, Equatable, CustomStringConvertible {
                 case .reverse: "reverse-mode product, parameter tensor"
                 }
                 return "\(what) \(grouped(iteration)) of \(grouped(count)) through '\(problem)'"
+            case let .checkWindow(problem, step, count):
+                return "step \(grouped(step)) of \(grouped(count)) of a check's window below '\(problem)'"
             }
         }
     }

@@ -178,7 +178,7 @@ extension Engine {
             } catch {
                 switch error {
                 case .unsupportedPath, .notImplemented: outcome = .notApplicable(error.description)
-                case .nonFiniteGradient, .nonFiniteLoss: outcome = .failed(error.description)
+                case .nonFiniteGradient, .nonFiniteLoss, .cannotCheck: outcome = .failed(error.description)
                 default: throw error
                 }
             }
@@ -244,7 +244,13 @@ extension Engine {
         self.probe = probe
         defer { self.probe = nil }
         let leaves = graph.leaves.filter { relevant.contains($0) }
-        for _ in 0..<window {
+        let baseline = MemoryStats.liveBytes
+        for step in 0..<window {
+            try checkCancellation(.checkWindow(problem: p.name, step: step + 1, count: window))
+            // A recorded window keeps every step: refused as soon as its growth says it cannot fit.
+            if step == 1 || step & 63 == 0 && step > 0 {
+                try requireRoom(grown: MemoryStats.liveBytes - baseline, steps: step, of: window, checking: p.name)
+            }
             globalStep += 1
             problemStepsInThisStep = 0
             for leaf in leaves {
@@ -253,6 +259,19 @@ extension Engine {
             }
         }
         throw .cannotCheck(problem: p.name, reason: "it did not step within one window of the levels below it (\(window) steps)")
+    }
+
+    /// Throws when a window that grew by `grown` bytes in its first `steps` steps would, at that rate,
+    /// not fit in the memory budget (or the system's memory) by its end.
+    private func requireRoom(grown: Int, steps: Int, of window: Int, checking name: String) throws(EngineError) {
+        guard grown > 0 else { return }
+        let perStep = grown / steps
+        let (more, overflow) = perStep.multipliedReportingOverflow(by: window - steps)
+        do {
+            try MemoryBudget.check(bytes: overflow ? nil : more, for: "a check's window below '\(name)'")
+        } catch {
+            throw .cannotCheck(problem: name, reason: "its window of \(grouped(window)) steps keeps about \(grouped(perStep)) bytes per step recorded, and the rest of it does not fit: \(error.description); use fewer steps or reference_steps")
+        }
     }
 
     /// `p`'s total gradient at the end of a trial window, flattened. Before it, with `powerIterations`,
