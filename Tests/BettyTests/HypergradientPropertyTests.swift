@@ -33,9 +33,9 @@ import Betty
 ///   holds for neumann and cg below a darts or sama middle, and for any middle's own step over any bottom,
 ///   away from any optimum. darts is also checked exact where it is: a lower Hessian equal to the
 ///   identity, at the optimum.
-/// - three levels mixing methods the engine refuses: only the documented `EngineError`s pass. Three engine
-///   defects this test found are marked as known issues, each by its error (`knownDefect`), with a
-///   minimal reproducer per defect at the end of the file.
+/// - three levels mixing methods the engine refuses: only the documented `EngineError`s pass. The three
+///   engine defects this test found (crashes of valid programs) are fixed; a minimal program of each is at
+///   the end of the file.
 @Suite struct HypergradientPropertyTests {
     // MARK: - Tolerances
 
@@ -912,7 +912,7 @@ import Betty
             var tolerance = ""
         }
         var entries: [String: Entry] = [:]
-        var ran = 0, refused: [String: Int] = [:], knownDefects: [String: Int] = [:]
+        var ran = 0, refused: [String: Int] = [:]
 
         func add(_ key: String, relative: Double, overTolerance: Double, tolerance: String) {
             var e = entries[key] ?? Entry()
@@ -925,9 +925,8 @@ import Betty
 
         func report(_ title: String, seconds: Double) {
             var lines = ["\(title): \(ran) ran to the end, \(refused.values.reduce(0, +)) refused as documented, "
-                         + "\(knownDefects.values.reduce(0, +)) hit a known engine defect, \(String(format: "%.2f", seconds)) s"]
+                         + "\(String(format: "%.2f", seconds)) s"]
             for (reason, n) in refused.sorted(by: { $0.key < $1.key }) { lines.append("  refused \(n)x: \(reason)") }
-            for (name, n) in knownDefects.sorted(by: { $0.key < $1.key }) { lines.append("  known defect \(name): \(n) programs") }
             for (key, e) in entries.sorted(by: { $0.key < $1.key }) {
                 lines.append("  \(key): \(e.count) checks, max relative error \(String(format: "%.2e", e.maxRelative)), "
                              + "max error/tolerance \(String(format: "%.3f", e.maxOverTolerance)) (tolerance \(e.tolerance))")
@@ -1151,70 +1150,16 @@ import Betty
                    "top's total gradient", p, stats: stats, parts: parts)
     }
 
-    // MARK: - Known engine defects
-
-    /// A defect of the engine this test found, with the error text that identifies it.
-    struct Defect: Sendable {
-        var name: String
-        var summary: String
-        var errorText: String
-    }
-
-    /// A: an implicit middle over a reverse-mode bottom that the top reads. The bottom's window, still
-    /// open when the top steps, saved the middle's parameters; the middle's optimizer then updated them in
-    /// place, and the top's backward pass through the window trips autograd's version check.
-    static let inPlaceUnderOpenWindow = Defect(
-        name: "A", summary: "implicit middle over a reverse-mode bottom read by the top: the middle's in-place step breaks the bottom's open window",
-        errorText: "that requires a gradient was modified in place after it was used")
-    /// B: a darts or sama middle over a reverse-mode bottom. Its finite difference evaluates the middle's
-    /// loss, which reads the bottom's recorded parameters, and differentiates it twice without retaining
-    /// the graph: the first backward pass frees the bottom's window, the second finds it gone.
-    static let finiteDifferenceThroughWindow = Defect(
-        name: "B", summary: "darts or sama middle over a reverse-mode bottom: the finite difference back-propagates twice through the bottom's window",
-        errorText: "was freed by an earlier backward pass")
-    /// C: every level reverse mode, the top reads the bottom, the middle's unroll is 1. The bottom triggers
-    /// the middle, whose window ends and closes at once, then the top (which also waits for the bottom):
-    /// the top steps with the middle's window closed and the engine refuses its path through the middle.
-    static let middleWindowClosedBeforeTheTopSteps = Defect(
-        name: "C", summary: "all reverse mode, top reads bottom, middle unroll 1: the top steps after the middle's window closed",
-        errorText: "problem 'middle' is reverse mode: a hypergradient through it runs back through its unrolled steps")
-
-    static func knownDefect(_ p: Program) -> Defect? {
-        let (m, b) = (p.levels[1].method, p.levels[2].method)
-        if b == .reverse && m != .reverse && p.topReadsBottom { return inPlaceUnderOpenWindow }
-        if b == .reverse && (m == .darts || m == .sama) { return finiteDifferenceThroughWindow }
-        if m == .reverse && b == .reverse && p.topReadsBottom && p.levels[1].unroll == 1 { return middleWindowClosedBeforeTheTopSteps }
-        return nil
-    }
-
-    /// Runs `body` expecting `defect`'s error (recorded as an issue whose comment holds it): that issue is
-    /// known; any other is not. Once the defect is fixed, "known issue was not recorded" says so.
-    static func withKnownDefect(_ defect: Defect, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-        let text = defect.errorText
-        withKnownIssue("engine defect \(defect.name): \(defect.summary)", sourceLocation: sourceLocation) {
-            // Thrown errors are not the defect's (it is recorded with its text): they stay unexpected.
-            do { try body() } catch { Issue.record(error, sourceLocation: sourceLocation) }
-        } matching: { issue in
-            issue.comments.contains { $0.rawValue.contains(text) }
-        }
-    }
-
     @Test func threeLevelProgramsMatchTheirReferencesOrAreRefusedAsDocumented() throws {
         let clock = ContinuousClock.now
         let stats = Stats()
         for index in 0..<Self.threeLevelCount {
-            let p = Self.threeLevel(index: index)
-            if let defect = Self.knownDefect(p) {
-                stats.knownDefects[defect.name, default: 0] += 1
-                Self.withKnownDefect(defect) { try Self.runThreeLevel(p, stats: stats) }
-            } else {
-                try Self.runThreeLevel(p, stats: stats)
-            }
+            try Self.runThreeLevel(Self.threeLevel(index: index), stats: stats)
         }
         stats.report("HypergradientPropertyTests, three levels", seconds: (ContinuousClock.now - clock) / .seconds(1))
     }
 
-    // MARK: Minimal reproducers of the defects
+    // MARK: Minimal programs of the three defects this test found (fixed)
 
     /// top τ: (μ − 0.3)² + τ² [+ w²]; middle μ: μ² + (w − 1)² + τμ; bottom w: (w − μ)²; every level SGD lr
     /// 0.1, unroll 1 but the middle's; u2l top: [middle], middle: [bottom].
@@ -1256,23 +1201,26 @@ import Betty
         }
     }
 
-    @Test func defectAReproducer() throws {
-        // darts middle, reverse bottom, the top reads the bottom: one global step.
+    @Test func anImplicitMiddleStepsUnderTheBottomsOpenWindow() throws {
+        // darts middle, reverse bottom, the top reads the bottom: the middle's step changed, in place,
+        // parameters the bottom's open window had saved, and the top's backward pass through it failed.
         let engine = try Self.scalarEngine(middle: .darts, bottom: .reverse, topReadsBottom: true)
-        Self.withKnownDefect(Self.inPlaceUnderOpenWindow) { Self.expectRuns(engine, iterations: 1) }
+        Self.expectRuns(engine, iterations: 1)
     }
 
-    @Test func defectBReproducer() throws {
-        // darts middle, reverse bottom, a chain: one global step.
+    @Test func aFiniteDifferenceStopsAtTheBottomsWindow() throws {
+        // darts middle, reverse bottom, a chain: the finite difference back-propagated through the
+        // bottom's window and freed it.
         let engine = try Self.scalarEngine(middle: .darts, bottom: .reverse, topReadsBottom: false)
-        Self.withKnownDefect(Self.finiteDifferenceThroughWindow) { Self.expectRuns(engine, iterations: 1) }
+        Self.expectRuns(engine, iterations: 1)
     }
 
-    @Test func defectCReproducer() throws {
+    @Test func aWindowClosesOnlyAfterEveryUpperItTriggersStepped() throws {
         // Every level reverse mode, the top reads the bottom, unroll 1 everywhere: one global step.
         // (With the middle's unroll 2 the same program runs: the top steps before the middle's window closes.)
+        // The middle's window closed before the top (triggered later by the bottom) stepped through it.
         let engine = try Self.scalarEngine(middle: .reverse, bottom: .reverse, topReadsBottom: true)
-        Self.withKnownDefect(Self.middleWindowClosedBeforeTheTopSteps) { Self.expectRuns(engine, iterations: 1) }
+        Self.expectRuns(engine, iterations: 1)
         let unrollTwo = try Self.scalarEngine(middle: .reverse, bottom: .reverse, topReadsBottom: true, middleUnroll: 2)
         Self.expectRuns(unrollTwo, iterations: 2)
     }

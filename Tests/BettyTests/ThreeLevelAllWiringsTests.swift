@@ -38,6 +38,7 @@ import Betty
                 reasons.insert(String(describing: error).prefix(40).description)
             }
         }
+        print("ThreeLevelAllWiringsTests: \(ran) wirings ran, \(refusedAtBuild) refused when the engine was built, \(refusedAtRun) when it ran")
         // The five wirings of ThreeLevelWiringTests are among those that run.
         #expect(ran >= 5, "ran \(ran), refused \(refusedAtBuild) at build and \(refusedAtRun) at run: \(reasons.sorted())")
         #expect(ran + refusedAtBuild + refusedAtRun == 4096)

@@ -45,6 +45,8 @@ public final class Engine: @unchecked Sendable {
     /// Problems that have stepped in the current global step: the first has changed nothing yet, so
     /// a cancel before it is one at the step boundary.
     var problemStepsInThisStep = 0
+    /// Reverse-mode levels whose window ended in the current cascade (`closeEndedWindows`).
+    var windowsEnded: [Problem] = []
     private var outsideState: [() -> () -> Void] = []
 
     /// Called by `run` at every global-step boundary, before the next step, with the steps of this
@@ -88,6 +90,18 @@ public final class Engine: @unchecked Sendable {
         }
         let connected = edge(reader.name, read.name) || edge(read.name, reader.name)
         return connected ? nil : .unconnectedRead(reader: reader.name, read: read.name)
+    }
+
+    /// Whether some reverse-mode level has its window open (its steps recorded).
+    var recordingWindowIsOpen: Bool { problems.contains { $0.isIterative && state($0).trajectoryStates != nil } }
+
+    /// Runs `body` with every reverse-mode level whose window is open, `kept` aside, held at detached
+    /// values: a best-response product is a partial derivative, and what flows through those windows is
+    /// in the recorded term (docs/BETTY_SEMANTICS.md §4.1). Differentiating through them here would
+    /// also free them for the backward passes still to come.
+    func withOpenWindowsHeld<R>(except kept: Problem, _ body: () throws(EngineError) -> R) throws(EngineError) -> R {
+        let open = problems.filter { $0 !== kept && $0.isIterative && state($0).trajectoryStates != nil }
+        return try withDetachedParameters(open[...], body)
     }
 
     /// The run state of `problem`, when it is one of this engine's.
@@ -194,9 +208,20 @@ public final class Engine: @unchecked Sendable {
     private func advance() throws(EngineError) {
         globalStep += 1
         problemStepsInThisStep = 0
+        windowsEnded.removeAll()
         for name in graph.leaves {
             try stepNormal(byName[name]!)
+            closeEndedWindows()
         }
+    }
+
+    /// Closes the windows that ended in the cascade of steps one leaf started. Not before its end: a
+    /// level whose window ended may have triggered only some of its uppers, and another level finishing
+    /// later in the cascade triggers the rest, which differentiate through that window (a top that
+    /// reads both a middle of unroll 1 and the bottom under it).
+    func closeEndedWindows() {
+        for p in windowsEnded { closeWindow(p) }
+        windowsEnded.removeAll()
     }
 
     /// Runs `body` so that a cancel inside it puts back everything it changed, then throws
@@ -275,7 +300,7 @@ public final class Engine: @unchecked Sendable {
                 try descend(p, batch: r.currentBatch)
             }
         }
-        if p.isIterative && windowEnds { closeWindow(p) }
+        if p.isIterative && windowEnds { windowsEnded.append(p) }
         r.ready = Array(repeating: false, count: r.ready.count)
     }
 
@@ -355,6 +380,9 @@ public final class Engine: @unchecked Sendable {
                 if p.config.gradientClipping > 0 {
                     g = try clipGradientNorm(g, maxNorm: p.config.gradientClipping).gradients
                 }
+                // An open window may have saved these parameters (a reverse-mode level reading this
+                // one): the step makes new tensors rather than changing the ones it recorded.
+                if recordingWindowIsOpen { for parameter in p.trainable { parameter.value = (parameter.value.detached() * 1).requiringGrad() } }
                 try p.optimizer.step(gradients: g)
                 try p.paramCallback?(p)
             } catch let error as TensorError {
@@ -403,16 +431,15 @@ public final class Engine: @unchecked Sendable {
             try checkCancellation(.hypergradient(problem: through[1], method: .reverse, iteration: 1, count: 1))
         }
         // Another level may still need a recorded window this backward pass runs through.
-        func recording() -> Bool { problems.contains { $0.isIterative && state($0).trajectoryStates != nil } }
         var total: [Tensor]
         let held = p.config.firstOrder ? [] : (levelsBelow[p.name] ?? []).filter { $0.isIterative && state($0).trajectoryStates != nil }
         if held.isEmpty {
-            total = try directGradient(p, of: loss, retainGraph: !paths.isEmpty || createGraph || recording(), createGraph: createGraph)
+            total = try directGradient(p, of: loss, retainGraph: !paths.isEmpty || createGraph || recordingWindowIsOpen, createGraph: createGraph)
         } else {
             // Hypergradients off: the partial derivative, every lower level held where it is.
             total = try withDetachedParameters(held[...]) { () throws(EngineError) in
                 let fixed = accumulationShare(try p.loss(on: batch), p)
-                return try directGradient(p, of: fixed, retainGraph: recording(), createGraph: createGraph)
+                return try directGradient(p, of: fixed, retainGraph: recordingWindowIsOpen, createGraph: createGraph)
             }
         }
         // Each part is checked as it is made, so an error names the part (and the method and setting)
@@ -481,7 +508,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Runs `body` with the parameters of `problems` replaced by detached copies of their values.
-    private func withDetachedParameters<R>(_ problems: ArraySlice<Problem>, _ body: () throws(EngineError) -> R) throws(EngineError) -> R {
+    func withDetachedParameters<R>(_ problems: ArraySlice<Problem>, _ body: () throws(EngineError) -> R) throws(EngineError) -> R {
         guard let first = problems.first else { return try body() }
         return try withParameters(first, first.parameters.map { $0.detached() }) { () throws(EngineError) in
             try withDetachedParameters(problems.dropFirst(), body)

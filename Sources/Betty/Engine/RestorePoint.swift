@@ -16,7 +16,7 @@ struct RestorePoint {
 
     /// Nil while a reverse-mode window is open.
     init?(_ engine: Engine, outside captures: [() -> () -> Void]) {
-        guard engine.problems.allSatisfy({ engine.state($0).trajectoryStates == nil }) else { return nil }
+        guard !engine.recordingWindowIsOpen else { return nil }
         globalStep = engine.globalStep
         problems = engine.problems.map { ($0, ProblemState($0, engine.state($0))) }
         outside = captures.map { $0() }
@@ -24,6 +24,7 @@ struct RestorePoint {
 
     func restore(into engine: Engine) {
         for (problem, state) in problems { state.restore(into: problem, engine.state(problem)) }
+        engine.windowsEnded.removeAll()
         for putBack in outside { putBack() }
         engine.globalStep = globalStep
     }

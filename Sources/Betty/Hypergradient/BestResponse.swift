@@ -41,8 +41,15 @@ enum BestResponse {
             let shifted = try attributed(curr) { () throws(TensorError) in
                 try zip(theta, direction).map { (p, d) throws(TensorError) in try p.adding(d, scaledBy: shift).requiringGrad() }
             }
+            // A partial derivative in θ_prev: recorded parameters (an open window's) are taken as
+            // they are, so the backward pass stops there instead of running into (and freeing) the window.
+            let held = prev.parameters.map { $0.isLeaf ? $0 : $0.detached().requiringGrad() }
             return try withParameters(curr, shifted) { () throws(EngineError) in
-                try gradients(of: try curr.loss(on: batch), wrt: prev.parameters, problem: curr.name)
+                try withParameters(prev, held) { () throws(EngineError) in
+                    try engine.withOpenWindowsHeld(except: prev) { () throws(EngineError) in
+                        try gradients(of: try curr.loss(on: batch), wrt: held, problem: curr.name)
+                    }
+                }
             }
         }
         let plus = try gradient(at: eps, 1), minus = try gradient(at: -eps, 2)

@@ -256,6 +256,7 @@ extension Engine {
             for leaf in leaves {
                 try stepNormal(problem(named: leaf)!)
                 if probe.reached { return }
+                closeEndedWindows()
             }
         }
         throw .cannotCheck(problem: p.name, reason: "it did not step within one window of the levels below it (\(window) steps)")
