@@ -190,7 +190,8 @@ enum ScriptBenchmarks {
 
     // MARK: - Meta-Weight-Net
 
-    /// reweight_mnist.betty's two connected problems (no baseline), loss as in MetaWeightNet.
+    /// The two connected problems of Betty's Meta-Weight-Net tutorial (the long-tail program that
+    /// reweight_mnist.betty was before issue 17, no baseline), loss as in MetaWeightNet.
     static func metaWeightNetScript(train: String, meta: String, test: String) -> String {
         """
         seed 0
@@ -218,7 +219,7 @@ enum ScriptBenchmarks {
     static func prepareMetaWeightNet(iterations: Int) throws -> Prepared {
         BLAS.threadCount = 1
         let directory = try temporaryDirectory()
-        // reweight_mnist.betty's data: mnist5k / 255 normalised with MNIST's mean and std, 400 train /
+        // The tutorial's data: mnist5k / 255 normalised with MNIST's mean and std, 400 train /
         // 10 meta / 90 test per class, the train part long-tailed with imbalance factor 100.
         let pixels = try BuiltinDataset.mnist5k.load().scaled(by: 1 / 255)
         let normalized = try Dataset(x: (pixels.x - 0.1307) / 0.3081, y: pixels.y)
