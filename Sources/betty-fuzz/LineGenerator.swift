@@ -110,7 +110,12 @@ struct LineGenerator {
         case 6: return "engine \(options())"
         case 7:
             return "show \(rng.pick(["", "graph", "problems", "data", "engine", "memory", "metrics", "values", problem, "config \(problem)", "data garbage"]))"
-        case 8: return "hypergrad \(problem)"
+        case 8:
+            guard rng.chance(0.5) else { return "hypergrad \(problem)" }
+            let settings = (0..<rng.below(3)).map { _ in
+                "\(rng.pick(["against", "steps", "reference_steps", "stpes"]))=\(rng.chance(0.5) ? number() : rng.pick(["fd", "reverse", "exact"]))"
+            }
+            return (["check hypergrad \(problem)"] + settings).joined(separator: " ")
         case 9:
             let source = rng.pick(["logistic", "sinusoid", "digits", "npy", "csv", "idx", "nosuch"])
             let files = rng.pick(["", rng.pick(Self.paths), "\"x.npy\" \"y.npy\""])

@@ -102,4 +102,98 @@ import Testing
         let reference = try #require(event["reference"] as? [String: Any])
         #expect(reference["kind"] as? String == "reverse")
     }
+    @Test func aCheckBeforeTheFirstStepPutsBackTheBatchItDraws() {
+        let shuffled = tinyProgram.replacingOccurrences(of: "data      valid batch=60 shuffle=false", with: "data      valid batch=20 shuffle=true")
+        let plain = replay(shuffled + "\nrun 20\nprint outer.params").1
+        let checked = replay(shuffled + "\ncheck hypergrad outer reference_steps=5\nrun 20\nprint outer.params").1
+        #expect(plain.errors.isEmpty && checked.errors.isEmpty, "\(checked.errors.map(\.rendered))")
+        let last = { (t: Transcript) in t.text.split(separator: "\n").suffix(2).joined(separator: "\n") }
+        #expect(last(plain) == last(checked), "\(last(plain))\n---\n\(last(checked))")
+    }
+
+    @Test func centralDifferencesAreScaledAsTheEngineScalesAnAccumulatedLoss() {
+        let program = tinyProgram.replacingOccurrences(of: "config    type=darts unroll=5", with: "config    type=reverse unroll=5")
+            + "\nconfig outer gradient_accumulation=2\nrun 10\ncheck hypergrad outer\nexpect check.reverse.rel_error < 1e-2"
+        let (_, t) = replay(program)
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+        #expect(t.expectations.count == 1 && t.expectations.allSatisfy(\.1), "\(t.expectations)")
+    }
+
+    @Test func whatTheReferenceCannotRunAndAProblemWithoutHypergradientsAreRefused() {
+        let (_, t) = replay(tinyProgram + "\nconfig inner gradient_accumulation=2\nrun 10\ncheck hypergrad outer\nconfig inner gradient_accumulation=1\nconfig outer first_order=false\ncheck hypergrad outer")
+        #expect(t.errors.map(\.message) == [
+            "cannot check the hypergradient of 'outer': its reference runs every level below it in reverse mode, and problem 'inner': gradient accumulation, clipping and grad/param callbacks with reverse mode is not implemented yet; nothing changed",
+            "cannot check the hypergradient of 'outer': its first_order is off, so it takes no hypergradient: its gradient is the direct term alone; nothing changed",
+        ], "\(t.errors.map(\.rendered))")
+    }
+
+    /// Found in review: a top over two leaves, one of them reverse mode with unroll 1, stepped after the
+    /// reverse-mode leaf's window had closed (at the end of that leaf's own cascade).
+    @Test func aTopOverTwoLeavesStepsThroughTheReverseModeLeafsWindow() {
+        let (_, t) = replay("""
+            seed 3
+            data all = logistic samples=120 features=4
+            split all -> train 60, valid 60
+            problem top
+              module    params 4 init=ones
+              optimizer sgd lr=0.1
+              data      valid batch=60 shuffle=false
+              loss      bce_logits(x @ left.params, y) + bce_logits(x @ right.params, y)
+            end
+            problem left
+              module    params 4 init=zeros
+              optimizer sgd lr=0.1
+              data      train batch=60 shuffle=false
+              loss      bce_logits(x @ params, y) + 0.5 * sum(top.params * params^2)
+              config    type=reverse unroll=1
+            end
+            problem right
+              module    params 4 init=zeros
+              optimizer sgd lr=0.1
+              data      train batch=60 shuffle=false
+              loss      bce_logits(x @ params, y) + 0.5 * sum(top.params * params^2)
+              config    type=darts unroll=1
+            end
+            connect top -> left
+            connect top -> right
+            run 3
+            print top.params
+            """)
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+    }
+
+    /// Found in review: a darts middle with reset_on_start, read by a reverse-mode bottom whose window is
+    /// open when the middle's next window starts; the reset wrote in place what the window had saved.
+    @Test func aWindowStartHookDoesNotOverwriteWhatAnOpenWindowSaved() {
+        let (_, t) = replay("""
+            seed 3
+            data all = logistic samples=180 features=4
+            split all -> train 60, valid 60, hold 60
+            problem bottom
+              module    params 4 init=zeros
+              optimizer sgd lr=0.1
+              data      train batch=60 shuffle=false
+              loss      bce_logits(x @ params, y) + 0.5 * sum(middle.params * params^2)
+              config    type=reverse unroll=1
+            end
+            problem middle
+              module    params 4 init=ones
+              optimizer sgd lr=0.1
+              data      valid batch=60 shuffle=false
+              loss      bce_logits(x @ bottom.params, y) + 0.1 * sum((params - 1)^2)
+              config    type=darts unroll=2
+              reset_on_start
+            end
+            problem top
+              module    params 4 init=ones
+              optimizer sgd lr=0.1
+              data      hold batch=60 shuffle=false
+              loss      bce_logits(x @ middle.params, y)
+            end
+            connect top -> middle -> bottom
+            run 6
+            print middle.params
+            """)
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+    }
 }

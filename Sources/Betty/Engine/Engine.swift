@@ -95,6 +95,14 @@ public final class Engine: @unchecked Sendable {
     /// Whether some reverse-mode level has its window open (its steps recorded).
     var recordingWindowIsOpen: Bool { problems.contains { $0.isIterative && state($0).trajectoryStates != nil } }
 
+    /// Before an in-place write of `p`'s parameters: while a recorded window is open it may have saved
+    /// them (a reverse-mode level reading `p`), so `p` gets new tensors and the window keeps the values
+    /// it used. Between windows nothing is copied.
+    func copyParametersUnderOpenWindows(_ p: Problem) {
+        guard recordingWindowIsOpen else { return }
+        for parameter in p.trainable { parameter.value = (parameter.value.detached() * 1).requiringGrad() }
+    }
+
     /// Runs `body` with every reverse-mode level whose window is open, `kept` aside, held at detached
     /// values: a best-response product is a partial derivative, and what flows through those windows is
     /// in the recorded term (docs/BETTY_SEMANTICS.md §4.1). Differentiating through them here would
@@ -206,19 +214,21 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func advance() throws(EngineError) {
+        // A step that failed part-way may have left windows to close: they are closed before this one.
+        closeEndedWindows()
         globalStep += 1
         problemStepsInThisStep = 0
-        windowsEnded.removeAll()
         for name in graph.leaves {
             try stepNormal(byName[name]!)
-            closeEndedWindows()
         }
+        closeEndedWindows()
     }
 
-    /// Closes the windows that ended in the cascade of steps one leaf started. Not before its end: a
-    /// level whose window ended may have triggered only some of its uppers, and another level finishing
-    /// later in the cascade triggers the rest, which differentiate through that window (a top that
-    /// reads both a middle of unroll 1 and the bottom under it).
+    /// Closes the windows that ended in this global step. Not before its end: a level whose window
+    /// ended may have triggered only some of its uppers, and a level finishing later in the step (in
+    /// the same leaf's cascade or another leaf's) triggers the rest, which differentiate through that
+    /// window (a top that reads both a middle of unroll 1 and the bottom under it, or two leaves). Every
+    /// level steps at most once per global step, so no window is needed past its end.
     func closeEndedWindows() {
         for p in windowsEnded { closeWindow(p) }
         windowsEnded.removeAll()
@@ -262,6 +272,8 @@ public final class Engine: @unchecked Sendable {
         if problemStepsInThisStep > 0 { try checkCancellation(.beforeStep(problem: p.name)) }
         problemStepsInThisStep += 1
         if r.innerLoopStart {
+            // A hook may write the parameters in place (reset_on_start): not those an open window saved.
+            if p.onInnerLoopStart != nil { copyParametersUnderOpenWindows(p) }
             do { try p.onInnerLoopStart?(p) } catch let error as EngineError {
                 throw error
             } catch {
@@ -373,16 +385,14 @@ public final class Engine: @unchecked Sendable {
                               liveBytes: MemoryStats.liveBytes, peakBytes: MemoryStats.peakBytes,
                               optimizerStepped: false, metrics: r.lastMetrics, time: elapsed(),
                               logStep: p.config.logStep)
-        if r.localStep % p.config.gradientAccumulation == 0, var g = r.accumulated {
+        if (r.localStep - r.windowStart) % p.config.gradientAccumulation == 0, var g = r.accumulated {
             r.accumulated = nil
             do {
                 if let callback = p.gradCallback { g = try callback(g) }
                 if p.config.gradientClipping > 0 {
                     g = try clipGradientNorm(g, maxNorm: p.config.gradientClipping).gradients
                 }
-                // An open window may have saved these parameters (a reverse-mode level reading this
-                // one): the step makes new tensors rather than changing the ones it recorded.
-                if recordingWindowIsOpen { for parameter in p.trainable { parameter.value = (parameter.value.detached() * 1).requiringGrad() } }
+                copyParametersUnderOpenWindows(p)
                 try p.optimizer.step(gradients: g)
                 try p.paramCallback?(p)
             } catch let error as TensorError {

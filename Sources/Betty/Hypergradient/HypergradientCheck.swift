@@ -112,9 +112,10 @@ extension Engine {
             let r = state(open)
             throw .cannotCheck(problem: name, reason: "the unrolled window of '\(open.name)' is open (step \(r.localStep - r.windowStart) of its window); check at a window boundary")
         }
+        guard p.config.firstOrder else {
+            throw .cannotCheck(problem: name, reason: "its first_order is off, so it takes no hypergradient: its gradient is the direct term alone")
+        }
         let below = levels(below: p)
-        let batch: Batch
-        if let current = p.currentBatch { batch = current } else { batch = try p.nextBatch() }
         guard let start = RestorePoint(self, outside: []) else { throw .cannotCheck(problem: name, reason: "a window is open") }
 
         // Everything a trial changes is put back: the state, the settings, and the cancel scope of a
@@ -131,6 +132,9 @@ extension Engine {
         }
         // Roll-back acts only after the checked problem steps, where a trial has already ended.
         config.rollBack = false
+        // Drawn after the restore point: a batch taken for the check is put back with everything else.
+        let batch: Batch
+        if let current = p.currentBatch { batch = current } else { batch = try p.nextBatch() }
 
         let configured = Dictionary(uniqueKeysWithValues: below.map { ($0.name, ($0.config.type, $0.config.unrollSteps)) })
         func uniform(_ method: ProblemConfig.Method, unroll: ((Problem) -> Int)? = nil) -> [String: (ProblemConfig.Method, Int)] {
@@ -147,19 +151,31 @@ extension Engine {
 
         let allReverse = below.allSatisfy(\.isIterative)
         let reference = settings.reference ?? (allReverse ? .fd : .reverse)
-        let referenceLevels = uniform(.reverse) { settings.referenceSteps ?? ($0.isIterative ? $0.config.unrollSteps : 10 * $0.config.unrollSteps) }
+        let referenceLevels = uniform(.reverse) { level in
+            settings.referenceSteps ?? (level.isIterative ? level.config.unrollSteps : level.config.unrollSteps.multipliedReportingOverflow(by: 10).partialValue)
+        }
 
         // The reference first: a row without one to compare with is of no use.
         let clock = ContinuousClock()
         let referenceStart = clock.now
         let referenceGradient: [Float]
         var spread: Double?
-        switch reference {
-        case .reverse:
-            referenceGradient = try trialGradient(p, batch: batch, below: below, levels: referenceLevels, from: start)
-        case .fd:
-            (referenceGradient, spread) = try finiteDifferences(p, batch: batch, below: below, levels: referenceLevels,
-                                                                 from: start, limit: settings.finiteDifferenceLimit)
+        do {
+            switch reference {
+            case .reverse:
+                referenceGradient = try trialGradient(p, batch: batch, below: below, levels: referenceLevels, from: start)
+            case .fd:
+                (referenceGradient, spread) = try finiteDifferences(p, batch: batch, below: below, levels: referenceLevels,
+                                                                     from: start, limit: settings.finiteDifferenceLimit)
+            }
+        } catch {
+            // Both references run the levels below in reverse mode (for fd, so that a middle level's own
+            // steps are exact); what reverse mode cannot do, the check cannot refer to.
+            switch error {
+            case .notImplemented, .unsupportedPath:
+                throw .cannotCheck(problem: name, reason: "its reference runs every level below it in reverse mode, and \(error.description)")
+            default: throw error
+            }
         }
         let referenceSeconds = (clock.now - referenceStart) / .seconds(1)
 
@@ -187,8 +203,10 @@ extension Engine {
                 let alpha = Double(problem(named: level)!.config.neumannAlpha)
                 let factor = alpha * curvature
                 detail += ", alpha·λmax \(Self.short(factor))"
-                if factor >= 2 || curvature < 0 {
-                    warnings.append("neumann on '\(level)': alpha \(Self.short(alpha)) × largest curvature \(Self.short(curvature)) = \(Self.short(factor)), so the series' terms grow as |1 − alpha·λ|^k and it diverges; use neumann_alpha below \(Self.short(2 / abs(curvature)))")
+                if curvature < 0 {
+                    warnings.append("neumann on '\(level)': its Hessian has a negative eigenvalue (\(Self.short(curvature))), so the level is not at a minimum and no positive alpha makes the series converge")
+                } else if factor >= 2 {
+                    warnings.append("neumann on '\(level)': alpha \(Self.short(alpha)) × largest curvature \(Self.short(curvature)) = \(Self.short(factor)), so the series' terms grow as |1 − alpha·λ|^k and it diverges; use neumann_alpha below \(Self.short(2 / curvature))")
                 }
             }
             rows.append(HypergradientCheck.Row(method: variant.method, detail: detail, isConfigured: same(variant.levels, configured),
@@ -230,8 +248,9 @@ extension Engine {
             r.innerLoopStart = true
             r.accumulated = nil
             r.ready = r.ready.map { _ in false }
-            let (product, overflow) = window.multipliedReportingOverflow(by: unroll * level.config.gradientAccumulation)
-            guard !overflow, product <= 100_000_000 else {
+            let (perWindow, overflowed) = unroll.multipliedReportingOverflow(by: level.config.gradientAccumulation)
+            let (product, overflow) = window.multipliedReportingOverflow(by: perWindow)
+            guard !overflow, !overflowed, product <= 100_000_000 else {
                 throw .cannotCheck(problem: p.name, reason: "one window of the levels below it would take more than 10^8 steps")
             }
             window = product
@@ -256,8 +275,8 @@ extension Engine {
             for leaf in leaves {
                 try stepNormal(problem(named: leaf)!)
                 if probe.reached { return }
-                closeEndedWindows()
             }
+            closeEndedWindows()
         }
         throw .cannotCheck(problem: p.name, reason: "it did not step within one window of the levels below it (\(window) steps)")
     }
@@ -334,9 +353,12 @@ extension Engine {
                     return (a - b) / Double(up + down)
                 }
                 let wide = try central(h), narrow = try central(h / 2)
-                let extrapolated = (4 * narrow - wide) / 3
+                // As the engine's gradients: the loss divided by the accumulated steps.
+                let share = Double(p.config.gradientAccumulation)
+                let extrapolated = (4 * narrow - wide) / 3 / share
                 let rounding = Double(Float.ulpOfOne) / 2 * largest / Double(h / 2)
-                errorSquared += (narrow - extrapolated) * (narrow - extrapolated) + rounding * rounding
+                let correction = narrow / share - extrapolated
+                errorSquared += correction * correction + rounding / share * rounding / share
                 estimate.append(extrapolated)
             }
         }

@@ -14,9 +14,6 @@ extension Session {
         guard let engine = program.engine else { throw ScriptError("no engine yet", at: name.location) }
         try program.checkPending()
         try program.checkReadsOfReverseModeLevels()
-        if runs.isActive, engine.problem(named: name.text)?.currentBatch == nil {
-            throw ScriptError("'\(name.text)' has not taken a step in this program yet, so the check would draw a batch the run needs; ask again after its first step", at: name.location)
-        }
         _ = consumeInterrupt()
         let settings = HypergradientCheck.Settings(reference: against.flatMap(HypergradientCheck.Reference.init(rawValue:)),
                                                    steps: steps, referenceSteps: referenceSteps)
@@ -27,8 +24,11 @@ extension Session {
             _ = consumeInterrupt()
             output.text("check of \(name.text)'s hypergradient interrupted (\(interruption.point)); nothing changed")
             return
+        } catch let .userCode(problem, error) {
+            throw runError(.userCode(problem: problem, error: error), at: name.location)
         } catch {
-            throw runError(error, at: name.location)
+            // Whatever failed inside the check's windows was put back: the run has not stopped.
+            throw ScriptError("\(error); nothing changed", at: name.location)
         }
         program.bindings.lastCheck = check
         output.hypergradientCheck(check, text: CheckResults.table(check))
