@@ -41,6 +41,12 @@ enum BestResponse {
             let shifted = try attributed(curr) { () throws(TensorError) in
                 try zip(theta, direction).map { (p, d) throws(TensorError) in try p.adding(d, scaledBy: shift).requiringGrad() }
             }
+            // Between windows every parameter is a leaf: nothing to hold (and nothing to pay for it).
+            guard engine.recordingWindowIsOpen else {
+                return try withParameters(curr, shifted) { () throws(EngineError) in
+                    try gradients(of: try curr.loss(on: batch), wrt: prev.parameters, problem: curr.name)
+                }
+            }
             // A partial derivative in θ_prev: recorded parameters (an open window's) are taken as
             // they are, so the backward pass stops there instead of running into (and freeing) the window.
             let held = prev.parameters.map { $0.isLeaf ? $0 : $0.detached().requiringGrad() }
