@@ -193,11 +193,9 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func validate(_ body: (Engine) throws -> [String: Float]) throws(EngineError) -> [String: Float] {
-        for p in problems { p.module.eval() }
-        defer { for p in problems { p.module.train() } }
         let metrics: [String: Float]
         do {
-            metrics = try withoutGrad { try body(self) }
+            metrics = try inEvaluationMode(problems.map(\.module)) { try withoutGrad { try body(self) } }
         } catch let error as EngineError {
             throw error
         } catch {
@@ -534,11 +532,14 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The total gradient `p` would apply now, on its latest batch (or a fresh one): what the REPL's
-    /// `hypergrad NAME` prints. Changes no parameters.
+    /// `hypergrad NAME` prints. Changes no parameters, buffers (batch norm's running statistics) or
+    /// random streams (dropout's): the losses it evaluates run as a step would, then are put back.
     public func hypergradient(of name: String) throws(EngineError) -> [Tensor] {
         guard let p = byName[name] else {
             throw .graph(.unknownProblem(name, suggestion: closestName(to: name, in: graph.problems)))
         }
+        let modules = ModuleState(problems.map(\.module))
+        defer { modules.restore() }
         return try cancellable { () throws(EngineError) in
             let batch: Batch
             let r = state(p)

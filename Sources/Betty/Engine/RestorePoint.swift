@@ -33,8 +33,7 @@ struct RestorePoint {
 /// One problem's share of a restore point.
 private struct ProblemState {
     let parameters: [Tensor]
-    let buffers: [(Buffer, Tensor)]
-    let generators: [(Dropout, RandomGenerator)]
+    let module: ModuleState
     let optimizerStates: [ParameterState]
     let learningRate: Float
     let loaders: [DataLoader.State]
@@ -52,8 +51,7 @@ private struct ProblemState {
 
     init(_ p: Problem, _ r: ProblemRun) {
         parameters = p.trainable.map(\.value)
-        buffers = p.module.namedBuffers.map { ($0.buffer, $0.buffer.value) }
-        generators = dropouts(in: p.module).map { ($0, $0.generator) }
+        module = ModuleState([p.module])
         optimizerStates = p.optimizer.states
         learningRate = p.optimizer.learningRate
         loaders = p.loaders.map(\.state)
@@ -74,8 +72,7 @@ private struct ProblemState {
         // Fresh leaves, as a checkpoint load makes: the old leaf's version counter has moved on with
         // the updates being undone, so a graph built from it would refuse to differentiate.
         for (parameter, value) in zip(p.trainable, parameters) { parameter.value = value.detached().requiringGrad() }
-        for (buffer, value) in buffers { buffer.value = value }
-        for (dropout, generator) in generators { dropout.generator = generator }
+        module.restore()
         p.optimizer.states = optimizerStates
         p.optimizer.learningRate = learningRate
         for (loader, state) in zip(p.loaders, loaders) {
@@ -99,12 +96,4 @@ private struct ProblemState {
         r.lastHypergradient = lastHypergradient
         r.isRecordingMetrics = false
     }
-}
-
-/// Dropout is the only module that draws random numbers while it runs.
-private func dropouts(in module: any Module) -> [Dropout] {
-    var found: [Dropout] = []
-    if let dropout = module as? Dropout { found.append(dropout) }
-    for (_, child) in module.children { found += dropouts(in: child) }
-    return found
 }

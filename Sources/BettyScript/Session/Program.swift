@@ -187,6 +187,11 @@ final class Program {
         engine.validation = { _ in try Self.evaluate(metrics) }
     }
 
+    /// Runs `body` as a read-only evaluation: no recording, every problem's module in evaluation mode.
+    func readOnly<R>(_ body: () throws(ScriptError) -> R) throws(ScriptError) -> R {
+        try inEvaluationMode(bindings.problems.map(\.module)) { () throws(ScriptError) in try withoutGrad(body) }
+    }
+
     static func evaluate(_ metrics: [(name: String, compiled: Compiled)]) throws(ScriptError) -> [String: Float] {
         var result: [String: Float] = [:]
         for (name, compiled) in metrics {

@@ -249,10 +249,7 @@ extension Session {
         guard !program.validationMetrics.isEmpty else {
             throw ScriptError("no validation is defined; e.g. validate every 500: acc = accuracy(model(test.x), test.y)")
         }
-        let problems = program.bindings.problems
-        for p in problems { p.module.eval() }
-        defer { for p in problems { p.module.train() } }
-        let metrics = try withoutGrad { () throws(ScriptError) in try Program.evaluate(program.validationMetrics) }
+        let metrics = try program.readOnly { () throws(ScriptError) in try Program.evaluate(program.validationMetrics) }
         handle(.validation(globalStep: program.engine?.globalStep ?? 0, metrics: metrics))
     }
 }

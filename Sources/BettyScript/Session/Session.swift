@@ -239,13 +239,15 @@ public final class Session: @unchecked Sendable {
 
     func consumeInterrupt() -> Bool { runs.cancellation.clear() }
 
-    /// Evaluates a top-level expression without recording gradients.
+    /// Evaluates a top-level expression read-only: without recording gradients, every module in
+    /// evaluation mode (as `validate` does), so batch norm's statistics and dropout's random streams
+    /// are as they were (docs/BETTY_SEMANTICS.md §9).
     func evaluate(_ e: Expr) throws(ScriptError) -> Value {
         var compiler = ExpressionCompiler(bindings: program.bindings)
         let compiled = try compiler.compile(e)
         if let undefined = compiler.undefinedReference { throw undefined }
         var env = Env.topLevel
-        return try withoutGrad { () throws(ScriptError) in try compiled(&env) }
+        return try program.readOnly { () throws(ScriptError) in try compiled(&env) }
     }
 
     private func printValue(_ e: Expr) throws(ScriptError) {
