@@ -31,7 +31,12 @@ struct ProblemSpec {
         case let .schedule(kind, options):
             if schedule != nil { throw ScriptError("problem '\(name.text)' already has a schedule", at: kind.location) }
             schedule = (kind, options)
-        case let .data(set, part, options): data.append((set, part, options))
+        case let .data(set, part, options):
+            // The engine draws every batch from a problem's first data line: a second would never be read.
+            if let first = data.first {
+                throw ScriptError("problem '\(name.text)' already has a data line (data \(first.set.text)\(first.part.map { "." + $0.text } ?? "")); a problem reads one data set", at: set.location)
+            }
+            data.append((set, part, options))
         case let .letBinding(n, e):
             if lets.contains(where: { $0.0.text == n.text }) { throw ScriptError("'\(n.text)' is already bound in this problem", at: n.location) }
             lets.append((n, e))
@@ -42,7 +47,14 @@ struct ProblemSpec {
             if metrics.contains(where: { $0.0.text == n.text }) { throw ScriptError("metric '\(n.text)' is defined twice", at: n.location) }
             metrics.append((n, e))
         case let .config(options): config += options
-        case let .hook(kind, options): hooks.append((kind, options))
+        case let .hook(kind, options):
+            // A second line would replace the first (`clamp min=0` then `clamp max=1` let parameters go
+            // negative): one line says all of it.
+            if hooks.contains(where: { $0.0.text == kind.text }) {
+                let whole = kind.text == "clamp" ? "; give both bounds on one line: clamp min=A max=B" : ""
+                throw ScriptError("problem '\(name.text)' already has a \(kind.text) line\(whole)", at: kind.location)
+            }
+            hooks.append((kind, options))
         }
     }
 }

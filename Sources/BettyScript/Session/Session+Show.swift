@@ -15,6 +15,10 @@ extension Session {
             output.text(showProblem(try program.problem(first)))
             return
         }
+        // Every topic but `config NAME` is one word; more words are refused, not ignored.
+        if first.text != "config", words.count > 1, Self.showTopics.contains(first.text) {
+            throw ScriptError("show \(first.text) takes no more words, got '\(words[1].text)'", at: words[1].location)
+        }
         switch first.text {
         case "graph": output.text(showGraph())
         case "problems": output.text(showProblems())
@@ -29,7 +33,10 @@ extension Session {
                         + (c.earlyStopping.map { ", early_stopping \($0.metric) \($0.mode.rawValue) tolerance \($0.tolerance)" } ?? "")
                         + (MemoryBudget.limit.map { ", memory_limit \(ByteCount.format($0))" } ?? ""))
         case "config":
-            guard words.count == 2 else { throw ScriptError("show config NAME", at: first.location) }
+            guard words.count == 2 else {
+                throw ScriptError(words.count < 2 ? "show config takes a problem: show config NAME" : "show config NAME takes no more words, got '\(words[2].text)'",
+                                  at: words.count < 2 ? first.location : words[2].location)
+            }
             output.text(showConfig(try program.problem(words[1])))
         default:
             let known = Self.showTopics + program.bindings.problemOrder
