@@ -55,3 +55,27 @@ import Testing
         #expect(t.expectations.count == 1 && t.expectations.allSatisfy { $0.1 }, "\(t.expectations)")
     }
 }
+
+/// Issue 22, state changes at step boundaries: a method or window change inside an open reverse-mode
+/// window is refused (it made every later run fail with an autograd message, each still advancing
+/// the local step), and accepted once the window has closed.
+@Suite struct OpenWindowConfigTests {
+    static let program = tinyProgram.replacingOccurrences(of: "config    type=darts unroll=5", with: "config    type=reverse unroll=5")
+
+    @Test(arguments: ["config inner type=darts", "config inner unroll=2", "config inner gradient_accumulation=2"])
+    func aMethodOrWindowChangeInsideAnOpenWindowIsRefused(_ line: String) {
+        let (session, t) = replay(Self.program + "\nrun 3\n" + line)
+        #expect(t.errors.map(\.message) == ["inner's unrolled window is open (step 3 of 5): its type, unroll and gradient_accumulation can change after 2 more steps of it ('step 2' ends the window if inner steps every global step)"],
+                "\(t.errors.map(\.rendered))")
+        #expect(t.errors.first?.location?.column == 14)
+        #expect(session.program.bindings.problems.first { $0.name == "inner" }?.config.type == .reverse)
+        session.execute("run 7", file: "t", line: 90)
+        session.execute("print inner.params", file: "t", line: 91)
+        #expect(t.errors.count == 1, "\(t.errors.map(\.rendered))")
+    }
+
+    @Test func theSameChangeAtAWindowBoundaryIsTaken() {
+        let (_, t) = replay(Self.program + "\nrun 5\nconfig inner type=darts\nrun 6\nconfig inner darts_alpha=0.02\nrun 3\nconfig inner type=reverse\nrun 5")
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+    }
+}

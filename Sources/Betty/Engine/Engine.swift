@@ -92,6 +92,15 @@ public final class Engine: @unchecked Sendable {
         return connected ? nil : .unconnectedRead(reader: reader.name, read: read.name)
     }
 
+    /// Where `name`'s unrolled window is, while it is open (a reverse-mode level between the first
+    /// step of a window and the end of the global step that completes it): steps taken and its length.
+    public func openWindow(of name: String) -> (steps: Int, length: Int)? {
+        guard let p = byName[name], state(p).trajectoryStates != nil else { return nil }
+        let length = p.config.unrollSteps * p.config.gradientAccumulation
+        let taken = (state(p).localStep - state(p).windowStart) % length
+        return (taken == 0 ? length : taken, length)
+    }
+
     /// Whether some reverse-mode level has its window open (its steps recorded).
     var recordingWindowIsOpen: Bool { problems.contains { $0.isIterative && state($0).trajectoryStates != nil } }
 

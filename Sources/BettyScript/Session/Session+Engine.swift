@@ -189,6 +189,14 @@ extension Session {
     func configure(_ name: Name, _ options: [Option]) throws(ScriptError) {
         let p = try program.problem(name)
         let config = try ProblemBuilder.apply(options, to: p.config, problem: name.text)
+        // Inside an open window the recorded steps are the method and the window's length: changing
+        // either there would leave a half-recorded window no method can finish. Refused, as `save` is.
+        if let (steps, length) = program.engine?.openWindow(of: name.text),
+           config.type != p.config.type || config.unrollSteps != p.config.unrollSteps || config.gradientAccumulation != p.config.gradientAccumulation {
+            let key = options.first { ["type", "unroll", "gradient_accumulation"].contains($0.key) }
+            throw ScriptError("\(name.text)'s unrolled window is open (step \(steps) of \(length)): its type, unroll and gradient_accumulation can change after \(length - steps) more step\(length - steps == 1 ? "" : "s") of it ('step \(length - steps)' ends the window if \(name.text) steps every global step)",
+                              at: key?.location ?? name.location)
+        }
         p.config = config
         program.specs[name.text]?.configChanges.append(options)
         let notes = idleSettings(options.map(\.key), of: name.text, config).map { "\nnote: " + $0 }
