@@ -1,3 +1,5 @@
+import Foundation
+import Betty
 @testable import BettyScript
 import Testing
 
@@ -77,5 +79,20 @@ import Testing
     @Test func theSameChangeAtAWindowBoundaryIsTaken() {
         let (_, t) = replay(Self.program + "\nrun 5\nconfig inner type=darts\nrun 6\nconfig inner darts_alpha=0.02\nrun 3\nconfig inner type=reverse\nrun 5")
         #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+    }
+}
+
+/// Issue 22: `engine csv=FILE` given again with the same file keeps the log written so far.
+@Suite struct CSVLogAgainTests {
+    @Test func theSameFileAgainGoesOnWithTheLog() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("betty-log-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (_, t) = replay(tinyProgram + "\nengine csv=\"\(path)\"\nrun 4\nengine csv=\"\(path)\"\nrun 3")
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+        #expect(t.text.contains("note: already logging to \(path); the log goes on in the same file"), "\(t.text)")
+        let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        // The header, then one row per problem step: 7 inner steps and one outer step (unroll 5).
+        #expect(rows.first.map(String.init) == CSVLogger.header)
+        #expect(rows.filter { $0.hasPrefix("step,") }.count == 8, "\(rows)")
     }
 }

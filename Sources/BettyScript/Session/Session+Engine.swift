@@ -1,3 +1,4 @@
+import Foundation
 import Betty
 import BettyNN
 import BettyTensor
@@ -173,9 +174,16 @@ extension Session {
         let csvPath = try reader.string("csv")
         let memoryLimit = try memoryLimitOption(&reader, in: options)
         try reader.finish()
+        var csvNote = ""
         if let (path, l) = csvPath {
-            // Kept by the program, not subscribed to one engine: it outlives engine rebuilds.
-            do { program.csvLogger = try CSVLogger(path: path) } catch { throw ScriptError("\(error)", at: l) }
+            let same = program.csvLogger.map { URL(fileURLWithPath: $0.path).standardizedFileURL == URL(fileURLWithPath: path).standardizedFileURL } ?? false
+            if same {
+                // Starting the same file again would throw away the log written so far.
+                csvNote = "\nnote: already logging to \(path); the log goes on in the same file"
+            } else {
+                // Kept by the program, not subscribed to one engine: it outlives engine rebuilds.
+                do { program.csvLogger = try CSVLogger(path: path) } catch { throw ScriptError("\(error)", at: l) }
+            }
         }
         program.engineConfig = c
         program.logEvery = every
@@ -183,7 +191,7 @@ extension Session {
         if let memoryLimit { MemoryBudget.limit = memoryLimit }
         output.text("engine: train_iters \(c.trainIterations), valid_step \(c.validStep), roll_back \(c.rollBack)"
                     + (c.earlyStopping.map { ", early stopping on \($0.metric) (\($0.mode.rawValue), tolerance \($0.tolerance))" } ?? "")
-                    + (memoryLimit.map { ", memory_limit \($0.map(ByteCount.format) ?? "off")" } ?? ""))
+                    + (memoryLimit.map { ", memory_limit \($0.map(ByteCount.format) ?? "off")" } ?? "") + csvNote)
     }
 
     func configure(_ name: Name, _ options: [Option]) throws(ScriptError) {
