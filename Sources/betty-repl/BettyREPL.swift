@@ -30,7 +30,7 @@ struct BettyREPL: ParsableCommand {
     @Flag(help: "Replay FILE with the dashboard open (curves per level, hypergradient norms, memory); keys: p pause, s step, q close it (the replay goes on), ? help.")
     var dashboard = false
 
-    @Flag(help: "After replaying FILE (also when it stops at an error), hand the prompt to the user.")
+    @Flag(help: "After replaying FILE (also when it stops at an error), hand the prompt to the user. With stdin not a terminal, its lines run as if typed there: every line, also after an error; exit status 2 if a line of FILE or stdin failed, else 1 if an expect failed.")
     var thenInteractive = false
 
     @Flag(help: "Replay every line of FILE or stdin even after an error, as the prompt does; exit status 2 if any line failed.")
@@ -90,9 +90,11 @@ struct BettyREPL: ParsableCommand {
             session.runsInBackground = !headless
             interactive(session, console: console, screen: screen)
         } else {
-            // Statements piped in: a replay of stdin (after FILE with --then-interactive).
+            // Statements piped in: a replay of stdin. After FILE with --then-interactive they stand for
+            // what would be typed at the prompt, so every line runs, as there, even after an error.
             let lines = AnySequence { AnyIterator { Swift.readLine(strippingNewline: true) } }
-            if replay(session, lines, file: "<stdin>") { throw ExitCode(2) }
+            let asAtThePrompt = file != nil && thenInteractive
+            if session.replay(lines, file: "<stdin>", keepGoing: keepGoing || asAtThePrompt) != nil { throw ExitCode(2) }
         }
         // The file's error still counts after the prompt was handed over: the status is the session's.
         throw ExitCode(fileFailed ? 2 : session.failedExpectations > 0 ? 1 : 0)

@@ -1,0 +1,69 @@
+#if os(Linux)
+import Foundation
+import Glibc
+import Testing
+
+/// betty-repl's command line does what it says, or refuses with one line that says why (issue 22).
+@Suite(.serialized)
+struct CommandLineTests {
+    // MARK: - --then-interactive with stdin piped
+
+    /// The piped lines stand for what would be typed at the prompt: each runs after FILE, also after an
+    /// error, and the exit status is theirs as a replay's is (2 for a failed line, else 1 for an expect).
+    @Test func linesPipedAfterThenInteractiveRunAsTypedAtThePrompt() throws {
+        let home = try TemporaryDirectory()
+        let file = home.path + "/start.betty"
+        try "let a = 6\n".write(toFile: file, atomically: true, encoding: .utf8)
+
+        let failing = "print a * bogus\nprint a * 7\nexpect a == 7\nprint 8\n"
+        let afterError = try Self.runREPL(arguments: ["--then-interactive", file], piping: failing)
+        #expect(afterError.status == 2, "\(afterError.stdout)")
+        #expect(afterError.stdout.contains("<stdin>:1:11: error: unknown name 'bogus'"), "\(afterError.stdout)")
+        #expect(afterError.stdout.contains("betty> print a * 7\n42\n"), "the line after the error did not run: \(afterError.stdout)")
+        #expect(afterError.stdout.contains("<stdin>:3:8: expectation failed"), "\(afterError.stdout)")
+        #expect(afterError.stdout.hasSuffix("betty> print 8\n8\n"), "\(afterError.stdout)")
+
+        let afterFailedExpect = try Self.runREPL(arguments: ["--then-interactive", file], piping: "expect a == 7\nprint a * 7\n")
+        #expect(afterFailedExpect.status == 1, "\(afterFailedExpect.stdout)")
+        #expect(afterFailedExpect.stdout.hasSuffix("betty> print a * 7\n42\n"), "\(afterFailedExpect.stdout)")
+
+        let clean = try Self.runREPL(arguments: ["--then-interactive", file], piping: "print a * 7\n")
+        #expect(clean.status == 0, "\(clean.stdout)")
+        #expect(clean.stdout == "betty> let a = 6\na = 6\nbetty> print a * 7\n42\n", "\(clean.stdout)")
+
+        // Without --then-interactive a piped replay still stops at its first error.
+        let plain = try Self.runREPL(arguments: [], piping: failing)
+        #expect(plain.status == 2, "\(plain.stdout)")
+        #expect(!plain.stdout.contains("42"), "\(plain.stdout)")
+    }
+
+    // MARK: - Support
+
+    /// Runs the built betty-repl with `input` written into a pipe that is its standard input.
+    static func runREPL(arguments: [String], piping input: String) throws -> (status: Int32, stdout: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try InteractiveREPLTests.bettyREPL())
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"  // a crash must not hang in the backtracer
+        process.environment = environment
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stdout
+        try process.run()
+        let watchdog = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
+        // Written from another thread, so neither side can stall on a full pipe.
+        let writer = Thread {
+            try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
+            try? stdin.fileHandleForWriting.close()
+        }
+        writer.start()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        watchdog.cancel()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
+#endif
