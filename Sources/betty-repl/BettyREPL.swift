@@ -1,5 +1,6 @@
 import ArgumentParser
 import BettyDashboard
+import BettyNN
 import BettyScript
 import BettyTerminal
 import Foundation
@@ -36,7 +37,7 @@ struct BettyREPL: ParsableCommand {
     @Flag(help: "Replay every line of FILE or stdin even after an error, as the prompt does; exit status 2 if any line failed.")
     var keepGoing = false
 
-    @Option(help: "History file for the interactive prompt.")
+    @Option(help: "History file for the interactive prompt: a regular file, created if missing, or /dev/null for none; anything else (a directory, a FIFO, a device) is refused.")
     var history: String = (ProcessInfo.processInfo.environment["HOME"].map { $0 + "/.betty_history" }) ?? ".betty_history"
 
     mutating func run() throws {
@@ -55,6 +56,16 @@ struct BettyREPL: ParsableCommand {
         }
         // At a terminal prompt (or with --dashboard) the session feeds a dashboard.
         let interactiveTerminal = isatty(STDIN_FILENO) != 0 && !json && (file == nil || thenInteractive)
+        var historyFile: String?
+        if interactiveTerminal {
+            // Before the file's replay: the prompt would block on a FIFO or lose every line typed.
+            do {
+                historyFile = try Self.historyFile(history)
+            } catch {
+                output.error(error)
+                throw ExitCode(2)
+            }
+        }
         let screen = (dashboard || (interactiveTerminal && !headless)) ? DashboardScreen(session: session, console: console) : nil
         if let screen, interactiveTerminal {
             session.openDashboard = { screen.showAtPrompt() }
@@ -88,7 +99,7 @@ struct BettyREPL: ParsableCommand {
             plain.echoLines = false
             // At a prompt a run goes to the background and the prompt stays live (--headless: run waits).
             session.runsInBackground = !headless
-            interactive(session, console: console, screen: screen)
+            interactive(session, console: console, screen: screen, historyFile: historyFile)
         } else {
             // Statements piped in: a replay of stdin. After FILE with --then-interactive they stand for
             // what would be typed at the prompt, so every line runs, as there, even after an error.
@@ -103,6 +114,37 @@ struct BettyREPL: ParsableCommand {
     /// Replays `lines`; true when a line failed. Stops at the first error unless --keep-going.
     private func replay(_ session: Session, _ lines: some Sequence<String>, file: String) -> Bool {
         session.replay(lines, file: file, keepGoing: keepGoing) != nil
+    }
+
+    /// The history file the prompt reads and appends to: `path` when it is a regular file (a symbolic
+    /// link to one too), or names nothing yet and is then created empty; nil for /dev/null, the usual way
+    /// to keep no history. Anything else is refused before readline opens it: a FIFO would block the
+    /// prompt before it shows, a directory or another device would silently keep nothing.
+    static func historyFile(_ path: String) throws(ScriptError) -> String? {
+        func problem(_ reason: FileIOError.Reason, _ operation: FileIOError.Operation = .read) -> ScriptError {
+            let reason = FileIOError(path: path, operation: operation, reason: reason).reasonText
+            return ScriptError("cannot use \(path.isEmpty ? "\"\"" : path) as the history file: \(reason)")
+        }
+        guard !path.isEmpty else { throw problem(.noFileName) }
+        var info = stat()
+        if stat(path, &info) == 0 {
+            let kind = FileKind(mode: info.st_mode)
+            if kind == .regularFile { return path }
+            var null = stat()
+            if kind == .characterDevice, stat("/dev/null", &null) == 0, null.st_rdev == info.st_rdev { return nil }
+            var link = stat()
+            let throughLink = lstat(path, &link) == 0 && FileKind(mode: link.st_mode) == .symbolicLink
+            throw problem(.notARegularFile(kind, throughLink: throughLink))
+        }
+        let code = errno
+        guard code == ENOENT else { throw problem(.system(code)) }
+        var link = stat()
+        if lstat(path, &link) == 0 { throw problem(.danglingSymbolicLink) }
+        // O_EXCL: whatever appeared meanwhile is not opened (a FIFO would block here).
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw problem(.system(errno), .write) }
+        close(descriptor)
+        return path
     }
 
     /// Replays `lines` on a thread of their own while the dashboard has this one (curses wants one
@@ -130,9 +172,9 @@ struct BettyREPL: ParsableCommand {
         }
     }
 
-    private func interactive(_ session: Session, console: Console, screen: DashboardScreen?) {
+    private func interactive(_ session: Session, console: Console, screen: DashboardScreen?, historyFile: String?) {
         print("Betty for Swift. Type 'help' for the language, 'quit' or Ctrl-D to leave.")
-        let editor = LineEditor(historyPath: history) { word, line in session.completions(for: word, line: line) }
+        let editor = LineEditor(historyPath: historyFile) { word, line in session.completions(for: word, line: line) }
         var number = 0
         let prompt = { session.isContinuing ? "  ...> " : Self.prompt(for: session) }
         while !session.quitRequested {

@@ -37,6 +37,62 @@ struct CommandLineTests {
         #expect(!plain.stdout.contains("42"), "\(plain.stdout)")
     }
 
+    // MARK: - --history
+
+    /// A FIFO (which blocked before the first prompt), a directory, a device or a symbolic link to a FIFO
+    /// is refused with one line naming the path and what it is, status 2, before FILE is replayed.
+    @Test func aHistoryPathThatIsNotARegularFileIsRefused() throws {
+        let home = try TemporaryDirectory()
+        let fifo = home.path + "/history.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let link = home.path + "/history.link"
+        #expect(symlink(fifo, link) == 0)
+        let file = home.path + "/start.betty"
+        try "print 6 * 7\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let cases: [(path: String, arguments: [String], what: String)] = [
+            (fifo, [], "it is a FIFO (named pipe), not a regular file"),
+            (fifo, ["--then-interactive", file], "it is a FIFO (named pipe), not a regular file"),
+            (home.path, [], "it is a directory, not a regular file"),
+            ("/dev/zero", [], "it is a character device, not a regular file"),
+            (link, [], "it is a symbolic link to a FIFO (named pipe), not a regular file"),
+        ]
+        for (path, arguments, what) in cases {
+            try InteractiveREPLTests().withREPL(home: home, history: path, arguments: arguments) { repl in
+                try repl.expect("error: cannot use \(path) as the history file: \(what)\r\n", timeout: .seconds(15))
+                #expect(try repl.waitForExit(timeout: .seconds(15)) == 2, "\(repl.transcript)")
+                // Neither the file's replay (which echoes its lines) nor the prompt came first.
+                #expect(!repl.transcript.contains("betty>"), "\(repl.transcript)")
+            }
+        }
+    }
+
+    /// A history file that does not exist yet is created before the prompt shows; /dev/null keeps none.
+    @Test func aMissingHistoryFileIsCreatedAndDevNullKeepsNone() throws {
+        let home = try TemporaryDirectory()
+        let history = home.path + "/new-history"
+        try InteractiveREPLTests().withREPL(home: home, history: history) { repl in
+            try repl.expect("betty> ")
+            var info = stat()
+            #expect(stat(history, &info) == 0 && info.st_mode & S_IFMT == S_IFREG, "no history file before the first line")
+            try repl.enter("print 6 * 7")
+            try repl.expect("42")
+            try repl.expect("betty> ")
+            try repl.send("\u{04}")
+            #expect(try repl.waitForExit() == 0, "\(repl.transcript)")
+        }
+        #expect(try String(contentsOfFile: history, encoding: .utf8) == "print 6 * 7\n")
+
+        try InteractiveREPLTests().withREPL(home: home, history: "/dev/null") { repl in
+            try repl.expect("betty> ")
+            try repl.enter("print 6 * 7")
+            try repl.expect("42")
+            try repl.expect("betty> ")
+            try repl.send("\u{04}")
+            #expect(try repl.waitForExit() == 0, "\(repl.transcript)")
+            #expect(!repl.transcript.contains("warning"), "\(repl.transcript)")
+        }
+    }
+
     // MARK: - Support
 
     /// Runs the built betty-repl with `input` written into a pipe that is its standard input.
