@@ -74,18 +74,23 @@ struct BettyREPL: ParsableCommand {
 
         var fileFailed = false
         if let file {
-            let text: String
+            let contents: SessionFile.Contents
             do {
-                text = try SessionFile.read(file)
+                contents = try SessionFile.read(file)
             } catch {
-                output.error(ScriptError("\(error)"))
+                output.error(error)
                 throw ExitCode(2)
             }
-            let lines = Session.lines(of: text)
+            // A replay that stops at its first error refuses a file that is not text before running any
+            // of it; --keep-going runs every line it can and reports each line it cannot read in its turn.
+            if !keepGoing, let first = contents.invalid.first {
+                output.error(first.error(file: file))
+                throw ExitCode(2)
+            }
             if dashboard, let screen, let terminal = screen.openTerminal() {
-                fileFailed = replayWithDashboard(session, lines, file: file, screen: screen, terminal: terminal, console: console)
+                fileFailed = replayWithDashboard(session, contents, file: file, screen: screen, terminal: terminal, console: console)
             } else {
-                fileFailed = replay(session, lines, file: file)
+                fileFailed = Self.replay(session, contents, file: file, keepGoing: keepGoing)
             }
             // --then-interactive hands over the prompt after an error too: the state up to the error is
             // there to inspect and fix, which is the point of asking for the prompt.
@@ -111,9 +116,12 @@ struct BettyREPL: ParsableCommand {
         throw ExitCode(fileFailed ? 2 : session.failedExpectations > 0 ? 1 : 0)
     }
 
-    /// Replays `lines`; true when a line failed. Stops at the first error unless --keep-going.
-    private func replay(_ session: Session, _ lines: some Sequence<String>, file: String) -> Bool {
-        session.replay(lines, file: file, keepGoing: keepGoing) != nil
+    /// Replays the file's lines; true when a line failed. Stops at the first error unless `keepGoing`.
+    private static func replay(_ session: Session, _ contents: SessionFile.Contents, file: String, keepGoing: Bool) -> Bool {
+        let unreadable = Locked(false)
+        let lines = SessionFile.replayLines(contents, file: file, session: session, reported: unreadable)
+        let failed = session.replay(lines, file: file, keepGoing: keepGoing) != nil
+        return failed || unreadable.withLock { $0 }
     }
 
     /// The history file the prompt reads and appends to: `path` when it is a regular file (a symbolic
@@ -149,12 +157,12 @@ struct BettyREPL: ParsableCommand {
 
     /// Replays `lines` on a thread of their own while the dashboard has this one (curses wants one
     /// thread); `q` closes the dashboard and the replay goes on with plain output. True when a line failed.
-    private func replayWithDashboard(_ session: Session, _ lines: [String], file: String, screen: DashboardScreen,
+    private func replayWithDashboard(_ session: Session, _ contents: SessionFile.Contents, file: String, screen: DashboardScreen,
                                      terminal: CursesTerminal, console: Console) -> Bool {
         let result = Locked<Bool?>(nil)
         let keepGoing = self.keepGoing
         let replaying = Thread {
-            let failed = session.replay(lines, file: file, keepGoing: keepGoing) != nil
+            let failed = Self.replay(session, contents, file: file, keepGoing: keepGoing)
             result.withLock { $0 = failed }
         }
         // The engine runs on this thread: the same stack as the main thread's.

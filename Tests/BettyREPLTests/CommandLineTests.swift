@@ -93,6 +93,61 @@ struct CommandLineTests {
         }
     }
 
+    // MARK: - A session file that is not UTF-8
+
+    /// The file is refused before any line runs, with the line and column (in characters) of its first
+    /// bad byte, even one in a comment; status 2, as for a file that cannot be read.
+    @Test func aSessionFileThatIsNotUTF8IsRefusedAtItsFirstBadByte() throws {
+        let home = try TemporaryDirectory()
+        let comment = home.path + "/comment.betty"
+        try Data(Array("print 6 * 7\n# caf".utf8) + [0xE9] + Array("\nprint 1\n".utf8)).write(to: URL(fileURLWithPath: comment))
+        let inComment = try InteractiveREPLTests.runREPL(arguments: [comment])
+        #expect(inComment.status == 2)
+        #expect(inComment.stdout == "\(comment):2:6: error: the session file is not UTF-8 text (byte 0xe9)\n", "\(inComment.stdout)")
+
+        // Columns count characters: "é" before the bad byte is one column, not two; a CRLF file has the
+        // same lines; a sequence cut short is reported at its first byte.
+        let string = home.path + "/string.betty"
+        try Data(Array("print 1\r\n\r\nprint \"é\" ".utf8) + [0xE2, 0x82] + Array("\r\nprint 2 \u{FF}\n".utf8))
+            .write(to: URL(fileURLWithPath: string))
+        let inString = try InteractiveREPLTests.runREPL(arguments: ["--json", string])
+        #expect(inString.status == 2)
+        let escaped = string.replacingOccurrences(of: "/", with: "\\/")  // as JSONSerialization writes it
+        #expect(inString.stdout == #"{"column":11,"event":"error","file":"\#(escaped)","line":3,"message":"the session file is not UTF-8 text (byte 0xe2)"}"# + "\n",
+                "\(inString.stdout)")
+
+        // With --then-interactive too: the prompt is not handed over for a file that could not be read.
+        let interactive = try Self.runREPL(arguments: ["--then-interactive", comment], piping: "print 5\n")
+        #expect(interactive.status == 2)
+        #expect(interactive.stdout == inComment.stdout, "\(interactive.stdout)")
+    }
+
+    /// --keep-going runs every line it can read and reports each line it cannot, in its turn, at its first
+    /// bad byte; nothing of such a line runs, and `quit` before it ends the replay first.
+    @Test func keepGoingReportsEachLineThatIsNotUTF8InItsTurn() throws {
+        let home = try TemporaryDirectory()
+        let file = home.path + "/mixed.betty"
+        try Data(Array("print 6 * 7\n# caf".utf8) + [0xE9] + Array("\nprint 1 ".utf8) + [0xFF]
+                 + Array(" 2\nprint 3\n".utf8)).write(to: URL(fileURLWithPath: file))
+        let result = try InteractiveREPLTests.runREPL(arguments: ["--keep-going", file])
+        #expect(result.status == 2)
+        #expect(result.stdout == """
+            betty> print 6 * 7
+            42
+            \(file):2:6: error: the session file is not UTF-8 text (byte 0xe9)
+            \(file):3:9: error: the session file is not UTF-8 text (byte 0xff)
+            betty> print 3
+            3
+
+            """, "\(result.stdout)")
+
+        let quitting = home.path + "/quit.betty"
+        try Data(Array("print 1\nquit\n".utf8) + [0xFF] + [0x0A]).write(to: URL(fileURLWithPath: quitting))
+        let quit = try InteractiveREPLTests.runREPL(arguments: ["--keep-going", quitting])
+        #expect(quit.status == 0, "\(quit.stdout)")
+        #expect(!quit.stdout.contains("error"), "\(quit.stdout)")
+    }
+
     // MARK: - Support
 
     /// Runs the built betty-repl with `input` written into a pipe that is its standard input.
