@@ -1,5 +1,6 @@
 import ArgumentParser
 import BettyDashboard
+import BettyNN
 import BettyScript
 import BettyTerminal
 import Foundation
@@ -30,13 +31,13 @@ struct BettyREPL: ParsableCommand {
     @Flag(help: "Replay FILE with the dashboard open (curves per level, hypergradient norms, memory); keys: p pause, s step, q close it (the replay goes on), ? help.")
     var dashboard = false
 
-    @Flag(help: "After replaying FILE (also when it stops at an error), hand the prompt to the user.")
+    @Flag(help: "After replaying FILE (also when it stops at an error), hand the prompt to the user. With stdin not a terminal, its lines run as if typed there: every line, also after an error; exit status 2 if a line of FILE or stdin failed, else 1 if an expect failed.")
     var thenInteractive = false
 
     @Flag(help: "Replay every line of FILE or stdin even after an error, as the prompt does; exit status 2 if any line failed.")
     var keepGoing = false
 
-    @Option(help: "History file for the interactive prompt.")
+    @Option(help: "History file for the interactive prompt: a regular file, created if missing, or /dev/null for none; anything else (a directory, a FIFO, a device) is refused.")
     var history: String = (ProcessInfo.processInfo.environment["HOME"].map { $0 + "/.betty_history" }) ?? ".betty_history"
 
     mutating func run() throws {
@@ -55,6 +56,16 @@ struct BettyREPL: ParsableCommand {
         }
         // At a terminal prompt (or with --dashboard) the session feeds a dashboard.
         let interactiveTerminal = isatty(STDIN_FILENO) != 0 && !json && (file == nil || thenInteractive)
+        var historyFile: String?
+        if interactiveTerminal {
+            // Before the file's replay: the prompt would block on a FIFO or lose every line typed.
+            do {
+                historyFile = try Self.historyFile(history)
+            } catch {
+                output.error(error)
+                throw ExitCode(2)
+            }
+        }
         let screen = (dashboard || (interactiveTerminal && !headless)) ? DashboardScreen(session: session, console: console) : nil
         if let screen, interactiveTerminal {
             session.openDashboard = { screen.showAtPrompt() }
@@ -63,18 +74,23 @@ struct BettyREPL: ParsableCommand {
 
         var fileFailed = false
         if let file {
-            let text: String
+            let contents: SessionFile.Contents
             do {
-                text = try SessionFile.read(file)
+                contents = try SessionFile.read(file)
             } catch {
-                output.error(ScriptError("\(error)"))
+                output.error(error)
                 throw ExitCode(2)
             }
-            let lines = Session.lines(of: text)
+            // A replay that stops at its first error refuses a file that is not text before running any
+            // of it; --keep-going runs every line it can and reports each line it cannot read in its turn.
+            if !keepGoing, let first = contents.invalid.first {
+                output.error(first.error(file: file))
+                throw ExitCode(2)
+            }
             if dashboard, let screen, let terminal = screen.openTerminal() {
-                fileFailed = replayWithDashboard(session, lines, file: file, screen: screen, terminal: terminal, console: console)
+                fileFailed = replayWithDashboard(session, contents, file: file, screen: screen, terminal: terminal, console: console)
             } else {
-                fileFailed = replay(session, lines, file: file)
+                fileFailed = Self.replay(session, contents, file: file, keepGoing: keepGoing)
             }
             // --then-interactive hands over the prompt after an error too: the state up to the error is
             // there to inspect and fix, which is the point of asking for the prompt.
@@ -88,29 +104,65 @@ struct BettyREPL: ParsableCommand {
             plain.echoLines = false
             // At a prompt a run goes to the background and the prompt stays live (--headless: run waits).
             session.runsInBackground = !headless
-            interactive(session, console: console, screen: screen)
+            interactive(session, console: console, screen: screen, historyFile: historyFile)
         } else {
-            // Statements piped in: a replay of stdin (after FILE with --then-interactive).
+            // Statements piped in: a replay of stdin. After FILE with --then-interactive they stand for
+            // what would be typed at the prompt, so every line runs, as there, even after an error.
             let lines = AnySequence { AnyIterator { Swift.readLine(strippingNewline: true) } }
-            if replay(session, lines, file: "<stdin>") { throw ExitCode(2) }
+            let asAtThePrompt = file != nil && thenInteractive
+            if session.replay(lines, file: "<stdin>", keepGoing: keepGoing || asAtThePrompt) != nil { throw ExitCode(2) }
         }
         // The file's error still counts after the prompt was handed over: the status is the session's.
         throw ExitCode(fileFailed ? 2 : session.failedExpectations > 0 ? 1 : 0)
     }
 
-    /// Replays `lines`; true when a line failed. Stops at the first error unless --keep-going.
-    private func replay(_ session: Session, _ lines: some Sequence<String>, file: String) -> Bool {
-        session.replay(lines, file: file, keepGoing: keepGoing) != nil
+    /// Replays the file's lines; true when a line failed. Stops at the first error unless `keepGoing`.
+    private static func replay(_ session: Session, _ contents: SessionFile.Contents, file: String, keepGoing: Bool) -> Bool {
+        let unreadable = Locked(false)
+        let lines = SessionFile.replayLines(contents, file: file, session: session, reported: unreadable)
+        let failed = session.replay(lines, file: file, keepGoing: keepGoing) != nil
+        return failed || unreadable.withLock { $0 }
+    }
+
+    /// The history file the prompt reads and appends to: `path` when it is a regular file (a symbolic
+    /// link to one too), or names nothing yet and is then created empty; nil for /dev/null, the usual way
+    /// to keep no history. Anything else is refused before readline opens it: a FIFO would block the
+    /// prompt before it shows, a directory or another device would silently keep nothing.
+    static func historyFile(_ path: String) throws(ScriptError) -> String? {
+        func problem(_ reason: FileIOError.Reason, _ operation: FileIOError.Operation = .read) -> ScriptError {
+            let reason = FileIOError(path: path, operation: operation, reason: reason).reasonText
+            return ScriptError("cannot use \(path.isEmpty ? "\"\"" : path) as the history file: \(reason)")
+        }
+        guard !path.isEmpty else { throw problem(.noFileName) }
+        var info = stat()
+        if stat(path, &info) == 0 {
+            let kind = FileKind(mode: info.st_mode)
+            if kind == .regularFile { return path }
+            var null = stat()
+            if kind == .characterDevice, stat("/dev/null", &null) == 0, null.st_rdev == info.st_rdev { return nil }
+            var link = stat()
+            let throughLink = lstat(path, &link) == 0 && FileKind(mode: link.st_mode) == .symbolicLink
+            throw problem(.notARegularFile(kind, throughLink: throughLink))
+        }
+        let code = errno
+        guard code == ENOENT else { throw problem(.system(code)) }
+        var link = stat()
+        if lstat(path, &link) == 0 { throw problem(.danglingSymbolicLink) }
+        // O_EXCL: whatever appeared meanwhile is not opened (a FIFO would block here).
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw problem(.system(errno), .write) }
+        close(descriptor)
+        return path
     }
 
     /// Replays `lines` on a thread of their own while the dashboard has this one (curses wants one
     /// thread); `q` closes the dashboard and the replay goes on with plain output. True when a line failed.
-    private func replayWithDashboard(_ session: Session, _ lines: [String], file: String, screen: DashboardScreen,
+    private func replayWithDashboard(_ session: Session, _ contents: SessionFile.Contents, file: String, screen: DashboardScreen,
                                      terminal: CursesTerminal, console: Console) -> Bool {
         let result = Locked<Bool?>(nil)
         let keepGoing = self.keepGoing
         let replaying = Thread {
-            let failed = session.replay(lines, file: file, keepGoing: keepGoing) != nil
+            let failed = Self.replay(session, contents, file: file, keepGoing: keepGoing)
             result.withLock { $0 = failed }
         }
         // The engine runs on this thread: the same stack as the main thread's.
@@ -128,9 +180,9 @@ struct BettyREPL: ParsableCommand {
         }
     }
 
-    private func interactive(_ session: Session, console: Console, screen: DashboardScreen?) {
+    private func interactive(_ session: Session, console: Console, screen: DashboardScreen?, historyFile: String?) {
         print("Betty for Swift. Type 'help' for the language, 'quit' or Ctrl-D to leave.")
-        let editor = LineEditor(historyPath: history) { word, line in session.completions(for: word, line: line) }
+        let editor = LineEditor(historyPath: historyFile) { word, line in session.completions(for: word, line: line) }
         var number = 0
         let prompt = { session.isContinuing ? "  ...> " : Self.prompt(for: session) }
         while !session.quitRequested {

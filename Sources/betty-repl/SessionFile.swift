@@ -1,4 +1,6 @@
+import BettyDashboard
 import BettyNN
+import BettyScript
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -10,17 +12,109 @@ enum SessionFile {
     /// Far beyond any session anyone types; a bound so that a wrong path (a disk image) fails at once.
     static let limit = 256 << 20
 
-    /// The file's text. Bytes that are not UTF-8 become U+FFFD, which the lexer then reports with its
-    /// line and column, instead of the whole file being refused for one bad byte.
-    static func read(_ path: String) throws(FileIOError) -> String {
+    /// The first byte of a line that is not UTF-8.
+    struct InvalidByte: Sendable, Equatable {
+        /// 1-based.
+        var line: Int
+        /// 1-based, in characters (as the lexer counts them for every other error): the characters
+        /// before the byte on its line, plus one.
+        var column: Int
+        var byte: UInt8
+
+        func error(file: String) -> ScriptError {
+            ScriptError("the session file is not UTF-8 text (byte 0x\(String(byte, radix: 16)))",
+                        at: SourceLocation(file: file, line: line, column: column))
+        }
+    }
+
+    /// A file's lines, and the lines that hold a byte that is not UTF-8.
+    struct Contents: Sendable {
+        var lines: [String]
+        /// The first bad byte of each line that has one, in line order.
+        var invalid: [InvalidByte]
+    }
+
+    /// The file's lines (cut as `Session.lines(of:)` cuts them). Bytes that are not UTF-8 become U+FFFD
+    /// in `lines`; `invalid` says where they stand.
+    static func read(_ path: String) throws(ScriptError) -> Contents {
+        let bytes: [UInt8]
+        do {
+            bytes = try readBytes(path)
+        } catch {
+            throw ScriptError("\(error)")
+        }
+        let text: String
+        let invalid: [InvalidByte]
+        if let valid = String(validating: bytes, as: UTF8.self) {
+            text = valid
+            invalid = []
+        } else {
+            text = String(decoding: bytes, as: UTF8.self)
+            invalid = invalidBytes(in: bytes)
+        }
+        return Contents(lines: Session.lines(of: text), invalid: invalid)
+    }
+
+    private static func readBytes(_ path: String) throws(FileIOError) -> [UInt8] {
         var info = stat()
         if stat(path, &info) == 0, FileKind(mode: info.st_mode) == .fifo, let handle = FileHandle(forReadingAtPath: path) {
             let data = handle.readData(ofLength: limit + 1)
             guard data.count <= limit else {
                 throw FileIOError(path: path, operation: .read, reason: .tooLarge(bytes: data.count, limit: limit))
             }
-            return String(decoding: data, as: UTF8.self)
+            return [UInt8](data)
         }
-        return String(decoding: try FileIO.read(path, limit: limit), as: UTF8.self)
+        return try FileIO.read(path, limit: limit)
+    }
+
+    /// The first byte that is not UTF-8 on each line that has one. Lines end at LF, as in
+    /// `Session.lines(of:)` (a CR before it is part of the line and valid), and an invalid sequence never
+    /// takes an LF with it, so the line numbers are the replay's.
+    static func invalidBytes(in bytes: [UInt8]) -> [InvalidByte] {
+        var found: [InvalidByte] = []
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        var line = 1
+        var lineStart = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case let .valid(scalar):
+                if scalar.count == 1, scalar.first == UInt8(ascii: "\n") {
+                    line += 1
+                    lineStart = offset + 1
+                }
+                offset += scalar.count
+            case let .error(length):
+                if found.last?.line != line {
+                    let before = String(decoding: bytes[lineStart..<offset], as: UTF8.self).count
+                    found.append(InvalidByte(line: line, column: before + 1, byte: bytes[offset]))
+                }
+                offset += length
+            case .emptyInput:
+                return found
+            }
+        }
+    }
+
+    /// The lines for `Session.replay(_:file:keepGoing: true)`: a line with a byte that is not UTF-8 is
+    /// reported in its turn (after the lines before it ran) and replaced by an empty line, so nothing of
+    /// it runs, even what a comment hides, and the lines after it keep their numbers. `reported` turns
+    /// true once such a line is reached (a `quit` before it stops the replay first).
+    static func replayLines(_ contents: Contents, file: String, session: Session,
+                            reported: Locked<Bool>) -> AnySequence<String> {
+        let invalid = Dictionary(contents.invalid.map { ($0.line, $0) }, uniquingKeysWith: { first, _ in first })
+        let lines = contents.lines
+        return AnySequence { () -> AnyIterator<String> in
+            var index = 0
+            return AnyIterator {
+                guard index < lines.count else { return nil }
+                defer { index += 1 }
+                guard let bad = invalid[index + 1] else { return lines[index] }
+                reported.withLock { $0 = true }
+                session.output.error(bad.error(file: file))
+                return ""
+            }
+        }
     }
 }

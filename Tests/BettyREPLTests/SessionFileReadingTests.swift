@@ -4,7 +4,7 @@ import Glibc
 import Testing
 
 /// How betty-repl reads the FILE it is given: plain errors for paths that are not session files, a named
-/// pipe read to its end, and a bad byte reported where it stands instead of refusing the whole file.
+/// pipe read to its end, and a bad byte reported where it stands (CommandLineTests has the rest).
 @Suite(.serialized)
 struct SessionFileReadingTests {
     @Test func pathsThatAreNotFilesGetOneLineThatSaysWhy() throws {
@@ -23,7 +23,7 @@ struct SessionFileReadingTests {
         let result = try InteractiveREPLTests.runREPL(arguments: ["--keep-going", file])
         #expect(result.status == 2)
         #expect(result.stdout.contains("42\n"), "\(result.stdout)")
-        #expect(result.stdout.contains("bad.betty:2:7: error: unexpected character"), "\(result.stdout)")
+        #expect(result.stdout.contains("bad.betty:2:8: error: the session file is not UTF-8 text (byte 0xff)"), "\(result.stdout)")
     }
 
     @Test func aNamedPipeIsReadToItsEnd() throws {
