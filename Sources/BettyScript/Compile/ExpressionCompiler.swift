@@ -131,8 +131,19 @@ struct ExpressionCompiler {
             throw ScriptError("'\(n)' is a problem; call it, \(n)(input), or read \(n).params", at: l)
         }
         if Functions.names.contains(n) { throw ScriptError("'\(n)' is a function; call it with arguments: \(n)(...)", at: l) }
+        if n == "validation" {
+            let known = bindings.lastValidation.keys.sorted()
+            throw ScriptError("'validation' is not a value: it holds the latest validation's metrics, read one as validation.NAME; "
+                              + (known.isEmpty ? Self.noValidationYet : "have \(known.map { "validation.\($0)" }.joined(separator: ", "))"), at: l)
+        }
+        if n == "check" {
+            throw ScriptError("'check' is not a value: it holds the latest 'check hypergrad', read one as check.METHOD.FIELD (FIELD one of \(CheckResults.fields.joined(separator: ", ")))"
+                              + (bindings.lastCheck == nil ? "; no check has run yet" : ""), at: l)
+        }
         throw ScriptError("unknown name '\(n)'\(didYouMean(n, in: visibleNames))", at: l)
     }
+
+    static let noValidationYet = "no validation has run yet; define one with 'validate every N: name = expression' and run, or type 'validate'"
 
     private mutating func member(_ base: Expr, _ member: String, at l: SourceLocation) throws(ScriptError) -> Node {
         guard let path = base.dottedName else {
@@ -145,7 +156,7 @@ struct ExpressionCompiler {
             return .value { (_: inout Env) throws(ScriptError) -> Value in
                 guard let v = bindings.lastValidation[rest] else {
                     let known = bindings.lastValidation.keys.sorted()
-                    throw ScriptError(known.isEmpty ? "no validation has run yet; define one with 'validate every N: name = expression' and run, or type 'validate'"
+                    throw ScriptError(known.isEmpty ? Self.noValidationYet
                                                     : "no validation metric '\(rest)'\(didYouMean(rest, in: known)); have \(known.joined(separator: ", "))", at: l)
                 }
                 return .number(v)
