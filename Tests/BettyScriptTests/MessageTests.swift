@@ -29,3 +29,45 @@ import Testing
         #expect(errors("print check").map(\.message) == ["'check' is not a value: it holds the latest 'check hypergrad', read one as check.METHOD.FIELD (FIELD one of rel_error, cosine, norm, time); no check has run yet"])
     }
 }
+
+extension MessageTests {
+    // MARK: - Labels
+
+    @Test func aLabelThatIsNotAClassSaysWhatIsWrongWithItAndTheClassCount() {
+        let setup = tinyProgram + """
+
+            let logits = reshape(valid.x, 60, 4)
+            let neg = valid.y - 1
+            let half = valid.y + 0.5
+            let nan = valid.y * (0/0)
+            """
+        let cases = [
+            ("print cross_entropy(logits, neg)", "crossEntropy: label -1 at position 2 is negative; the 4 classes are 0 to 3"),
+            ("print cross_entropy(logits, half)", "crossEntropy: label 1.5 at position 0 is not a whole number; the 4 classes are 0 to 3"),
+            ("print cross_entropy(logits, nan)", "crossEntropy: label at position 0 is NaN; the 4 classes are 0 to 3"),
+            ("print cross_entropy(logits, valid.y + 7)", "crossEntropy: label 8 at position 0 is too large; the 4 classes are 0 to 3"),
+            ("print accuracy(logits, neg)", "accuracy: label -1 at position 2 is negative; the 4 classes are 0 to 3"),
+            ("print accuracy(logits, nan)", "accuracy: label at position 0 is NaN; the 4 classes are 0 to 3"),
+        ]
+        for (line, message) in cases {
+            let e = errors(after: setup, line)
+            #expect(e.map(\.message) == [message], "\(line)")
+            #expect(e.first?.location?.column == 7, "\(line)")
+        }
+    }
+
+    @Test func aDataSetWhoseLabelsAreNotClassesSaysWhatIsWrong() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("betty-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let range = "class labels are whole numbers from 0 to 16777216"
+        for (label, fault) in [("-1", "label -1 at sample 1 is negative"), ("1.5", "label 1.5 at sample 1 is not a whole number"),
+                               ("nan", "label at sample 1 is NaN"), ("1e30", "label 1e+30 at sample 1 is too large")] {
+            try "1,2,0\n3,4,\(label)\n".write(toFile: path, atomically: true, encoding: .utf8)
+            let setup = "data d = csv \"\(path)\" header=no"
+            for line in ["noise d ratio=0.5", "imbalance d", "split d -> a 1, b 1 per_class"] {
+                let e = errors(after: setup, line)
+                #expect(e.map(\.message) == ["\(fault); \(range)"], "\(label): \(line)")
+            }
+        }
+    }
+}
