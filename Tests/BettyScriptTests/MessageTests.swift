@@ -1,3 +1,4 @@
+import Betty
 import BettyScript
 import Foundation
 import Testing
@@ -69,5 +70,26 @@ extension MessageTests {
                 #expect(e.map(\.message) == ["\(fault); \(range)"], "\(label): \(line)")
             }
         }
+    }
+}
+
+extension MessageTests {
+    // MARK: - Early stopping
+
+    @Test func anEarlyStoppingMetricTheValidationNoLongerHasIsAboutTheSettingNotAProblem() {
+        let (session, transcript) = replay(tinyProgram + """
+
+            validate every 2: acc = accuracy(reshape(valid.x, 60, 4), valid.y)
+            engine early_stopping=acc
+            validate every 2: loss = inner.loss, norm = norm(outer.params)
+            run 5
+            """)
+        let lines = tinyProgram.split(separator: "\n", omittingEmptySubsequences: false).count
+        #expect(transcript.errors.map(\.message) == ["early stopping watches 'acc', but the validation computes only loss, norm, so the run stopped; watch one of them (engine early_stopping=NAME), turn it off (engine early_stopping=off), or define acc in the validation again (validate every N: acc = EXPR)"])
+        #expect(transcript.errors.first?.location?.line == lines + 4 && transcript.errors.first?.location?.column == 1)
+        #expect(session.problemNames == ["inner", "outer"])
+        // The engine's own text names the setting and the metrics, not a problem.
+        #expect("\(EngineError.earlyStoppingMetricMissing(metric: "acc", returned: ["loss"]))"
+            == "early stopping watches the validation metric 'acc', but the validation returned only loss; set early stopping to one of its metrics or off, or have the validation return 'acc'")
     }
 }
