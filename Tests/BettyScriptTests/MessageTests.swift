@@ -93,3 +93,28 @@ extension MessageTests {
             == "early stopping watches the validation metric 'acc', but the validation returned only loss; set early stopping to one of its metrics or off, or have the validation return 'acc'")
     }
 }
+
+extension MessageTests {
+    // MARK: - clamp
+
+    @Test func clampInAnExpressionRefusesMinAboveMaxAsTheProblemLineDoes() {
+        let e = errors("print clamp(valid.x, min=2, max=1)")
+        #expect(e.map(\.message) == ["clamp: min must not exceed max"])
+        #expect(e.first?.location?.column == 7 && e.first?.location?.length == 28, "\(String(describing: e.first?.location))")
+        #expect(errors("let c = 1 + sum(clamp(valid.x, max=-1, min=0))").first?.location?.column == 17)
+        // The problem line's wording, the same.
+        let (_, transcript) = replay("""
+            data d = logistic samples=50 features=3
+            problem p
+              module params 3
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss bce_logits(x @ params, y)
+              clamp min=2 max=1
+            end
+            """)
+        #expect(transcript.errors.map(\.message) == ["clamp: min must not exceed max"])
+        // Equal bounds are a clamp to one value.
+        #expect(errors("print sum(clamp(valid.x, min=1, max=1))").isEmpty)
+    }
+}
