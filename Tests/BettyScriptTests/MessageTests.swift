@@ -118,3 +118,76 @@ extension MessageTests {
         #expect(errors("print sum(clamp(valid.x, min=1, max=1))").isEmpty)
     }
 }
+
+extension MessageTests {
+    // MARK: - Forward references with short names
+
+    @Test func aShortNameReadBeforeItsProblemIsDefinedIsAForwardReference() {
+        let (session, transcript) = replay("""
+            data d = logistic samples=50 features=3
+            problem p
+              module params 3
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss bce_logits(x @ params, y) + 0.1 * sum(w.params * params^2)
+            end
+            problem w
+              module params 3 init=ones
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss bce_logits(x @ p.params, y) + 0 * sum(q(x))
+            end
+            problem q
+              module linear 3 -> 1
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss mean(q(x)^2)
+            end
+            connect w -> p
+            run 3
+            """)
+        #expect(transcript.errors.isEmpty, "\(transcript.errors.map(\.rendered))")
+        #expect(session.problemNames == ["p", "w", "q"])
+        #expect(transcript.text.contains("ran 3 steps"))
+        // A call of a short name defined later, with a problem one letter away.
+        let (calls, called) = replay("""
+            data d = logistic samples=50 features=3
+            problem p
+              module params 3
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss bce_logits(x @ params, y)
+            end
+            problem r
+              module params 3
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss bce_logits(x @ params, y) + 0 * sum(q(x))
+            end
+            problem q
+              module linear 3 -> 1
+              optimizer sgd lr=0.1
+              data d batch=10
+              loss mean(q(x)^2)
+            end
+            run 2
+            """)
+        #expect(called.errors.isEmpty, "\(called.errors.map(\.rendered))")
+        #expect(calls.problemNames == ["p", "r", "q"])
+    }
+
+    @Test func aLikelyTypoBeforeAMemberIsStillRefused() {
+        // A data set or problem name of three or more characters, one edit away.
+        let e = errors("print bce_logits(valid.x @ iner.params, vallid.y)")
+        #expect(e.map(\.message) == ["unknown name 'iner' (did you mean 'inner'?)"])
+        #expect(e.first?.location?.column == 28 && e.first?.location?.length == 4)
+        let d = errors("print mean(vallid.x)")
+        #expect(d.map(\.message) == ["unknown name 'vallid' (did you mean 'valid'?)"])
+        #expect(d.first?.location?.column == 12)
+        #expect(errors("print validaton.acc").map(\.message) == ["unknown name 'validaton' (did you mean 'validation'?)"])
+        // A short name at the top level, where everything must exist already, is unknown.
+        let w = errors("print w.params")
+        #expect(w.map(\.message) == ["unknown name 'w': no problem, data set or value is called that"])
+        #expect(w.first?.location?.column == 7 && w.first?.location?.length == 1)
+    }
+}
