@@ -191,3 +191,26 @@ extension MessageTests {
         #expect(w.first?.location?.column == 7 && w.first?.location?.length == 1)
     }
 }
+
+extension MessageTests {
+    // MARK: - Already clear: the limit of run, and data files that are not text
+
+    @Test func runPastItsLimitNamesTheLimit() {
+        let e = errors("run 1e9")
+        #expect(e.map(\.message) == ["run takes a whole number of steps from 1 to 999999999, got 1e+09; for a longer run set engine train_iters=N and type run without a count"])
+        #expect(e.first?.location?.column == 5)
+    }
+
+    @Test func aCSVPathThatIsNotARegularFileSaysWhatItIs() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("betty-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let empty = directory + "/empty.csv"
+        try Data().write(to: URL(fileURLWithPath: empty))
+        for (path, what) in [("/dev/null", "is not a regular file"), (directory, "is a directory, not a data file"), (empty, "is empty")] {
+            let e = errors(after: "seed 1", "data d = csv \"\(path)\"")
+            #expect(e.map(\.message) == ["\(path): \(what)"])
+            #expect(e.first?.location?.column == 14)
+        }
+    }
+}
