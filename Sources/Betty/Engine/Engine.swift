@@ -582,7 +582,7 @@ struct EarlyStopper {
 
     mutating func shouldStop(_ metrics: [String: Float]) throws(EngineError) -> Bool {
         guard let value = metrics[settings.metric] else {
-            throw .training(problem: "validation", message: "early stopping watches '\(settings.metric)' but validation returned \(metrics.keys.sorted())")
+            throw .earlyStoppingMetricMissing(metric: settings.metric, returned: metrics.keys.sorted())
         }
         if let b = best, !(settings.mode == .min ? value < b : value > b) {
             stale += 1

@@ -26,6 +26,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case unconnectedRead(reader: String, read: String)
     /// `Engine.checkHypergradient` cannot run on `problem` now, for `reason`.
     case cannotCheck(problem: String, reason: String)
+    /// Early stopping watches `metric`, which the validation did not return (it returned `returned`).
+    case earlyStoppingMetricMissing(metric: String, returned: [String])
     /// An error thrown by code the program supplied (a training step, hook or validation closure),
     /// kept whole so a caller such as the REPL can report it with its own detail.
     case userCode(problem: String, error: any Error)
@@ -52,6 +54,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
         case let .unconnectedRead(reader, read):
             return "problem '\(reader)' reads '\(read)', a reverse-mode level whose parameters are recorded through its unrolled steps, but the two are not connected: add u2l[\"\(reader)\"] ∋ \"\(read)\" and l2u[\"\(read)\"] ∋ \"\(reader)\" if '\(reader)' is the upper level (connect \(reader) -> \(read)), or u2l[\"\(read)\"] ∋ \"\(reader)\" and l2u[\"\(reader)\"] ∋ \"\(read)\" if '\(read)' is (connect \(read) -> \(reader))"
         case let .cannotCheck(problem, reason): return "cannot check the hypergradient of '\(problem)': \(reason)"
+        case let .earlyStoppingMetricMissing(metric, returned):
+            return "early stopping watches the validation metric '\(metric)', but the validation returned \(returned.isEmpty ? "no metrics" : "only " + returned.joined(separator: ", ")); set early stopping to one of its metrics or off, or have the validation return '\(metric)'"
         case let .userCode(problem, error): return "problem '\(problem)': \(error)"
         }
     }

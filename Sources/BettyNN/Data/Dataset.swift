@@ -36,13 +36,38 @@ public struct Dataset: Sendable {
         var out: [Int] = []
         out.reserveCapacity(count)
         for (i, v) in y.scalars.enumerated() {
-            // Compared as a Float first: 1e30 or infinity would trap converting to Int.
-            guard v >= 0, v <= Float(Self.maxLabel), v.rounded(.towardZero) == v, classes.map({ v < Float($0) }) ?? true else {
-                throw .invalidArgument("label \(v) at sample \(i) is not a class in 0..<\(classes ?? Self.maxLabel + 1)")
-            }
+            // Checked as a Float first: 1e30 or infinity would trap converting to Int.
+            if let why = Self.labelFault(v, at: "sample \(i)", classes: classes) { throw .invalidArgument(why) }
             out.append(Int(v))
         }
         return out
+    }
+
+    /// What is wrong with `v` as a class label in `0..<classes` (with no count, `0...maxLabel`), or nil
+    /// when it is one: "label -1 at sample 3 is negative; the 10 classes are 0 to 9".
+    static func labelFault(_ v: Float, at place: String, classes: Int?) -> String? {
+        let fault: String
+        if v.isNaN {
+            fault = "is NaN"
+        } else if v.isInfinite {
+            fault = "is infinite"
+        } else if v < 0 {
+            fault = "is negative"
+        } else if v.rounded(.towardZero) != v {
+            fault = "is not a whole number"
+        } else if classes.map({ v >= Float($0) }) ?? (v > Float(Self.maxLabel)) {
+            fault = "is too large"
+        } else {
+            return nil
+        }
+        let shown = v.isNaN ? "" : Swift.abs(v) < 1e15 && v.rounded(.towardZero) == v ? " \(Int(v))" : " \(v)"
+        let range = switch classes {
+        case nil: "class labels are whole numbers from 0 to \(Self.maxLabel)"
+        case 0?: "there are no classes"
+        case 1?: "the only class is 0"
+        case let n?: "the \(n) classes are 0 to \(n - 1)"
+        }
+        return "label\(shown) at \(place) \(fault); \(range)"
     }
 
     /// Number of classes: one more than the largest label.

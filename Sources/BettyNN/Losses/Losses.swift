@@ -25,7 +25,7 @@ func classIndex(_ targets: Tensor, count n: Int, classes: Int, loss: String) thr
         return nil
     }
     if let (i, v) = bad {
-        throw .invalidArgument(op: loss, message: "label \(v) at position \(i) is not a class in 0..<\(classes)")
+        throw .invalidArgument(op: loss, message: Dataset.labelFault(v, at: "position \(i)", classes: classes) ?? "label \(v) at position \(i) is not a class")
     }
     return try targets.reshaped(to: [n, 1])
 }

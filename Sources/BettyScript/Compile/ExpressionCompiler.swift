@@ -131,8 +131,19 @@ struct ExpressionCompiler {
             throw ScriptError("'\(n)' is a problem; call it, \(n)(input), or read \(n).params", at: l)
         }
         if Functions.names.contains(n) { throw ScriptError("'\(n)' is a function; call it with arguments: \(n)(...)", at: l) }
+        if n == "validation" {
+            let known = bindings.lastValidation.keys.sorted()
+            throw ScriptError("'validation' is not a value: it holds the latest validation's metrics, read one as validation.NAME; "
+                              + (known.isEmpty ? Self.noValidationYet : "have \(known.map { "validation.\($0)" }.joined(separator: ", "))"), at: l)
+        }
+        if n == "check" {
+            throw ScriptError("'check' is not a value: it holds the latest 'check hypergrad', read one as check.METHOD.FIELD (FIELD one of \(CheckResults.fields.joined(separator: ", ")))"
+                              + (bindings.lastCheck == nil ? "; no check has run yet" : ""), at: l)
+        }
         throw ScriptError("unknown name '\(n)'\(didYouMean(n, in: visibleNames))", at: l)
     }
+
+    static let noValidationYet = "no validation has run yet; define one with 'validate every N: name = expression' and run, or type 'validate'"
 
     private mutating func member(_ base: Expr, _ member: String, at l: SourceLocation) throws(ScriptError) -> Node {
         guard let path = base.dottedName else {
@@ -145,7 +156,7 @@ struct ExpressionCompiler {
             return .value { (_: inout Env) throws(ScriptError) -> Value in
                 guard let v = bindings.lastValidation[rest] else {
                     let known = bindings.lastValidation.keys.sorted()
-                    throw ScriptError(known.isEmpty ? "no validation has run yet; define one with 'validate every N: name = expression' and run, or type 'validate'"
+                    throw ScriptError(known.isEmpty ? Self.noValidationYet
                                                     : "no validation metric '\(rest)'\(didYouMean(rest, in: known)); have \(known.joined(separator: ", "))", at: l)
                 }
                 return .number(v)
@@ -169,13 +180,22 @@ struct ExpressionCompiler {
             throw ScriptError("'\(head)' is a tensor; it has no member '\(rest)'", at: l)
         }
         if bindings.refs[head] == nil && !bindings.problemOrder.contains(head) && head != problemName {
-            if let guess = closest(to: head, in: visibleNames) {
+            // Only a name that has members can be what `head.member` meant: never a tensor or a function.
+            let heads = bindings.datasetOrder + bindings.problemOrder + (problemName.map { [$0] } ?? []) + ["validation", "check"]
+            if let guess = Self.likelyTypo(head, in: heads) {
                 throw ScriptError("unknown name '\(head)' (did you mean '\(guess)'?)", at: base.location)
             }
             forwardReferences.append(Name(text: head, location: base.location))
         }
         if head != problemName { problemReads.append(Name(text: head, location: base.location)) }
         return try parameters(of: bindings.ref(head), member: rest, at: l)
+    }
+
+    /// The name an unknown `name` likely misspells, when the guess is likely enough to refuse `name`
+    /// rather than take it as a problem defined later. A name of one or two characters is one edit
+    /// from too many others (`w` from `x`, `y`, `p`) for a guess to mean anything: none is made.
+    private static func likelyTypo(_ name: String, in candidates: [String]) -> String? {
+        name.count < 3 ? nil : closest(to: name, in: candidates)
     }
 
     /// `P.params` (the only parameter tensor), `P.<parameter name>`, `P.loss`, `P.mean_loss` (over its
@@ -241,7 +261,7 @@ struct ExpressionCompiler {
             if locals[name] != nil || bindings.values[name] != nil || bindings.datasets[name] != nil {
                 throw ScriptError("'\(name)' is not a function or a problem; it cannot be called", at: nameLocation)
             }
-            if let guess = closest(to: name, in: Functions.names + bindings.problemOrder) {
+            if let guess = Self.likelyTypo(name, in: Functions.names + bindings.problemOrder) {
                 throw ScriptError("unknown function or problem '\(name)' (did you mean '\(guess)'?)", at: nameLocation)
             }
             forwardReferences.append(Name(text: name, location: nameLocation))

@@ -123,6 +123,11 @@ extension Session {
             // The engine's text, with the session's ways back to finite parameters.
             return ScriptError("problem '\(problem)': loss is \(formatNumber(value)) at local step \(step), so the run stopped; lower the learning rate or check the data, then type 'reset' to start again from the initial parameters, or 'load \"FILE\"' to go back to a saved checkpoint",
                                at: location)
+        case let .earlyStoppingMetricMissing(metric, returned):
+            // The session's commands for each way out.
+            let watch = returned.isEmpty ? "" : "watch \(returned.count == 1 ? "it" : "one of them") (engine early_stopping=\(returned.count == 1 ? returned[0] : "NAME")), "
+            return ScriptError("early stopping watches '\(metric)', but the validation computes \(returned.isEmpty ? "no metrics" : "only " + returned.joined(separator: ", ")), so the run stopped; \(watch)turn it off (engine early_stopping=off), or define \(metric) in the validation again (validate every N: \(metric) = EXPR)",
+                               at: location)
         default:
             return ScriptError("\(error)", at: location)
         }
