@@ -135,7 +135,7 @@ import Testing
             """)
         #expect(transcript.errors.isEmpty)
         #expect(transcript.text.contains("""
-            warning: problem inner still draws its batches from the old 'train' (60 samples), as a PyTorch DataLoader keeps the dataset it was made with; define it again or 'reset' to use the new data
+            warning: problem inner (60 samples) still draws its batches from the old 'train', as a PyTorch DataLoader keeps the dataset it was made with; define it again or 'reset' to use the new data
             train: 30 samples
             """), "\(transcript.text)")
         // What the warning says: the problem's loader still holds the 60 samples, until reset.
@@ -148,9 +148,19 @@ import Testing
     @Test func transformingDataAProblemHoldsWarnsToo() {
         let (_, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=10") + "\nnormalize train")
         #expect(transcript.text.hasSuffix("""
-            warning: problem inner still draws its batches from the old 'train' (60 samples), as a PyTorch DataLoader keeps the dataset it was made with; define it again or 'reset' to use the new data
+            warning: problem inner (60 samples) still draws its batches from the old 'train', as a PyTorch DataLoader keeps the dataset it was made with; define it again or 'reset' to use the new data
             train: 60 samples, x [60, 4], y [60], 2 classes (29-31 per class)
             """), "\(transcript.text)")
+    }
+
+    /// The size in the warning is what the problem's loader holds: after a second redefinition still
+    /// the first data (it named the data just replaced).
+    @Test func aSecondRedefinitionStillNamesTheDataTheProblemHolds() {
+        let (_, transcript) = replay(problemOnTrain.replacingOccurrences(of: "BATCH", with: "batch=10")
+                                     + "\ndata train = logistic samples=30 features=4\ndata train = logistic samples=20 features=4")
+        #expect(transcript.errors.isEmpty)
+        let warnings = transcript.text.split(separator: "\n").filter { $0.hasPrefix("warning:") }
+        #expect(warnings.count == 2 && warnings.allSatisfy { $0.hasPrefix("warning: problem inner (60 samples) still draws") }, "\(warnings)")
     }
 
     @Test func redefiningDataNoProblemHoldsIsSilent() {

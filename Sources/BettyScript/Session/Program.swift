@@ -84,9 +84,16 @@ final class Program {
             bindings.refs[problem]?.problem != nil && (specs[problem]?.data.contains { $0.set.text == name } ?? false)
         }
         guard !holders.isEmpty else { return [] }
-        let who = holders.count == 1 ? "problem \(holders[0]) still draws" : "problems \(holders.joined(separator: ", ")) still draw"
-        let size = bindings.taskShots[name] != nil ? "\(old.count) tasks" : "\(old.count) samples"
-        return ["warning: \(who) its batches from the old '\(name)' (\(size)), as a PyTorch DataLoader keeps the dataset it was made with; define \(holders.count == 1 ? "it" : "them") again or 'reset' to use the new data"]
+        // The size of what each problem's loader holds: after two redefinitions that is the first
+        // definition, not the one just replaced.
+        let unit = bindings.taskShots[name] != nil ? "tasks" : "samples"
+        let held = holders.map { holder -> String in
+            let loaded = unit == "samples" ? bindings.refs[holder]?.problem?.loaders.first.map { $0.dataset.count } : nil
+            let count = loaded ?? old.count
+            return "\(holder) (\(count) \(unit))"
+        }
+        let who = holders.count == 1 ? "problem \(held[0]) still draws" : "problems \(held.joined(separator: ", ")) still draw"
+        return ["warning: \(who) its batches from the old '\(name)', as a PyTorch DataLoader keeps the dataset it was made with; define \(holders.count == 1 ? "it" : "them") again or 'reset' to use the new data"]
     }
 
     // MARK: - Checks
