@@ -13,10 +13,9 @@ extension Engine {
     /// file (see `SafeTensors.write`); each tensor's checksum is stored with it. Refused while a
     /// reverse-mode problem is inside an unrolled window, whose parameters are nodes of a recorded graph.
     public func saveCheckpoint(to path: String, metadata: [String: String] = [:]) throws(CheckpointError) {
-        for p in problems where state(p).trajectoryStates != nil {
-            let window = p.config.unrollSteps * p.config.gradientAccumulation
-            let localStep = state(p).localStep
-            throw .openUnrolledWindow(problem: p.name, localStep: localStep, stepsToClose: window - localStep % window)
+        for p in problems {
+            guard let (steps, length) = openWindow(of: p.name) else { continue }
+            throw .openUnrolledWindow(problem: p.name, localStep: state(p).localStep, stepsToClose: length - steps)
         }
         if let key = metadata.keys.sorted().first(where: { $0.hasPrefix(CheckpointKey.prefix) }) {
             throw .invalidContents(reason: "metadata key '\(key)' is reserved: keys starting with '\(CheckpointKey.prefix)' hold the engine state")

@@ -108,9 +108,10 @@ extension Engine {
         for (option, value) in [("steps", settings.steps), ("reference_steps", settings.referenceSteps)] {
             if let value, value < 1 { throw .cannotCheck(problem: name, reason: "\(option) must be at least 1, got \(value)") }
         }
-        if let open = problems.first(where: { state($0).trajectoryStates != nil }) {
-            let r = state(open)
-            throw .cannotCheck(problem: name, reason: "the unrolled window of '\(open.name)' is open (step \(r.localStep - r.windowStart) of its window); check at a window boundary")
+        for other in problems {
+            if let (steps, length) = openWindow(of: other.name) {
+                throw .cannotCheck(problem: name, reason: "the unrolled window of '\(other.name)' is open (step \(steps) of \(length)); check at a window boundary")
+            }
         }
         guard p.config.firstOrder else {
             throw .cannotCheck(problem: name, reason: "its first_order is off, so it takes no hypergradient: its gradient is the direct term alone")
