@@ -49,7 +49,7 @@ import Testing
         ("check gradients outer", "check takes 'hypergrad NAME [against=reverse|fd] [steps=K] [reference_steps=R]', got 'gradients'", 7),
         ("check hypergrad", "expected a problem", 16),
         ("check hypergrad outer against=exact", "against must be one of reverse, fd", 31),
-        ("check hypergrad outer steps=0", "steps must be", 23),
+        ("check hypergrad outer steps=0", "steps must be", 29),
         ("check hypergrad outer stpes=3", "did you mean 'steps'", 23),
         ("check hypergrad outr", "unknown problem 'outr'", 17),
         ("check hypergrad inner", "no lower level is connected to it", 17),

@@ -42,7 +42,7 @@ struct ExpressionCompiler {
             case let .visit(e):
                 switch e {
                 case let .number(x, _):
-                    operands.append(.number(x))
+                    operands.append(.number(x.value))
                 case let .string(_, l):
                     throw ScriptError("a string is not a value here", at: l)
                 case let .tuple(_, l):
@@ -284,7 +284,7 @@ struct ExpressionCompiler {
 
     static func constantNumber(_ e: Expr) -> Float? {
         switch e {
-        case let .number(x, _): return x
+        case let .number(x, _): return x.value
         case let .unary(op, operand, _): return constantNumber(operand).map { op == "-" ? -$0 : $0 }
         case let .binary(op, a, b, _):
             guard let x = constantNumber(a), let y = constantNumber(b) else { return nil }

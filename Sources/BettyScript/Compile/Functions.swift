@@ -162,7 +162,7 @@ enum Functions {
             try arity(1...1)
             let lower = try number("min", default: -.infinity)!, upper = try number("max", default: .infinity)!
             // As the problem line `clamp min=... max=...` refuses it.
-            guard lower <= upper else { throw ScriptError("clamp: min must not exceed max", at: location) }
+            guard lower <= upper else { throw ScriptError("clamp: min must not exceed max, got min=\(formatNumber(lower)) max=\(formatNumber(upper))", at: location) }
             return try finish { a in BettyTensor.clamp(a, min: lower, max: upper) }
         case "pow":
             try arity(2...2)

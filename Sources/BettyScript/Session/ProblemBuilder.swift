@@ -38,10 +38,10 @@ struct ProblemBuilder {
                 continue
             }
             let dataset = try session.program.dataset(set)
-            var reader = try OptionReader(options, context: "data")
-            let batch = try reader.integer("batch", default: min(32, dataset.count), minimum: 1)
-            let shuffle = try reader.bool("shuffle", default: true)
-            let dropLast = try reader.bool("drop_last", default: false)
+            var reader = try OptionReader(options, table: OptionTables.problemData)
+            let batch = try reader.integer("batch", default: min(32, dataset.count))
+            let shuffle = try reader.flag("shuffle")
+            let dropLast = try reader.flag("drop_last")
             try reader.finish()
             if batch > dataset.count {
                 let batchLocation = options.first { $0.key == "batch" }?.location ?? set.location
@@ -137,12 +137,7 @@ struct ProblemBuilder {
 
     private func sizes(_ exprs: [Expr]) throws(ScriptError) -> [Int] {
         var result: [Int] = []
-        for e in exprs {
-            guard let x = ExpressionCompiler.constantNumber(e), x >= 1, x == x.rounded(), x < 1e8 else {
-                throw ScriptError("a size must be a positive integer", at: e.location)
-            }
-            result.append(Int(x))
-        }
+        for e in exprs { result.append(try OptionReader.integer(e, key: "a size", in: 1...99_999_999)) }
         return result
     }
 
@@ -159,23 +154,22 @@ struct ProblemBuilder {
 
     private func buildModule(_ line: ProblemLine, using generator: inout RandomGenerator) throws(ScriptError) -> any Module {
         guard case let .module(kind, sizeExprs, layers, options) = line else { preconditionFailure() }
-        var reader = try OptionReader(options, context: "module \(kind.text)")
+        var reader = try OptionReader(options, table: OptionTables.modules[kind.text]!)
         let span = kind.location.through(sizeExprs.last?.location ?? kind.location)
         switch kind.text {
         case "linear":
             let s = try sizes(sizeExprs)
             guard s.count == 2 else { throw ScriptError("linear takes IN -> OUT", at: kind.location) }
-            let bias = try reader.bool("bias", default: true)
+            let bias = try reader.flag("bias")
             try reader.finish()
             try requireParameterMemory(Self.linearFloats(s[0], s[1], bias: bias), prefix: "module ", at: span)
             return Linear(s[0], s[1], bias: bias, using: &generator)
         case "mlp":
             let s = try sizes(sizeExprs)
             guard s.count >= 2 else { throw ScriptError("mlp takes at least IN -> OUT", at: kind.location) }
-            let kinds = Activation.Kind.allCases.map(\.rawValue)
-            let activation = try reader.word("activation", from: kinds, default: "relu")!
-            let out = try reader.word("out", from: kinds, default: "identity")!
-            let bias = try reader.bool("bias", default: true)
+            let activation = try reader.word("activation")
+            let out = try reader.word("out")
+            let bias = try reader.flag("bias")
             try reader.finish()
             let floats = MemoryBudget.sum(zip(s, s.dropFirst()).map { Self.linearFloats($0, $1, bias: bias) })
             try requireParameterMemory(floats, prefix: "module ", at: span)
@@ -184,15 +178,18 @@ struct ProblemBuilder {
         case "params":
             let s = try sizes(sizeExprs)
             try requireParameterMemory(MemoryBudget.product(s), prefix: "module ", at: span)
-            if let source = try reader.expression("from") {
+            if let (_, source) = try reader.raw("from") {
                 try reader.finish()
                 return ParameterTensor(try startingValues(source, shape: s))
             }
-            let initializer = try reader.word("init", from: ["zeros", "ones", "constant", "normal", "uniform"], default: "zeros")!
-            let value = try reader.number("value", default: 0)
-            let mean = try reader.number("mean", default: 0), std = try reader.number("std", default: 1)
-            let low = try reader.number("low", default: -1), high = try reader.number("high", default: 1)
+            let initializer = try reader.word("init")
+            let value = try reader.real("value")
+            let mean = try reader.real("mean"), std = try reader.real("std")
+            let low = try reader.real("low"), high = try reader.real("high")
             try reader.finish()
+            guard low <= high else {
+                throw ScriptError("params: low must not exceed high, got low=\(formatNumber(low)) high=\(formatNumber(high))", at: kind.location)
+            }
             let chosen: Initializer = switch initializer {
             case "ones": .ones
             case "constant": .constant(value)
@@ -212,6 +209,11 @@ struct ProblemBuilder {
     static let layerNames = ["linear", "conv2d", "maxpool", "avgpool", "relu", "tanh", "sigmoid", "softplus", "flatten",
                              "dropout", "batchnorm"]
 
+    /// A layer's keyword arguments; a layer without any refuses every one.
+    static func layerOptions(_ name: String) -> OptionTable {
+        OptionTables.layers[name] ?? OptionTable("\(name)", [])
+    }
+
     private func buildLayer(_ e: Expr, using generator: inout RandomGenerator) throws(ScriptError) -> any Module {
         let name: String, location: SourceLocation, arguments: [Argument]
         switch e {
@@ -228,7 +230,7 @@ struct ProblemBuilder {
                 positional += try sizes([a.value])
             }
         }
-        var reader = try OptionReader(options, context: name)
+        var reader = try OptionReader(options, table: Self.layerOptions(name))
         func expectCount(_ n: Int, _ usage: String) throws(ScriptError) {
             guard positional.count == n else { throw ScriptError("\(name) takes \(usage)", at: e.location) }
         }
@@ -236,14 +238,14 @@ struct ProblemBuilder {
         switch name {
         case "linear":
             try expectCount(2, "(in, out)")
-            let bias = try reader.bool("bias", default: true)
+            let bias = try reader.flag("bias")
             try requireParameterMemory(Self.linearFloats(positional[0], positional[1], bias: bias), prefix: "layer ", at: e.location)
             module = Linear(positional[0], positional[1], bias: bias, using: &generator)
         case "conv2d":
             try expectCount(2, "(in_channels, out_channels, kernel=k, stride=s, padding=p)")
-            let k = try reader.integer("kernel", default: 3, minimum: 1), s = try reader.integer("stride", default: 1, minimum: 1)
-            let pad = try reader.integer("padding", default: 0, minimum: 0)
-            let bias = try reader.bool("bias", default: true)
+            let k = try reader.integer("kernel"), s = try reader.integer("stride")
+            let pad = try reader.integer("padding")
+            let bias = try reader.flag("bias")
             let floats = MemoryBudget.sum([MemoryBudget.product([positional[1], positional[0], k, k]), bias ? positional[1] : 0])
             try requireParameterMemory(floats, prefix: "layer ", at: e.location)
             module = Conv2d(positional[0], positional[1], kernel: (k, k), stride: (s, s), padding: (pad, pad), bias: bias, using: &generator)
@@ -259,8 +261,7 @@ struct ProblemBuilder {
             module = Flatten()
         case "dropout":
             try expectCount(0, "p=probability")
-            let p = try reader.number("p", default: 0.5)
-            guard (0..<1).contains(p) else { throw ScriptError("dropout p must be in [0, 1)", at: e.location) }
+            let p = try reader.real("p")
             module = Dropout(p, seed: generator.next())
         case "batchnorm":
             try expectCount(1, "(features)")
@@ -280,28 +281,35 @@ struct ProblemBuilder {
         guard let (kind, options) = spec.optimizer else {
             throw ScriptError("problem '\(spec.name.text)' has no optimizer line (e.g. optimizer sgd lr=0.1)", at: spec.name.location)
         }
-        var reader = try OptionReader(options, context: "optimizer \(kind.text)")
+        guard let table = OptionTables.optimizers[kind.text] else {
+            throw ScriptError("unknown optimizer '\(kind.text)'\(didYouMean(kind.text, in: ["sgd", "adam", "adamw"])); one of sgd, adam, adamw", at: kind.location)
+        }
+        var reader = try OptionReader(options, table: table)
         let optimizer: any Optimizer
         switch kind.text {
         case "sgd":
-            let lr = try reader.number("lr", default: 0.01, minimum: 0)
-            let momentum = try reader.number("momentum", default: 0, minimum: 0)
-            let dampening = try reader.number("dampening", default: 0)
-            let decay = try reader.number("weight_decay", default: 0, minimum: 0)
-            let nesterov = try reader.bool("nesterov", default: false)
+            let lr = try reader.real("lr")
+            let momentum = try reader.real("momentum")
+            let dampening = try reader.real("dampening")
+            let decay = try reader.real("weight_decay")
+            let nesterov = try reader.flag("nesterov")
+            // PyTorch's rule: without momentum, or with dampening, Nesterov's look-ahead is not defined.
+            guard !nesterov || (momentum > 0 && dampening == 0) else {
+                throw ScriptError("nesterov needs momentum > 0 and dampening=0, got momentum=\(formatNumber(momentum)) dampening=\(formatNumber(dampening))",
+                                  at: options.first { $0.key == "nesterov" }?.location ?? kind.location)
+            }
             optimizer = SGD(parameters, learningRate: lr, momentum: momentum, dampening: dampening, weightDecay: decay, nesterov: nesterov)
         case "adam", "adamw":
-            let lr = try reader.number("lr", default: 1e-3, minimum: 0)
-            let beta1 = try reader.number("beta1", default: 0.9), beta2 = try reader.number("beta2", default: 0.999)
-            guard (0..<1).contains(beta1), (0..<1).contains(beta2) else { throw ScriptError("beta1 and beta2 must be in [0, 1)", at: kind.location) }
-            let eps = try reader.number("eps", default: 1e-8, minimum: 0)
-            let decay = try reader.number("weight_decay", default: kind.text == "adamw" ? 1e-2 : 0, minimum: 0)
-            let amsgrad = try reader.bool("amsgrad", default: false)
+            let lr = try reader.real("lr")
+            let beta1 = try reader.real("beta1"), beta2 = try reader.real("beta2")
+            let eps = try reader.real("eps")
+            let decay = try reader.real("weight_decay")
+            let amsgrad = try reader.flag("amsgrad")
             optimizer = kind.text == "adam"
                 ? Adam(parameters, learningRate: lr, beta1: beta1, beta2: beta2, epsilon: eps, weightDecay: decay, amsgrad: amsgrad)
                 : AdamW(parameters, learningRate: lr, beta1: beta1, beta2: beta2, epsilon: eps, weightDecay: decay, amsgrad: amsgrad)
         default:
-            throw ScriptError("unknown optimizer '\(kind.text)'\(didYouMean(kind.text, in: ["sgd", "adam", "adamw"])); one of sgd, adam, adamw", at: kind.location)
+            preconditionFailure("an optimizer without a builder: \(kind.text)")
         }
         try reader.finish()
         return optimizer
@@ -309,35 +317,25 @@ struct ProblemBuilder {
 
     private func buildSchedule() throws(ScriptError) -> LearningRateSchedule? {
         guard let (kind, options) = spec.schedule else { return nil }
-        var reader = try OptionReader(options, context: "schedule \(kind.text)")
-        var schedule: LearningRateSchedule
-        switch kind.text {
-        case "constant": schedule = .constant
-        case "step":
-            schedule = .step(stepSize: try reader.integer("size", default: 1000, minimum: 1), gamma: try reader.number("gamma", default: 0.1))
-        case "multistep":
-            let location = spec.schedule?.1.first { $0.key == "milestones" }?.location ?? kind.location
-            let milestones = try reader.numbers("milestones") ?? []
-            // Checked as numbers before any becomes an Int: 1e30 does not fit one.
-            guard milestones.allSatisfy({ $0 >= 0 && $0 == $0.rounded() && $0 < 1e15 }) else {
-                throw ScriptError("milestones must be step counts (non-negative integers below 1e15)", at: location)
-            }
-            schedule = .multiStep(milestones: milestones.map { Int($0) }, gamma: try reader.number("gamma", default: 0.1))
-        case "cosine":
-            schedule = .cosine(period: try reader.integer("period", default: 1000, minimum: 1), minimum: try reader.number("min", default: 0))
-        default:
+        guard let table = OptionTables.schedules[kind.text] else {
             throw ScriptError("unknown schedule '\(kind.text)'\(didYouMean(kind.text, in: ["constant", "step", "multistep", "cosine"])); one of constant, step, multistep, cosine (each takes warmup=N)", at: kind.location)
         }
-        if let warmup = try reader.optionalInteger("warmup", minimum: 1) {
-            schedule = .linearWarmup(steps: warmup, startFactor: try reader.number("warmup_start", default: 0.1), then: schedule)
+        var reader = try OptionReader(options, table: table)
+        var schedule: LearningRateSchedule
+        switch kind.text {
+        case "step": schedule = .step(stepSize: try reader.integer("size"), gamma: try reader.real("gamma"))
+        case "multistep": schedule = .multiStep(milestones: try reader.integers("milestones") ?? [], gamma: try reader.real("gamma"))
+        case "cosine": schedule = .cosine(period: try reader.integer("period"), minimum: try reader.real("min"))
+        default: schedule = .constant
+        }
+        if let warmup = try reader.optionalInteger("warmup") {
+            schedule = .linearWarmup(steps: warmup, startFactor: try reader.real("warmup_start"), then: schedule)
         }
         try reader.finish()
         return schedule
     }
 
-    static let configKeys = ["type", "unroll_steps", "unroll", "first_order", "allow_unused",
-                             "gradient_accumulation", "gradient_clipping", "precision", "warmup_steps", "log_step",
-                             "darts_alpha", "neumann_iterations", "neumann_alpha", "cg_iterations", "sama_alpha"]
+    static var configKeys: [String] { OptionTables.config.keys }
 
     /// Betty's config fields that have nothing to set here, with why: accepting them would pretend.
     static let bettyKeysWithoutEffect = [
@@ -357,22 +355,25 @@ struct ProblemBuilder {
         if let option = options.first(where: { bettyKeysWithoutEffect[$0.key] != nil }) {
             throw ScriptError("config has no \(option.key): \(bettyKeysWithoutEffect[option.key]!)", at: option.keyLocation)
         }
-        var reader = try OptionReader(options, context: "config")
-        if let t = try reader.word("type", from: ProblemConfig.Method.allCases.map(\.rawValue), default: nil) { c.type = .init(rawValue: t)! }
-        if let u = try reader.optionalInteger("unroll_steps", minimum: 1) { c.unrollSteps = u }
-        if let u = try reader.optionalInteger("unroll", minimum: 1) { c.unrollSteps = u }
-        c.firstOrder = try reader.bool("first_order", default: c.firstOrder)
-        c.allowUnused = try reader.bool("allow_unused", default: c.allowUnused)
-        c.gradientAccumulation = try reader.integer("gradient_accumulation", default: c.gradientAccumulation, minimum: 1)
-        c.gradientClipping = try reader.number("gradient_clipping", default: c.gradientClipping)
-        if let p = try reader.word("precision", from: ProblemConfig.Precision.allCases.map(\.rawValue), default: nil) { c.precision = .init(rawValue: p)! }
-        c.warmupSteps = try reader.integer("warmup_steps", default: c.warmupSteps, minimum: 0)
-        c.logStep = try reader.integer("log_step", default: c.logStep, minimum: 0)
-        c.dartsAlpha = try reader.number("darts_alpha", default: c.dartsAlpha)
-        c.neumannIterations = try reader.integer("neumann_iterations", default: c.neumannIterations, minimum: 0)
-        c.neumannAlpha = try reader.number("neumann_alpha", default: c.neumannAlpha)
-        c.cgIterations = try reader.integer("cg_iterations", default: c.cgIterations, minimum: 0)
-        c.samaAlpha = try reader.number("sama_alpha", default: c.samaAlpha)
+        var reader = try OptionReader(options, table: OptionTables.config)
+        if let t = try reader.optionalWord("type") { c.type = .init(rawValue: t)! }
+        if options.contains(where: { $0.key == "unroll" }), let both = options.first(where: { $0.key == "unroll_steps" }) {
+            throw ScriptError("unroll and unroll_steps are the same option: give one", at: both.keyLocation)
+        }
+        if let u = try reader.optionalInteger("unroll_steps") { c.unrollSteps = u }
+        if let u = try reader.optionalInteger("unroll") { c.unrollSteps = u }
+        c.firstOrder = try reader.flag("first_order", default: c.firstOrder)
+        c.allowUnused = try reader.flag("allow_unused", default: c.allowUnused)
+        c.gradientAccumulation = try reader.integer("gradient_accumulation", default: c.gradientAccumulation)
+        c.gradientClipping = try reader.real("gradient_clipping", default: c.gradientClipping)
+        if let p = try reader.optionalWord("precision") { c.precision = .init(rawValue: p)! }
+        c.warmupSteps = try reader.integer("warmup_steps", default: c.warmupSteps)
+        c.logStep = try reader.integer("log_step", default: c.logStep)
+        c.dartsAlpha = try reader.real("darts_alpha", default: c.dartsAlpha)
+        c.neumannIterations = try reader.integer("neumann_iterations", default: c.neumannIterations)
+        c.neumannAlpha = try reader.real("neumann_alpha", default: c.neumannAlpha)
+        c.cgIterations = try reader.integer("cg_iterations", default: c.cgIterations)
+        c.samaAlpha = try reader.real("sama_alpha", default: c.samaAlpha)
         try reader.finish()
         do { try c.validate(problem: problem) } catch {
             throw ScriptError("\(error)", at: options.first.map { $0.keyLocation.through(options.last!.location) })
@@ -384,7 +385,7 @@ struct ProblemBuilder {
     private func installHooks(_ problem: Problem) throws(ScriptError) -> Name? {
         var startsFrom: Name?
         for (kind, options) in spec.hooks {
-            var reader = try OptionReader(options, context: kind.text)
+            var reader = try OptionReader(options, table: OptionTables.hooks[kind.text]!)
             switch kind.text {
             case "reset_on_start":
                 let from = try reader.name("from")
@@ -417,9 +418,11 @@ struct ProblemBuilder {
                     p.optimizer.resetState()
                 }
             default:
-                let lower = try reader.number("min", default: -.infinity), upper = try reader.number("max", default: .infinity)
+                let lower = try reader.real("min", default: -.infinity), upper = try reader.real("max", default: .infinity)
                 try reader.finish()
-                guard lower <= upper else { throw ScriptError("clamp: min must not exceed max", at: kind.location) }
+                guard lower <= upper else {
+                    throw ScriptError("clamp: min must not exceed max, got min=\(formatNumber(lower)) max=\(formatNumber(upper))", at: kind.location)
+                }
                 problem.paramCallback = { p in
                     for parameter in p.trainable { parameter.assign(clamp(parameter.value.detached(), min: lower, max: upper)) }
                 }

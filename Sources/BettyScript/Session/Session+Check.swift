@@ -4,11 +4,10 @@ import Foundation
 /// `check hypergrad NAME`: the hypergradient by every method that applies, against a reference.
 extension Session {
     func checkHypergrad(_ name: Name, _ options: [Option]) throws(ScriptError) {
-        var reader = try OptionReader(options, context: "check hypergrad")
-        let against = try reader.word("against", from: HypergradientCheck.Reference.allCases.map(\.rawValue), default: nil,
-                                      meaning: "the reference: reverse mode through a long unroll, or central differences")
-        let steps = try reader.optionalInteger("steps", minimum: 1)
-        let referenceSteps = try reader.optionalInteger("reference_steps", minimum: 1)
+        var reader = try OptionReader(options, table: OptionTables.checkHypergrad)
+        let against = try reader.optionalWord("against", meaning: " (the reference: reverse mode through a long unroll, or central differences)")
+        let steps = try reader.optionalInteger("steps")
+        let referenceSteps = try reader.optionalInteger("reference_steps")
         try reader.finish()
         _ = try program.problem(name)
         guard let engine = program.engine else { throw ScriptError("no engine yet", at: name.location) }

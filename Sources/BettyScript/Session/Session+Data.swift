@@ -7,7 +7,11 @@ extension Session {
 
     func defineData(_ name: Name, _ source: Name, _ arguments: [Expr], _ options: [Option]) throws(ScriptError) {
         try program.claim(name, as: .data)
-        var reader = try OptionReader(options, context: "data source \(source.text)")
+        guard let table = OptionTables.dataSources[source.text] else {
+            throw ScriptError("unknown data source '\(source.text)'\(didYouMean(source.text, in: Self.dataSources)); one of \(Self.dataSources.joined(separator: ", "))",
+                              at: source.location)
+        }
+        var reader = try OptionReader(options, table: table)
         func paths(_ count: ClosedRange<Int>) throws(ScriptError) -> [String] {
             var result: [String] = []
             for a in arguments {
@@ -45,15 +49,15 @@ extension Session {
             dataset = try loaded { () throws(DataError) in try BuiltinDataset(rawValue: source.text)!.load() }
         case "logistic":
             _ = try paths(0...0)
-            let samples = try reader.integer("samples", default: 1000, minimum: 1)
-            let features = try reader.integer("features", default: 20, minimum: 1)
+            let samples = try reader.integer("samples")
+            let features = try reader.integer("features")
             let dataSeed = try seedOption(&reader)
             dataset = try loaded(retell: true) { () throws(DataError) in try Dataset.logistic(samples: samples, features: features, seed: dataSeed) }
         case "sinusoid":
             _ = try paths(0...0)
-            let count = try reader.integer("tasks", default: 10000, minimum: 1)
-            let support = try reader.integer("shots", default: 10, minimum: 1)
-            let query = try reader.integer("query", default: 10, minimum: 1)
+            let count = try reader.integer("tasks")
+            let support = try reader.integer("shots")
+            let query = try reader.integer("query")
             let dataSeed = try seedOption(&reader)
             dataset = try loaded(retell: true) { () throws(DataError) in
                 var tasks = SinusoidTasks(seed: dataSeed)
@@ -72,8 +76,8 @@ extension Session {
             }
         case "csv":
             let files = try paths(1...1)
-            let label = try reader.integer("label", default: -1)
-            let header = try reader.word("header", from: ["yes", "no", "auto"], default: "auto")!
+            let label = try reader.integer("label")
+            let header = try reader.word("header")
             let hasHeader: Bool? = switch header { case "yes": true; case "no": false; default: nil }
             var table: CSVReader.Table?
             dataset = try loaded { () throws(DataError) in
@@ -83,11 +87,10 @@ extension Session {
             }
             if hasHeader == nil, let table { notes.append(Self.headerDecision(table, path: files[0])) }
         default:
-            throw ScriptError("unknown data source '\(source.text)'\(didYouMean(source.text, in: Self.dataSources)); one of \(Self.dataSources.joined(separator: ", "))",
-                              at: source.location)
+            preconditionFailure("a data source without a reader: \(source.text)")
         }
-        let scale = try reader.optionalNumber("scale")
-        let flatten = try reader.bool("flatten", default: false)
+        let scale = try reader.optionalReal("scale")
+        let flatten = try reader.flag("flatten")
         try reader.finish()
         if let scale {
             try requireMemory(floats: dataset.x.count, for: statement ?? "scale=", at: typed)
@@ -112,8 +115,8 @@ extension Session {
 
     func split(_ source: Name, _ parts: [(Name, Expr)], _ options: [Option]) throws(ScriptError) {
         let dataset = try program.dataset(source)
-        var reader = try OptionReader(options, context: "split")
-        let perClass = try reader.bool("per_class", default: false)
+        var reader = try OptionReader(options, table: OptionTables.split)
+        let perClass = try reader.flag("per_class")
         let splitSeed = try seedOption(&reader)
         try reader.finish()
         var seen: Set<String> = []
@@ -135,6 +138,10 @@ extension Session {
         if counts, let (part, amount) = zip(parts, amounts).first(where: { $0.1 > Float(dataset.count) }) {
             throw ScriptError("part '\(part.0.text)' asks for \(formatNumber(amount)) samples; \(source.text) has \(dataset.count)", at: part.1.location)
         }
+        // Counts are read exactly (16777217 samples is not 16777216).
+        let exactCounts = parts.map { part -> Int in
+            if case let .integer(n) = ExpressionCompiler.constantInteger(part.1) { n } else { 0 }
+        }
         let span = source.location.through(options.last?.location ?? parts.last!.1.location)
         // The parts are copies, together at most the whole set.
         try requireMemory(floats: dataset.x.count + dataset.y.count, for: typedText(span).map { "split \($0)" } ?? "split", at: span)
@@ -142,13 +149,13 @@ extension Session {
         do {
             if perClass {
                 guard counts else { throw ScriptError("per_class needs counts per class", at: parts[0].1.location) }
-                pieces = try dataset.splitPerClass(counts: amounts.map { Int($0) }, seed: splitSeed)
+                pieces = try dataset.splitPerClass(counts: exactCounts, seed: splitSeed)
             } else if counts {
-                let total = amounts.reduce(0, +)
-                guard Int(total) <= dataset.count else {
-                    throw ScriptError("the parts ask for \(Int(total)) samples; \(source.text) has \(dataset.count)", at: parts[0].1.location.through(parts.last!.1.location))
+                let total = exactCounts.reduce(0, +)
+                guard total <= dataset.count else {
+                    throw ScriptError("the parts ask for \(total) samples; \(source.text) has \(dataset.count)", at: parts[0].1.location.through(parts.last!.1.location))
                 }
-                pieces = try dataset.split(counts: amounts.map { Int($0) }, seed: splitSeed)
+                pieces = try dataset.split(counts: exactCounts, seed: splitSeed)
             } else {
                 pieces = try dataset.split(fractions: amounts, seed: splitSeed)
             }
@@ -167,7 +174,7 @@ extension Session {
 
     func transform(_ kind: Name, _ name: Name, _ options: [Option]) throws(ScriptError) {
         let dataset = try program.dataset(name)
-        var reader = try OptionReader(options, context: kind.text)
+        var reader = try OptionReader(options, table: OptionTables.transforms[kind.text]!)
         let span = kind.location.through(options.last?.location ?? name.location)
         // What the transform allocates beside the data set: new labels (noise), a subset of the
         // samples (imbalance), or new x values and normalize's temporaries of the same size.
@@ -182,30 +189,28 @@ extension Session {
         do {
             switch kind.text {
             case "imbalance":
-                let factor = try reader.number("factor", default: 100)
+                let factor = try reader.real("factor")
                 let imbalanceSeed = try seedOption(&reader)
                 try reader.finish()
-                guard factor >= 1 else { throw ScriptError("factor must be at least 1", at: kind.location) }
                 result = try dataset.imbalanced(factor: factor, seed: imbalanceSeed)
             case "noise":
-                let ratio = try reader.number("ratio", default: 0.2)
-                let kindWord = try reader.word("kind", from: LabelNoise.allCases.map(\.rawValue), default: "uniform")!
+                let ratio = try reader.real("ratio")
+                let kindWord = try reader.word("kind")
                 let noiseSeed = try seedOption(&reader)
                 try reader.finish()
-                guard (0...1).contains(ratio) else { throw ScriptError("ratio must be in [0, 1]", at: kind.location) }
                 result = try dataset.withLabelNoise(LabelNoise(rawValue: kindWord)!, ratio: ratio,
                                                     classes: try dataset.classCount(), seed: noiseSeed)
             case "normalize":
                 let x = dataset.x
                 let n = Float(x.count)
                 // The data set's own statistics only when a value is not given.
-                let mean = try reader.optionalNumber("mean") ?? x.sum().scalar / n
-                let std = try reader.optionalNumber("std") ?? (pow(x - mean, 2).sum().scalar / n).squareRoot()
+                let mean = try reader.optionalReal("mean") ?? x.sum().scalar / n
+                let std = try reader.optionalReal("std") ?? (pow(x - mean, 2).sum().scalar / n).squareRoot()
                 try reader.finish()
                 guard std > 0 else { throw ScriptError("std must be positive", at: kind.location) }
                 result = try Dataset(x: (x - mean) / std, y: dataset.y)
             default:
-                let factor = try reader.number("by", default: 1)
+                let factor = try reader.real("by")
                 try reader.finish()
                 result = dataset.scaled(by: factor)
             }
@@ -222,7 +227,7 @@ extension Session {
 
     /// The `seed=` option of a data command, defaulting to the session's seed.
     func seedOption(_ reader: inout OptionReader) throws(ScriptError) -> UInt64 {
-        UInt64(try reader.integer("seed", default: Int(program.seed % (1 << 62)), minimum: 0))
+        UInt64(try reader.integer("seed", default: Int(program.seed % (1 << 62))))
     }
 }
 
@@ -240,14 +245,11 @@ extension Session {
             throw ScriptError("a set of tasks has the parts \(parts.joined(separator: " and ")), not '\(part.text)'\(didYouMean(part.text, in: parts))",
                               at: part.location)
         }
-        var reader = try OptionReader(options, context: "data \(set.text).\(part.text)")
-        let batch = try reader.integer("batch", default: 1, minimum: 1)
-        let shuffle = try reader.bool("shuffle", default: true)
+        var reader = try OptionReader(options, table: OptionTables.taskData)
+        // batch is 1..1: several tasks per meta step are not supported yet.
+        _ = try reader.integer("batch")
+        let shuffle = try reader.flag("shuffle")
         try reader.finish()
-        guard batch == 1 else {
-            throw ScriptError("a part of a task set serves one task per batch (batch=1); several tasks per meta step are not supported yet",
-                              at: options.first { $0.key == "batch" }?.location ?? set.location)
-        }
         if let episodes = program.bindings.episodes[set.text] {
             guard episodes.shuffle == shuffle else {
                 throw ScriptError("both parts of '\(set.text)' share one task order, defined with shuffle=\(episodes.shuffle)",

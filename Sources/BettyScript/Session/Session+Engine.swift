@@ -152,26 +152,26 @@ extension Session {
     // MARK: - Configuration
 
     func configureEngine(_ options: [Option]) throws(ScriptError) {
-        var reader = try OptionReader(options, context: "engine")
+        var reader = try OptionReader(options, table: OptionTables.engine)
         var c = program.engineConfig
-        c.trainIterations = try reader.integer("train_iters", default: c.trainIterations, minimum: 1)
-        c.validStep = try reader.integer("valid_step", default: c.validStep, minimum: 0)
-        c.rollBack = try reader.bool("roll_back", default: c.rollBack)
+        c.trainIterations = try reader.integer("train_iters", default: c.trainIterations)
+        c.validStep = try reader.integer("valid_step", default: c.validStep)
+        c.rollBack = try reader.flag("roll_back", default: c.rollBack)
         let metrics = Array(Set(program.validationMetrics.map(\.name) + program.bindings.lastValidation.keys)).sorted()
         let meaning = metrics.isEmpty ? " (no validation metric is defined yet: validate every N: NAME = EXPR)" : " (a validation metric, or off)"
-        if let metric = try reader.word("early_stopping", from: metrics + ["off"], default: nil, meaning: meaning) {
+        if let metric = try reader.optionalWord("early_stopping", from: metrics + ["off"], meaning: meaning) {
             c.earlyStopping = metric == "off" ? nil : .init(metric: metric)
         }
-        if let mode = try reader.word("early_stopping_mode", from: ["min", "max"], default: nil) {
+        if let mode = try reader.optionalWord("early_stopping_mode") {
             guard c.earlyStopping != nil else { throw ScriptError("set early_stopping=METRIC first", at: options[0].keyLocation) }
             c.earlyStopping?.mode = .init(rawValue: mode)!
         }
-        if let tolerance = try reader.optionalInteger("early_stopping_tolerance", minimum: 1) {
+        if let tolerance = try reader.optionalInteger("early_stopping_tolerance") {
             guard c.earlyStopping != nil else { throw ScriptError("set early_stopping=METRIC first", at: options[0].keyLocation) }
             c.earlyStopping?.tolerance = tolerance
         }
-        let every = try reader.integer("log_every", default: program.logEvery, minimum: 0)
-        let csvPath = try reader.string("csv")
+        let every = try reader.integer("log_every", default: program.logEvery)
+        let csvPath = try reader.path("csv")
         let memoryLimit = try memoryLimitOption(&reader, in: options)
         try reader.finish()
         var csvNote = ""

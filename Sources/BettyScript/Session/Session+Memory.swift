@@ -34,28 +34,22 @@ extension Session {
     /// for `off`.
     func memoryLimitOption(_ reader: inout OptionReader, in options: [Option]) throws(ScriptError) -> Int?? {
         let key = "memory_limit"
-        guard let option = options.first(where: { $0.key == key }) else {
-            _ = try reader.optionalNumber(key)  // lists the key among the engine's options
-            return nil
-        }
+        guard let (option, value) = try reader.raw(key) else { return nil }
         let usage = "\(key) takes a byte count (2e9), a quoted size (\"512MB\", \"1.5GiB\"; units \(ByteCount.units)) or off"
-        switch option.value {
-        case .string?:
-            let (text, location) = try reader.string(key)!
+        switch value {
+        case let .string(text, location):
             guard let bytes = ByteCount.parse(text), bytes > 0 else {
                 throw ScriptError("'\(text)' is not a size; \(usage)", at: location)
             }
             return .some(bytes)
-        case let .name(word, location)? where word != "off":
-            throw ScriptError("'\(word)' is not a size; \(usage)", at: location)
-        case .name?:
-            _ = try reader.word(key, from: ["off"], default: nil)
+        case let .name(word, location):
+            guard word == "off" else { throw ScriptError("'\(word)' is not a size; \(usage)", at: location) }
             return .some(nil)
         default:
-            guard let bytes = try reader.optionalNumber(key), bytes >= 1, bytes < 9.2e18 else {
+            guard case let .integer(bytes) = ExpressionCompiler.constantInteger(value), bytes >= 1 else {
                 throw ScriptError(usage, at: option.location)
             }
-            return .some(Int(bytes))
+            return .some(bytes)
         }
     }
 

@@ -28,13 +28,20 @@ extension Session {
 
     /// A constant whole number of steps from 1 to `limit`; `advice` is added when the count is too large.
     func stepCount(_ e: Expr, for command: String, atMost limit: Int, beyond advice: String) throws(ScriptError) -> Int {
-        let n = ExpressionCompiler.constantNumber(e)
-        guard let n, n >= 1, n == n.rounded(), Double(n) <= Double(limit) else {
-            let got = n.map(formatNumber) ?? "an expression that is not a constant number"
-            let tooMany = n.map { Double($0) > Double(limit) } ?? false
-            throw ScriptError("\(command) takes a whole number of steps from 1 to \(limit), got \(got)\(tooMany ? advice : "")", at: e.location)
+        let constant = ExpressionCompiler.constantInteger(e)
+        if case let .integer(n) = constant, (1...limit).contains(n) { return n }
+        let got = switch constant {
+        case let .integer(n): String(n)
+        case let .fractional(x): formatNumber(x)
+        case .tooLarge: OptionReader.written(e)
+        case .notConstant: "an expression that is not a constant number"
         }
-        return Int(n)
+        let tooMany = switch constant {
+        case let .integer(n): n > limit
+        case .tooLarge: true
+        default: false
+        }
+        throw ScriptError("\(command) takes a whole number of steps from 1 to \(limit), got \(got)\(tooMany ? advice : "")", at: e.location)
     }
 
     func resume() throws(ScriptError) {

@@ -192,10 +192,7 @@ public final class Session: @unchecked Sendable {
     private func dispatch(_ statement: Statement) throws(ScriptError) {
         switch statement {
         case let .seed(e):
-            guard let x = ExpressionCompiler.constantNumber(e), x >= 0, x == x.rounded(), x < 1e15 else {
-                throw ScriptError("seed must be a non-negative integer", at: e.location)
-            }
-            program.seed = UInt64(x)
+            program.seed = UInt64(try OptionReader.integer(e, key: "seed", in: OptionTables.seedRange))
         case let .data(name, source, arguments, options): try defineData(name, source, arguments, options)
         case let .split(source, parts, options): try split(source, parts, options)
         case let .transform(kind, dataset, options): try transform(kind, dataset, options)

@@ -1,7 +1,7 @@
 /// An expression as written: every node keeps the span it covers, so an error found while
 /// compiling or evaluating it can point at the exact text.
 indirect enum Expr: Sendable {
-    case number(Float, SourceLocation)
+    case number(NumberLiteral, SourceLocation)
     case string(String, SourceLocation)
     case name(String, SourceLocation)
     case member(Expr, String, SourceLocation)

@@ -169,7 +169,7 @@ extension Parser {
 
     private static func leaf(_ t: Token) -> Expr? {
         switch t.kind {
-        case .number: .number(Float(t.text)!, t.location)
+        case .number: .number(NumberLiteral(t.text)!, t.location)
         case .string: .string(t.text, t.location)
         case .name: .name(t.text, t.location)
         case .symbol: nil
