@@ -33,7 +33,7 @@ import Testing
             #expect(error?.message == "part 'a' asks for 1e+30 samples; d has 10", "\(error?.message ?? "no error")")
             #expect(error?.location?.column == 14)
             session.execute("show data", file: "t", line: 3)
-            #expect(transcript.text.hasSuffix("data d: 10 samples, x [10, 2], y [10], 2 classes (5-5 per class)"))
+            #expect(transcript.text.hasSuffix("data d: 10 samples, x [10, 2], y [10], 2 classes (5-5 per class) (logistic samples=10 features=2 seed=0 flatten=false)"))
         }
     }
 

@@ -27,7 +27,7 @@ import Testing
             #expect(error.location?.line == 3 && error.location?.column == 6 && error.location?.length == 39)
             // Nothing half-defined: the session answers, knows the old set and not the new one.
             session.execute("show data", file: "t", line: 4)
-            #expect(transcript.text.hasSuffix("data small: 10 samples, x [10, 2], y [10], 2 classes (5-5 per class)"), "\(transcript.text)")
+            #expect(transcript.text.hasSuffix("data small: 10 samples, x [10, 2], y [10], 2 classes (5-5 per class) (logistic samples=10 features=2 seed=0 flatten=false)"), "\(transcript.text)")
             #expect(!transcript.text.contains("data d:"))
         }
     }
@@ -123,7 +123,7 @@ import Testing
                     "\(transcript.errors.last?.message ?? "no error")")
             MemoryBudget.limit = nil
             session.execute("show data", file: "t", line: 4)
-            #expect(transcript.text.hasSuffix("data d: 1000 samples, x [1000, 20], y [1000], 2 classes (496-504 per class)"), "\(transcript.text)")
+            #expect(transcript.text.hasSuffix("data d: 1000 samples, x [1000, 20], y [1000], 2 classes (496-504 per class) (logistic samples=1000 features=20 seed=0 flatten=false)"), "\(transcript.text)")
             #expect(!transcript.text.contains("data a:"))
         }
     }
@@ -142,7 +142,7 @@ import Testing
             #expect(lines[0].hasSuffix(", memory_limit 512.0 MB"))
             #expect(lines[1].hasSuffix(", memory_limit 2.0 GB"))
             #expect(lines[2].hasSuffix(", memory_limit 1.6 GB"))
-            #expect(lines.contains { $0.hasPrefix("engine: global step 0") && $0.hasSuffix(", memory_limit 1.6 GB") })
+            #expect(lines.contains { $0.hasPrefix("engine: global step 0") && $0.hasSuffix(" memory_limit=1610612736 (1.6 GB)") })
             #expect(lines.contains { $0.hasPrefix("memory budget: ") && $0.hasSuffix(", engine memory_limit 1.6 GB") })
             #expect(lines.last?.hasSuffix(", memory_limit off") == true)
             #expect(MemoryBudget.limit == nil)

@@ -162,9 +162,10 @@ extension OptionTable {
     var compact: String {
         options.filter { $0.aliasOf == nil }.map { spec -> String in
             switch spec.type {
-            case .flag: return spec.key
+            // A flag alone turns it on; one that is on by default shows it.
+            case .flag: return spec.defaultValue.text == "true" ? "\(spec.key)=true" : spec.key
             case let .choice(words):
-                let first = spec.defaultValue.text.map { [$0] } ?? []
+                let first = if case let .word(w) = spec.defaultValue { [w] } else { [String]() }
                 return "\(spec.key)=\((first + words.filter { !first.contains($0) }).joined(separator: "|"))"
             default:
                 if case .described = spec.defaultValue { return "\(spec.key)=" }
@@ -177,13 +178,17 @@ extension OptionTable {
     var detailed: String {
         var lines = [statement]
         for spec in options {
-            let head: String = switch spec.type {
-            case .flag: spec.key
-            default: "\(spec.key)=\(spec.defaultValue.text ?? "")"
+            var summary = spec.aliasOf.map { "the same as \($0)" } ?? spec.summary
+            let head: String
+            switch (spec.type, spec.defaultValue) {
+            case (.flag, _): head = spec.key
+            case let (_, .described(text)):
+                head = "\(spec.key)="
+                summary += (summary.isEmpty ? "" : "; ") + "default: \(text)"
+            default: head = "\(spec.key)=\(spec.defaultValue.text ?? "")"
             }
             var type = spec.type.description + (spec.unit.isEmpty ? "" : " (\(spec.unit))")
             if case .flag = spec.type { type += ", \(spec.defaultValue.text == "true" ? "on" : "off") by default" }
-            let summary = spec.aliasOf.map { "the same as \($0)" } ?? spec.summary
             lines.append("    " + head.padding(toLength: max(22, head.count + 2), withPad: " ", startingAt: 0)
                          + type.padding(toLength: max(34, type.count + 2), withPad: " ", startingAt: 0) + summary)
         }

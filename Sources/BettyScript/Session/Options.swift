@@ -233,10 +233,11 @@ struct OptionReader {
 
     /// Fails on the first option the table does not have, or that this statement did not read
     /// (`warmup_start` without `warmup`).
-    func finish() throws(ScriptError) {
+    func finish(unusedBecause reason: String = "") throws(ScriptError) {
         guard let option = remaining.values.min(by: { $0.keyLocation.column < $1.keyLocation.column }) else { return }
         if table[option.key] != nil {
-            throw ScriptError("\(option.key) does nothing here\(unusedReason(option.key))", at: option.keyLocation)
+            let why = reason.isEmpty ? unusedReason(option.key) : " " + reason
+            throw ScriptError("\(option.key) does nothing here\(why)", at: option.keyLocation)
         }
         let keys = table.options.filter { $0.aliasOf == nil }.map(\.key)
         let list = keys.isEmpty ? "it takes no options" : "options: \(keys.joined(separator: ", "))"

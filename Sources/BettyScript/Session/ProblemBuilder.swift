@@ -7,6 +7,18 @@ import BettyTensor
 struct ProblemBuilder {
     let session: Session
     let spec: ProblemSpec
+    /// Each line as it took effect, every option with its value (given or default): what `show
+    /// NAME` prints.
+    private let settings = Settings()
+
+    init(session: Session, spec: ProblemSpec) {
+        self.session = session
+        self.spec = spec
+    }
+
+    private final class Settings {
+        var lines: [String] = []
+    }
 
     struct Built {
         var problem: Problem
@@ -18,6 +30,8 @@ struct ProblemBuilder {
         var check: () throws(ScriptError) -> Void
         /// Lines to show once the problem is defined (`warning: ...`).
         var warnings: [String]
+        /// The module, optimizer, schedule, data and hook lines with every option's value.
+        var settings: [String]
     }
 
     func build() throws(ScriptError) -> Built {
@@ -34,7 +48,9 @@ struct ProblemBuilder {
         var warnings: [String] = []
         for (index, (set, part, options)) in spec.data.enumerated() {
             if let part {
-                loaders.append(try session.episodeLoader(set, part: part, options: options))
+                let (loader, canonical) = try session.episodeLoader(set, part: part, options: options)
+                loaders.append(loader)
+                settings.lines.append("data \(set.text).\(part.text) \(canonical)")
                 continue
             }
             let dataset = try session.program.dataset(set)
@@ -43,6 +59,7 @@ struct ProblemBuilder {
             let shuffle = try reader.flag("shuffle")
             let dropLast = try reader.flag("drop_last")
             try reader.finish()
+            settings.lines.append(Self.line("data \(set.text)", reader))
             if batch > dataset.count {
                 let batchLocation = options.first { $0.key == "batch" }?.location ?? set.location
                 guard !dropLast else {
@@ -130,7 +147,7 @@ struct ProblemBuilder {
             }
         }
         return Built(problem: problem, forwardReferences: forwardReferences, reads: compiler.problemReads, check: check,
-                     warnings: warnings)
+                     warnings: warnings, settings: settings.lines)
     }
 
     // MARK: - Module
@@ -162,6 +179,7 @@ struct ProblemBuilder {
             guard s.count == 2 else { throw ScriptError("linear takes IN -> OUT", at: kind.location) }
             let bias = try reader.flag("bias")
             try reader.finish()
+            settings.lines.append(Self.line("module linear \(s[0]) -> \(s[1])", reader))
             try requireParameterMemory(Self.linearFloats(s[0], s[1], bias: bias), prefix: "module ", at: span)
             return Linear(s[0], s[1], bias: bias, using: &generator)
         case "mlp":
@@ -171,6 +189,7 @@ struct ProblemBuilder {
             let out = try reader.word("out")
             let bias = try reader.flag("bias")
             try reader.finish()
+            settings.lines.append(Self.line("module mlp \(s.map(String.init).joined(separator: " -> "))", reader))
             let floats = MemoryBudget.sum(zip(s, s.dropFirst()).map { Self.linearFloats($0, $1, bias: bias) })
             try requireParameterMemory(floats, prefix: "module ", at: span)
             return MLP(s, activation: Activation.Kind(rawValue: activation)!, output: Activation.Kind(rawValue: out)!,
@@ -179,29 +198,38 @@ struct ProblemBuilder {
             let s = try sizes(sizeExprs)
             try requireParameterMemory(MemoryBudget.product(s), prefix: "module ", at: span)
             if let (_, source) = try reader.raw("from") {
-                try reader.finish()
+                reader.record("from", source.dottedName.map(OptionValue.word) ?? .text(Self.quoted(source)))
+                try reader.finish(unusedBecause: "with from=")
+                settings.lines.append(Self.line("module params \(s.map(String.init).joined(separator: ", "))", reader))
                 return ParameterTensor(try startingValues(source, shape: s))
             }
+            // Only the values the initializer reads: `init=ones mean=3` is refused, not ignored.
             let initializer = try reader.word("init")
-            let value = try reader.real("value")
-            let mean = try reader.real("mean"), std = try reader.real("std")
-            let low = try reader.real("low"), high = try reader.real("high")
-            try reader.finish()
-            guard low <= high else {
-                throw ScriptError("params: low must not exceed high, got low=\(formatNumber(low)) high=\(formatNumber(high))", at: kind.location)
+            let chosen: Initializer
+            switch initializer {
+            case "ones": chosen = .ones
+            case "constant": chosen = .constant(try reader.real("value"))
+            case "normal": chosen = .normal(mean: try reader.real("mean"), std: try reader.real("std"))
+            case "uniform":
+                let low = try reader.real("low"), high = try reader.real("high")
+                guard low <= high else {
+                    throw ScriptError("params: low must not exceed high, got low=\(formatNumber(low)) high=\(formatNumber(high))", at: kind.location)
+                }
+                chosen = .uniform(low: low, high: high)
+            default: chosen = .zeros
             }
-            let chosen: Initializer = switch initializer {
-            case "ones": .ones
-            case "constant": .constant(value)
-            case "normal": .normal(mean: mean, std: std)
-            case "uniform": .uniform(low: low, high: high)
-            default: .zeros
-            }
+            try reader.finish(unusedBecause: "with init=\(initializer)")
+            settings.lines.append(Self.line("module params \(s.map(String.init).joined(separator: ", "))", reader))
             return ParameterTensor(Shape(s), initializer: chosen, using: &generator)
         default:
             try reader.finish()
-            var built: [any Module] = []
-            for layer in layers { built.append(try buildLayer(layer, using: &generator)) }
+            var built: [any Module] = [], written: [String] = []
+            for layer in layers {
+                let (module, text) = try buildLayer(layer, using: &generator)
+                built.append(module)
+                written.append(text)
+            }
+            settings.lines.append("module sequential \(written.joined(separator: ", "))")
             return Sequential(built)
         }
     }
@@ -214,7 +242,8 @@ struct ProblemBuilder {
         OptionTables.layers[name] ?? OptionTable("\(name)", [])
     }
 
-    private func buildLayer(_ e: Expr, using generator: inout RandomGenerator) throws(ScriptError) -> any Module {
+    /// The layer and how it took effect: `conv2d(1, 8, kernel=3, stride=1, padding=0, bias=true)`.
+    private func buildLayer(_ e: Expr, using generator: inout RandomGenerator) throws(ScriptError) -> (any Module, String) {
         let name: String, location: SourceLocation, arguments: [Argument]
         switch e {
         case let .name(n, l): (name, location, arguments) = (n, l, [])
@@ -272,7 +301,19 @@ struct ProblemBuilder {
             throw ScriptError("unknown layer '\(name)'\(didYouMean(name, in: Self.layerNames)); one of \(Self.layerNames.joined(separator: ", "))", at: location)
         }
         try reader.finish()
-        return module
+        let written = positional.map(String.init) + reader.canonical.split(separator: " ").map(String.init)
+        return (module, written.isEmpty ? name : "\(name)(\(written.joined(separator: ", ")))")
+    }
+
+    /// `head key=value ...`.
+    private static func line(_ head: String, _ reader: OptionReader) -> String {
+        reader.canonical.isEmpty ? head : "\(head) \(reader.canonical)"
+    }
+
+    /// A quoted path as written.
+    private static func quoted(_ e: Expr) -> String {
+        if case let .string(text, _) = e { return text }
+        return "?"
     }
 
     // MARK: - Optimizer, schedule, config, hooks
@@ -312,6 +353,7 @@ struct ProblemBuilder {
             preconditionFailure("an optimizer without a builder: \(kind.text)")
         }
         try reader.finish()
+        settings.lines.append(Self.line("optimizer \(kind.text)", reader))
         return optimizer
     }
 
@@ -332,6 +374,7 @@ struct ProblemBuilder {
             schedule = .linearWarmup(steps: warmup, startFactor: try reader.real("warmup_start"), then: schedule)
         }
         try reader.finish()
+        settings.lines.append(Self.line("schedule \(kind.text)", reader))
         return schedule
     }
 
@@ -390,6 +433,7 @@ struct ProblemBuilder {
             case "reset_on_start":
                 let from = try reader.name("from")
                 try reader.finish()
+                settings.lines.append(Self.line(kind.text, reader))
                 if let from {
                     guard from.text != problem.name else { throw ScriptError("a problem cannot start from its own parameters", at: from.location) }
                     startsFrom = from
@@ -423,6 +467,7 @@ struct ProblemBuilder {
                 guard lower <= upper else {
                     throw ScriptError("clamp: min must not exceed max, got min=\(formatNumber(lower)) max=\(formatNumber(upper))", at: kind.location)
                 }
+                settings.lines.append(Self.line(kind.text, reader))
                 problem.paramCallback = { p in
                     for parameter in p.trainable { parameter.assign(clamp(parameter.value.detached(), min: lower, max: upper)) }
                 }

@@ -11,6 +11,10 @@ final class Program {
     let bindings = Bindings()
     var seed: UInt64 = 0
     var specs: [String: ProblemSpec] = [:]
+    /// Each problem's module, optimizer, schedule, data and hook lines as they took effect.
+    var settings: [String: [String]] = [:]
+    /// How each data set was made, every option with its value: its source, then each transform.
+    var dataSettings: [String: [String]] = [:]
     /// The other problems each problem's expressions call or read (checked against the connections).
     var problemReads: [String: [Name]] = [:]
     /// Connections as `upper -> lower` pairs, in the order made.

@@ -102,6 +102,8 @@ extension Session {
                 return try Dataset(x: try! dataset.x.reshaped(to: [n, -1]), y: dataset.y)
             }
         }
+        program.dataSettings[name.text] = ["\(source.text)\(arguments.isEmpty ? "" : " ")\(arguments.map(OptionReader.written).joined(separator: " ")) \(reader.canonical)"
+            .trimmingTrailingSpaces]
         notes += program.store(dataset, as: name.text, shots: shots)
         output.text((notes + ["\(name.text): \(program.describe(dataset, named: name.text))"]).joined(separator: "\n"))
     }
@@ -166,6 +168,7 @@ extension Session {
         }
         var lines: [String] = []
         for ((part, _), piece) in zip(parts, pieces) {
+            program.dataSettings[part.text] = (program.dataSettings[source.text] ?? []) + ["split of \(source.text) \(reader.canonical)"]
             lines += program.store(piece, as: part.text, shots: program.bindings.taskShots[source.text])
             lines.append("\(part.text): \(program.describe(piece, named: part.text))")
         }
@@ -204,9 +207,13 @@ extension Session {
                 let x = dataset.x
                 let n = Float(x.count)
                 // The data set's own statistics only when a value is not given.
-                let mean = try reader.optionalReal("mean") ?? x.sum().scalar / n
-                let std = try reader.optionalReal("std") ?? (pow(x - mean, 2).sum().scalar / n).squareRoot()
+                let givenMean = try reader.optionalReal("mean"), givenStd = try reader.optionalReal("std")
                 try reader.finish()
+                let mean = givenMean ?? x.sum().scalar / n
+                let std = givenStd ?? (pow(x - mean, 2).sum().scalar / n).squareRoot()
+                // What was computed is shown as if given: `show data` says the mean and std used.
+                if givenMean == nil { reader.record("mean", .real(mean)) }
+                if givenStd == nil { reader.record("std", .real(std)) }
                 guard std > 0 else { throw ScriptError("std must be positive", at: kind.location) }
                 result = try Dataset(x: (x - mean) / std, y: dataset.y)
             default:
@@ -219,6 +226,7 @@ extension Session {
         } catch {
             throw ScriptError("\(error)", at: name.location)
         }
+        program.dataSettings[name.text, default: []].append("\(kind.text) \(reader.canonical)".trimmingTrailingSpaces)
         let warnings = program.store(result, as: name.text, shots: program.bindings.taskShots[name.text])
         output.text((warnings + ["\(name.text): \(program.describe(result, named: name.text))"]).joined(separator: "\n"))
     }
@@ -234,7 +242,7 @@ extension Session {
 extension Session {
     /// The loader of one part (support or query) of the episodes over the task set `set`. Both parts
     /// of a task set share one stream, so a problem on `.support` and one on `.query` see the same task.
-    func episodeLoader(_ set: Name, part: Name, options: [Option]) throws(ScriptError) -> DataLoader {
+    func episodeLoader(_ set: Name, part: Name, options: [Option]) throws(ScriptError) -> (DataLoader, String) {
         let dataset = try program.dataset(set)
         guard let shots = program.bindings.taskShots[set.text] else {
             throw ScriptError("'\(set.text)' is not a set of few-shot tasks; .\(part.text) applies to task data (data NAME = sinusoid ...)",
@@ -255,7 +263,7 @@ extension Session {
                 throw ScriptError("both parts of '\(set.text)' share one task order, defined with shuffle=\(episodes.shuffle)",
                                   at: options.first { $0.key == "shuffle" }?.location ?? set.location)
             }
-            return episodes.loader(for: which)
+            return (episodes.loader(for: which), reader.canonical)
         }
         // The support and query parts are copies of the task set.
         try requireMemory(floats: dataset.x.count + dataset.y.count, for: "the support and query parts of '\(set.text)'",
@@ -267,6 +275,6 @@ extension Session {
             throw ScriptError("\(error)", at: set.location)
         }
         program.bindings.episodes[set.text] = episodes
-        return episodes.loader(for: which)
+        return (episodes.loader(for: which), reader.canonical)
     }
 }

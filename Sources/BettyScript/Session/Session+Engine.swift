@@ -26,6 +26,7 @@ extension Session {
             throw error
         }
         program.specs[name] = spec
+        program.settings[name] = built.settings
         program.problemReads[name] = built.reads
         program.pendingChecks[name] = pending.isEmpty ? nil : (built.forwardReferences, built.check)
         // Problems that were waiting for this one can be checked now; a failure is reported at `run`.
