@@ -59,6 +59,8 @@ public struct ProblemConfig: Sendable, Equatable {
         }
         if dartsAlpha <= 0 { throw bad("dartsAlpha", "must be positive, got \(dartsAlpha)") }
         if samaAlpha <= 0 { throw bad("samaAlpha", "must be positive, got \(samaAlpha)") }
+        // Zero would make every Neumann hypergradient zero without a word.
+        if neumannAlpha <= 0 { throw bad("neumannAlpha", "must be positive, got \(neumannAlpha)") }
         if neumannIterations < 0 || cgIterations < 0 { throw bad("iterations", "must be >= 0") }
     }
 }

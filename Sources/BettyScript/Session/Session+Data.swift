@@ -40,6 +40,9 @@ extension Session {
                 throw ScriptError("\(error)", at: file?.location ?? source.location)
             }
         }
+        // Read before anything is loaded: a bad value refuses the statement before it allocates.
+        let scale = try reader.optionalReal("scale")
+        let flatten = try reader.flag("flatten")
         var dataset: Dataset
         var shots: Int?
         var notes: [String] = []
@@ -89,8 +92,6 @@ extension Session {
         default:
             preconditionFailure("a data source without a reader: \(source.text)")
         }
-        let scale = try reader.optionalReal("scale")
-        let flatten = try reader.flag("flatten")
         try reader.finish()
         if let scale {
             try requireMemory(floats: dataset.x.count, for: statement ?? "scale=", at: typed)
