@@ -13,6 +13,9 @@ extension DataLoader {
         case atNextEpoch(batchesLeft: Int)
     }
 
+    /// The few-shot episodes this loader serves a part of, if any: they take new tasks for both parts.
+    public var owningEpisodes: Episodes? { episodes?.owner }
+
     /// The data waiting to be taken up at the next epoch, if any.
     public var waitingData: Dataset? {
         guard let episodes else { return waiting }

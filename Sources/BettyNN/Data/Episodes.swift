@@ -34,6 +34,18 @@ public final class Episodes: @unchecked Sendable {
     public struct Parts: Sendable {
         public let support: Dataset
         public let query: Dataset
+
+        /// `part` of the first task, as a loader of it would serve it: for checking shapes up front.
+        public func sampleBatch(_ part: Part) -> Batch { batch(part, task: 0) }
+
+        /// `part` of task `task`, without the task axis.
+        func batch(_ part: Part, task: Int) -> Batch {
+            let set = part == .support ? support : query
+            // Cannot fail: the index is in range and the shapes drop only the leading 1.
+            let one = try! set.subset([task])
+            return Batch(x: try! one.x.reshaped(to: Array(one.x.shape.dropFirst())),
+                         y: try! one.y.reshaped(to: Array(one.y.shape.dropFirst())), indices: [task])
+        }
     }
 
     /// Splits a pool of tasks `[tasks, points, ...]` into its support (the first `shots` points of
@@ -94,11 +106,7 @@ public final class Episodes: @unchecked Sendable {
 
     /// `part` of task `task`, without the task axis.
     func batch(_ part: Part, task: Int) -> Batch {
-        let set = part == .support ? support : query
-        // Cannot fail: the index is in range and the shapes drop only the leading 1.
-        let one = try! set.subset([task])
-        return Batch(x: try! one.x.reshaped(to: Array(one.x.shape.dropFirst())),
-                     y: try! one.y.reshaped(to: Array(one.y.shape.dropFirst())), indices: [task])
+        Parts(support: support, query: query).batch(part, task: task)
     }
 
     var state: DataLoader.State {
