@@ -37,6 +37,8 @@ private struct ProblemState {
     let optimizerStates: [ParameterState]
     let learningRate: Float
     let loaders: [DataLoader.State]
+    /// The data each loader serves and any waiting for its next epoch, which a step can take up.
+    let loaderSources: [DataLoader.Source]
     let localStep: Int
     let windowStart: Int
     let ready: [Bool]
@@ -55,6 +57,7 @@ private struct ProblemState {
         optimizerStates = p.optimizer.states
         learningRate = p.optimizer.learningRate
         loaders = p.loaders.map(\.state)
+        loaderSources = p.loaders.map(\.source)
         localStep = r.localStep
         windowStart = r.windowStart
         ready = r.ready
@@ -75,6 +78,8 @@ private struct ProblemState {
         module.restore()
         p.optimizer.states = optimizerStates
         p.optimizer.learningRate = learningRate
+        // The data first: a state is checked against the data it indexes.
+        for (loader, source) in zip(p.loaders, loaderSources) { loader.restore(source) }
         for (loader, state) in zip(p.loaders, loaders) {
             do {
                 try loader.restore(state)

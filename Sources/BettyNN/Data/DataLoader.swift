@@ -15,9 +15,21 @@ public struct Batch: Sendable {
 }
 
 /// Endless minibatches over a dataset: seeded shuffling each epoch, a fixed batch size, optionally
-/// dropping the last short batch. `epoch` counts completed passes.
+/// dropping the last short batch. `epoch` counts completed passes. `replaceData(with:)` gives it other
+/// data, which it takes up at its next epoch (DataLoader+Replacement.swift).
 public final class DataLoader: @unchecked Sendable {
-    public let dataset: Dataset
+    /// The data this loader serves (for a part of episodes, that part of the current tasks).
+    public var dataset: Dataset {
+        if let episodes { return episodes.part == .support ? episodes.owner.support : episodes.owner.query }
+        return own
+    }
+    /// The data of a plain loader (a part of episodes reads its owner's instead).
+    var own: Dataset
+    /// Data waiting to replace `own` when the current epoch ends.
+    var waiting: Dataset?
+    /// The seed the first epoch was shuffled with: a loader that has served nothing and is given
+    /// other data starts over from it, as a new loader over that data would.
+    let seed: UInt64
     public let batchSize: Int
     public let shuffle: Bool
     public let dropLast: Bool
@@ -41,7 +53,8 @@ public final class DataLoader: @unchecked Sendable {
         guard !dropLast || batchSize <= dataset.count else {
             throw .invalidArgument("DataLoader: batch size \(batchSize) with dropLast exceeds the \(dataset.count) samples; no batch would ever be produced")
         }
-        self.dataset = dataset
+        own = dataset
+        self.seed = seed
         self.batchSize = batchSize
         self.shuffle = shuffle
         self.dropLast = dropLast
@@ -51,13 +64,17 @@ public final class DataLoader: @unchecked Sendable {
     }
 
     init(episodes owner: Episodes, part: Episodes.Part) {
-        dataset = part == .support ? owner.support : owner.query
+        // Unused: the owner's parts are read, and change when the owner takes up new tasks.
+        own = Self.noData
+        seed = owner.cursor.seed
         batchSize = 1
         shuffle = owner.cursor.shuffle
         dropLast = false
         shuffler = owner.cursor.shuffler
         episodes = (owner, part)
     }
+
+    private static let noData = try! Dataset(x: Tensor([Float]()), y: Tensor([Float]()))
 
     /// The first batch this loader could serve, without moving it: for checking shapes up front.
     public func sampleBatch() -> Batch {
@@ -68,18 +85,24 @@ public final class DataLoader: @unchecked Sendable {
         return Batch(x: part.x, y: part.y, indices: Array(0..<n))
     }
 
+    /// Whether the current epoch has no batch left to serve (the next draw starts a new one).
+    var epochIsOver: Bool {
+        let remaining = order.count - position
+        return remaining == 0 || (dropLast && remaining < batchSize)
+    }
+
     /// Batches per epoch.
     public var batchesPerEpoch: Int {
         dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
     }
 
-    private func startEpoch() {
+    func startEpoch() {
         // Unshuffled, every epoch has the same (identity) order: built once, not once per epoch (a
         // full-batch loader starts an epoch at every step).
         if shuffle {
-            order = shuffled(Array(0..<dataset.count), using: &shuffler)
-        } else if order.count != dataset.count {
-            order = Array(0..<dataset.count)
+            order = shuffled(Array(0..<own.count), using: &shuffler)
+        } else if order.count != own.count {
+            order = Array(0..<own.count)
         }
         position = 0
     }
@@ -87,9 +110,14 @@ public final class DataLoader: @unchecked Sendable {
     /// The next batch, starting a new epoch when this one is exhausted.
     public func next() -> Batch {
         if let episodes { return episodes.owner.next(episodes.part) }
-        let remaining = order.count - position
-        if remaining == 0 || (dropLast && remaining < batchSize) {
+        if epochIsOver {
             completedEpochs += 1
+            // Data given since the epoch began is taken up here, before the next order is drawn:
+            // every epoch, and so every batch, is over one data set.
+            if let waiting {
+                own = waiting
+                self.waiting = nil
+            }
             startEpoch()
         }
         let end = Swift.min(position + batchSize, order.count)
@@ -97,11 +125,11 @@ public final class DataLoader: @unchecked Sendable {
         let indices = position == 0 && end == order.count ? order : Array(order[position..<end])
         position = end
         // A whole, unshuffled epoch is the dataset itself: share its storage instead of copying.
-        if indices.count == dataset.count && !shuffle {
-            return Batch(x: dataset.x, y: dataset.y, indices: indices)
+        if indices.count == own.count && !shuffle {
+            return Batch(x: own.x, y: own.y, indices: indices)
         }
         // Cannot fail: indices come from the dataset's own range.
-        let part = try! dataset.subset(indices)
+        let part = try! own.subset(indices)
         return Batch(x: part.x, y: part.y, indices: indices)
     }
 }

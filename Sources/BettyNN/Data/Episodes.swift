@@ -13,14 +13,44 @@ public final class Episodes: @unchecked Sendable {
     public enum Part: String, Sendable, CaseIterable { case support, query }
 
     public let shots: Int
-    public let support: Dataset
-    public let query: Dataset
+    public internal(set) var support: Dataset
+    public internal(set) var query: Dataset
+    /// Tasks waiting to replace these when the task order's epoch ends (`replaceTasks(with:)`).
+    var waiting: Parts?
     /// One task index per batch, in the (seeded, per-epoch shuffled) task order.
     let cursor: DataLoader
     /// The task the support loader is serving and the query loader has not served yet.
     var held: Int?
 
     public init(tasks: Dataset, shots: Int, shuffle: Bool = true, seed: UInt64 = 0) throws(DataError) {
+        let parts = try Self.parts(of: tasks, shots: shots)
+        self.shots = shots
+        support = parts.support
+        query = parts.query
+        cursor = try DataLoader(support, batchSize: 1, shuffle: shuffle, seed: seed)
+    }
+
+    /// The support and query points of every task of a pool.
+    public struct Parts: Sendable {
+        public let support: Dataset
+        public let query: Dataset
+
+        /// `part` of the first task, as a loader of it would serve it: for checking shapes up front.
+        public func sampleBatch(_ part: Part) -> Batch { batch(part, task: 0) }
+
+        /// `part` of task `task`, without the task axis.
+        func batch(_ part: Part, task: Int) -> Batch {
+            let set = part == .support ? support : query
+            // Cannot fail: the index is in range and the shapes drop only the leading 1.
+            let one = try! set.subset([task])
+            return Batch(x: try! one.x.reshaped(to: Array(one.x.shape.dropFirst())),
+                         y: try! one.y.reshaped(to: Array(one.y.shape.dropFirst())), indices: [task])
+        }
+    }
+
+    /// Splits a pool of tasks `[tasks, points, ...]` into its support (the first `shots` points of
+    /// each task) and query parts.
+    public static func parts(of tasks: Dataset, shots: Int) throws(DataError) -> Parts {
         guard tasks.x.rank >= 2, tasks.y.rank >= 2, tasks.x.shape[1] == tasks.y.shape[1] else {
             throw .invalidArgument("Episodes: x \(tasks.x.shape) and y \(tasks.y.shape) must be [tasks, points, ...] with the same number of points")
         }
@@ -34,10 +64,7 @@ public final class Episodes: @unchecked Sendable {
                                    y: try tasks.y.detached().indexSelect(axis: 1, indices: Array(range)))
             } catch let error as DataError { throw error } catch { throw .invalidArgument("Episodes: \(error)") }
         }
-        self.shots = shots
-        support = try part(0..<shots)
-        query = try part(shots..<points)
-        cursor = try DataLoader(support, batchSize: 1, shuffle: shuffle, seed: seed)
+        return Parts(support: try part(0..<shots), query: try part(shots..<points))
     }
 
     public var taskCount: Int { support.count }
@@ -57,21 +84,29 @@ public final class Episodes: @unchecked Sendable {
             task = current
             held = nil
         case (.support, nil):
-            task = cursor.next().indices[0]
+            task = drawTask()
             held = task
         case (.query, nil):
-            task = cursor.next().indices[0]
+            task = drawTask()
         }
         return batch(part, task: task)
     }
 
+    /// The next task of the order. Tasks given since the epoch began are taken up when it ends, before
+    /// the next order is drawn, and never while a task is held: both parts of a task come from one pool.
+    private func drawTask() -> Int {
+        if let waiting, cursor.epochIsOver {
+            support = waiting.support
+            query = waiting.query
+            cursor.own = waiting.support
+            self.waiting = nil
+        }
+        return cursor.next().indices[0]
+    }
+
     /// `part` of task `task`, without the task axis.
     func batch(_ part: Part, task: Int) -> Batch {
-        let set = part == .support ? support : query
-        // Cannot fail: the index is in range and the shapes drop only the leading 1.
-        let one = try! set.subset([task])
-        return Batch(x: try! one.x.reshaped(to: Array(one.x.shape.dropFirst())),
-                     y: try! one.y.reshaped(to: Array(one.y.shape.dropFirst())), indices: [task])
+        Parts(support: support, query: query).batch(part, task: task)
     }
 
     var state: DataLoader.State {

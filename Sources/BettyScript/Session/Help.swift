@@ -111,6 +111,7 @@ extension Session {
                 data NAME = SOURCE [files] [options]     a data set: x and y (labels or targets)
                 split NAME -> A 0.8, B 0.2            fractions, or counts (400, 10, 90); per_class for counts per class
                 imbalance | noise | scale | normalize NAME [options]   transform a data set in place
+                a problem that draws from a changed set takes it up at its next epoch (the statement says from which step)
                 """, ["digits", "mnist5k", "logistic", "sinusoid", "npy", "idx", "csv"].map { sources[$0]! } + [OptionTables.split]
                     + ["imbalance", "noise", "scale", "normalize"].map { transforms[$0]! }),
             "problem": ("""

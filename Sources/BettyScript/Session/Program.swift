@@ -65,39 +65,19 @@ final class Program {
 
     // MARK: - Data
 
-    /// `shots` marks a set of few-shot tasks (and how many of each task's points are support).
-    /// Returns a warning for each problem still drawing from the data `name` named before.
-    func store(_ dataset: Dataset, as name: String, shots: Int? = nil) -> [String] {
-        let warnings = bindings.datasets[name].map { old in stillDrawing(from: name, old: old.value) } ?? []
+    /// Binds `name` to `dataset`; `shots` marks a set of few-shot tasks (and how many of each task's
+    /// points are support). `stream` is the stream of episodes problems defined from now on share for
+    /// the name's parts (nil: a fresh one). What problems already drawing from the name do is
+    /// `Session.bind(_:)`'s (DataBinding.swift).
+    func store(_ dataset: Dataset, as name: String, shots: Int?, stream: Episodes?) {
         bindings.taskShots[name] = shots
-        // Problems defined from now on draw from a fresh stream; those already defined keep theirs.
-        bindings.episodes[name] = nil
+        bindings.episodes[name] = stream
         if let slot = bindings.datasets[name] {
             slot.value = dataset
         } else {
             bindings.datasets[name] = Slot(dataset)
             bindings.datasetOrder.append(name)
         }
-        return warnings
-    }
-
-    /// A problem's loaders keep the data they were made with, as a PyTorch DataLoader keeps its
-    /// dataset when the variable that named it is rebound: the warning says so, and how to move on.
-    private func stillDrawing(from name: String, old: Dataset) -> [String] {
-        let holders = bindings.problemOrder.filter { problem in
-            bindings.refs[problem]?.problem != nil && (specs[problem]?.data.contains { $0.set.text == name } ?? false)
-        }
-        guard !holders.isEmpty else { return [] }
-        // The size of what each problem's loader holds: after two redefinitions that is the first
-        // definition, not the one just replaced.
-        let unit = bindings.taskShots[name] != nil ? "tasks" : "samples"
-        let held = holders.map { holder -> String in
-            let loaded = unit == "samples" ? bindings.refs[holder]?.problem?.loaders.first.map { $0.dataset.count } : nil
-            let count = loaded ?? old.count
-            return "\(holder) (\(count) \(unit))"
-        }
-        let who = holders.count == 1 ? "problem \(held[0]) still draws" : "problems \(held.joined(separator: ", ")) still draw"
-        return ["warning: \(who) its batches from the old '\(name)', as a PyTorch DataLoader keeps the dataset it was made with; define \(holders.count == 1 ? "it" : "them") again or 'reset' to use the new data"]
     }
 
     // MARK: - Checks
@@ -158,7 +138,9 @@ final class Program {
     func summary(of p: Problem) -> String {
         var parts = ["\(p.module.parameterCount) parameters"]
         parts.append("\(type(of: p.optimizer)) lr \(p.optimizer.learningRate)".lowercased())
-        if let loader = p.loaders.first { parts.append("batch \(loader.batchSize) of \(loader.dataset.count)") }
+        if let loader = p.loaders.first {
+            parts.append("batch \(loader.batchSize) of \(loader.dataset.count)" + (loader.waitingData.map { ", then of \($0.count) from its next epoch" } ?? ""))
+        }
         parts.append("\(p.config.type.rawValue) unroll \(p.config.unrollSteps)")
         return parts.joined(separator: ", ")
     }

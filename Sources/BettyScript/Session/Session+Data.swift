@@ -103,10 +103,10 @@ extension Session {
                 return try Dataset(x: try! dataset.x.reshaped(to: [n, -1]), y: dataset.y)
             }
         }
+        let switches = try bind([NewData(name: name, dataset: dataset, shots: shots)])[0]
         program.dataSettings[name.text] = ["\(source.text)\(arguments.isEmpty ? "" : " ")\(arguments.map(OptionReader.written).joined(separator: " ")) \(reader.canonical)"
             .trimmingTrailingSpaces]
-        notes += program.store(dataset, as: name.text, shots: shots)
-        output.text((notes + ["\(name.text): \(program.describe(dataset, named: name.text))"]).joined(separator: "\n"))
+        output.text((notes + ["\(name.text): \(program.describe(dataset, named: name.text))"] + switches).joined(separator: "\n"))
     }
 
     /// What `header=auto` decided about a CSV file's first row, and why.
@@ -167,11 +167,13 @@ extension Session {
         } catch {
             throw ScriptError("\(error)", at: source.location)
         }
+        let shots = program.bindings.taskShots[source.text]
+        let switches = try bind(zip(parts, pieces).map { NewData(name: $0.0.0, dataset: $0.1, shots: shots) })
         var lines: [String] = []
-        for ((part, _), piece) in zip(parts, pieces) {
+        for (((part, _), piece), notes) in zip(zip(parts, pieces), switches) {
             program.dataSettings[part.text] = (program.dataSettings[source.text] ?? []) + ["split of \(source.text) \(reader.canonical)"]
-            lines += program.store(piece, as: part.text, shots: program.bindings.taskShots[source.text])
             lines.append("\(part.text): \(program.describe(piece, named: part.text))")
+            lines += notes
         }
         output.text(lines.joined(separator: "\n"))
     }
@@ -227,9 +229,9 @@ extension Session {
         } catch {
             throw ScriptError("\(error)", at: name.location)
         }
+        let switches = try bind([NewData(name: name, dataset: result, shots: program.bindings.taskShots[name.text])])[0]
         program.dataSettings[name.text, default: []].append("\(kind.text) \(reader.canonical)".trimmingTrailingSpaces)
-        let warnings = program.store(result, as: name.text, shots: program.bindings.taskShots[name.text])
-        output.text((warnings + ["\(name.text): \(program.describe(result, named: name.text))"]).joined(separator: "\n"))
+        output.text((["\(name.text): \(program.describe(result, named: name.text))"] + switches).joined(separator: "\n"))
     }
 
     // MARK: - Helpers
