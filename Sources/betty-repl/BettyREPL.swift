@@ -108,9 +108,12 @@ struct BettyREPL: ParsableCommand {
         } else {
             // Statements piped in: a replay of stdin. After FILE with --then-interactive they stand for
             // what would be typed at the prompt, so every line runs, as there, even after an error.
-            let lines = AnySequence { AnyIterator { Swift.readLine(strippingNewline: true) } }
             let asAtThePrompt = file != nil && thenInteractive
-            if session.replay(lines, file: "<stdin>", keepGoing: keepGoing || asAtThePrompt) != nil { throw ExitCode(2) }
+            let unreadable = Locked(false)
+            let lines = SessionFile.standardInputLines(session: session, keepGoing: keepGoing || asAtThePrompt, reported: unreadable)
+            if session.replay(lines, file: "<stdin>", keepGoing: keepGoing || asAtThePrompt) != nil || unreadable.withLock({ $0 }) {
+                throw ExitCode(2)
+            }
         }
         // The file's error still counts after the prompt was handed over: the status is the session's.
         throw ExitCode(fileFailed ? 2 : session.failedExpectations > 0 ? 1 : 0)

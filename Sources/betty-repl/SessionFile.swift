@@ -21,8 +21,8 @@ enum SessionFile {
         var column: Int
         var byte: UInt8
 
-        func error(file: String) -> ScriptError {
-            ScriptError("the session file is not UTF-8 text (byte 0x\(String(byte, radix: 16)))",
+        func error(file: String, what: String = "the session file") -> ScriptError {
+            ScriptError("\(what) is not UTF-8 text (byte 0x\(String(byte, radix: 16)))",
                         at: SourceLocation(file: file, line: line, column: column))
         }
     }
@@ -93,6 +93,56 @@ enum SessionFile {
                 offset += length
             case .emptyInput:
                 return found
+            }
+        }
+    }
+
+    /// Standard input's lines as they arrive, checked as a file's are: a line with a byte that is not
+    /// UTF-8 is reported with its line and column and runs not at all; the replay stops there unless
+    /// `keepGoing`, where it goes on with the next line. `reported` turns true at such a line.
+    static func standardInputLines(session: Session, keepGoing: Bool, reported: Locked<Bool>) -> AnySequence<String> {
+        AnySequence { () -> AnyIterator<String> in
+            var number = 0
+            var stopped = false
+            let input = InputLines()
+            return AnyIterator {
+                guard !stopped, let bytes = input.next() else { return nil }
+                number += 1
+                if let text = String(validating: bytes, as: UTF8.self) { return text }
+                var bad = invalidBytes(in: bytes)[0]
+                bad.line = number
+                reported.withLock { $0 = true }
+                session.output.error(bad.error(file: "<stdin>", what: "standard input"))
+                stopped = !keepGoing
+                return keepGoing ? "" : nil
+            }
+        }
+    }
+
+    /// Standard input's lines without their LF (or CR LF), as bytes, read as they arrive.
+    private final class InputLines {
+        private var buffer: [UInt8] = []
+        private var start = 0
+        private var ended = false
+
+        func next() -> [UInt8]? {
+            while true {
+                if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                    var line = Array(buffer[start..<newline])
+                    start = newline + 1
+                    if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                    return line
+                }
+                if ended {
+                    guard start < buffer.count else { return nil }
+                    defer { start = buffer.count }
+                    return Array(buffer[start...])
+                }
+                buffer.removeFirst(start)
+                start = 0
+                var chunk = [UInt8](repeating: 0, count: 65536)
+                let count = chunk.withUnsafeMutableBytes { Glibc.read(STDIN_FILENO, $0.baseAddress, $0.count) }
+                if count > 0 { buffer += chunk[..<count] } else if count == 0 || errno != EINTR { ended = true }
             }
         }
     }

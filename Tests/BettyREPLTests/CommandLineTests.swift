@@ -148,10 +148,26 @@ struct CommandLineTests {
         #expect(!quit.stdout.contains("error"), "\(quit.stdout)")
     }
 
+    /// Piped lines are checked as a file's are: the first bad byte's line and column, and nothing of
+    /// that line runs (before, it became U+FFFD, and in a comment ran without a word).
+    @Test func pipedLinesThatAreNotUTF8AreRefusedAtTheirFirstBadByte() throws {
+        let input: [UInt8] = Array("print 6 * 7\r\nprint 1 # caf".utf8) + [0xE9] + Array("\nprint 3\n".utf8)
+        let stopping = try Self.runREPL(arguments: ["--headless"], pipingBytes: input)
+        #expect(stopping.status == 2)
+        #expect(stopping.stdout == "42\n<stdin>:2:14: error: standard input is not UTF-8 text (byte 0xe9)\n", "\(stopping.stdout)")
+        let going = try Self.runREPL(arguments: ["--headless", "--keep-going"], pipingBytes: input)
+        #expect(going.status == 2)
+        #expect(going.stdout == "42\n<stdin>:2:14: error: standard input is not UTF-8 text (byte 0xe9)\n3\n", "\(going.stdout)")
+    }
+
     // MARK: - Support
 
     /// Runs the built betty-repl with `input` written into a pipe that is its standard input.
     static func runREPL(arguments: [String], piping input: String) throws -> (status: Int32, stdout: String) {
+        try runREPL(arguments: arguments, pipingBytes: Array(input.utf8))
+    }
+
+    static func runREPL(arguments: [String], pipingBytes input: [UInt8]) throws -> (status: Int32, stdout: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try InteractiveREPLTests.bettyREPL())
         process.arguments = arguments
@@ -167,7 +183,7 @@ struct CommandLineTests {
         DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
         // Written from another thread, so neither side can stall on a full pipe.
         let writer = Thread {
-            try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
+            try? stdin.fileHandleForWriting.write(contentsOf: Data(input))
             try? stdin.fileHandleForWriting.close()
         }
         writer.start()
