@@ -106,43 +106,79 @@ enum SessionFile {
             var stopped = false
             let input = InputLines()
             return AnyIterator {
-                guard !stopped, let bytes = input.next() else { return nil }
+                guard !stopped else { return nil }
+                guard let bytes = input.next() else {
+                    if let failure = input.failure {
+                        reported.withLock { $0 = true }
+                        session.output.error(ScriptError(failure))
+                        // What could not be read is not the end of a problem block.
+                        session.abandonBlock()
+                    }
+                    return nil
+                }
                 number += 1
                 if let text = String(validating: bytes, as: UTF8.self) { return text }
                 var bad = invalidBytes(in: bytes)[0]
                 bad.line = number
                 reported.withLock { $0 = true }
                 session.output.error(bad.error(file: "<stdin>", what: "standard input"))
-                stopped = !keepGoing
-                return keepGoing ? "" : nil
+                guard keepGoing else {
+                    // The replay ends here: a block open at this line was not left open by the input.
+                    stopped = true
+                    session.abandonBlock()
+                    return nil
+                }
+                return ""
             }
         }
     }
 
-    /// Standard input's lines without their LF (or CR LF), as bytes, read as they arrive.
+    /// Standard input's lines without their LF (or CR LF), as bytes, read as they arrive. A line longer
+    /// than a session file may be, or a read that fails, ends the input with the reason in `failure`.
     private final class InputLines {
         private var buffer: [UInt8] = []
         private var start = 0
+        /// Where the search for the next LF resumes: the bytes before it hold none.
+        private var scanned = 0
         private var ended = false
+        private(set) var failure: String?
 
         func next() -> [UInt8]? {
             while true {
-                if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
                     var line = Array(buffer[start..<newline])
                     start = newline + 1
+                    scanned = start
                     if line.last == UInt8(ascii: "\r") { line.removeLast() }
                     return line
                 }
+                scanned = buffer.count
                 if ended {
                     guard start < buffer.count else { return nil }
                     defer { start = buffer.count }
                     return Array(buffer[start...])
                 }
+                guard buffer.count - start <= SessionFile.limit else {
+                    failure = "a line of standard input is longer than \(SessionFile.limit >> 20) MB"
+                    ended = true
+                    buffer = []
+                    start = 0
+                    scanned = 0
+                    return nil
+                }
                 buffer.removeFirst(start)
+                scanned -= start
                 start = 0
                 var chunk = [UInt8](repeating: 0, count: 65536)
                 let count = chunk.withUnsafeMutableBytes { Glibc.read(STDIN_FILENO, $0.baseAddress, $0.count) }
-                if count > 0 { buffer += chunk[..<count] } else if count == 0 || errno != EINTR { ended = true }
+                if count > 0 {
+                    buffer += chunk[..<count]
+                } else if count == 0 {
+                    ended = true
+                } else if errno != EINTR {
+                    failure = "cannot read standard input: \(String(cString: strerror(errno)))"
+                    ended = true
+                }
             }
         }
     }

@@ -158,6 +158,10 @@ struct CommandLineTests {
         let going = try Self.runREPL(arguments: ["--headless", "--keep-going"], pipingBytes: input)
         #expect(going.status == 2)
         #expect(going.stdout == "42\n<stdin>:2:14: error: standard input is not UTF-8 text (byte 0xe9)\n3\n", "\(going.stdout)")
+        // Inside a problem block: the one error, not also "the input ends inside the block".
+        let block = try Self.runREPL(arguments: ["--headless"], pipingBytes: Array("problem p\n  loss ".utf8) + [0xFF] + Array("\nend\n".utf8))
+        #expect(block.status == 2)
+        #expect(block.stdout == "<stdin>:2:8: error: standard input is not UTF-8 text (byte 0xff)\n", "\(block.stdout)")
     }
 
     // MARK: - Support

@@ -91,5 +91,22 @@ import Testing
         #expect(integer("1.5") == .fractional(1.5))
         #expect(integer("0.1e1") == .integer(1))
         #expect(integer("x") == .notConstant)
+        // Found in review: each once crashed or read a wrong number.
+        #expect(integer("0.1e-9223372036854775808") == .fractional(0))
+        #expect(integer("1e9223372036854775807") == .tooLarge)
+        #expect(integer("0e99999999999999999999") == .integer(0))
+        #expect(integer("(-9223372036854775807-1)/(-1)") == .tooLarge)
+        #expect(integer("(0.8*1000)") == .integer(800))
+        #expect(integer("3*(7/2)*2") == .integer(21))
+        #expect(integer(String(repeating: "0", count: 10_000) + "1") == .integer(1))
+    }
+
+    @Test func aCountReachedThroughAFractionIsExactAndHexIsRefused() {
+        let (session, t) = replay("data d = logistic samples=2000 features=2\nsplit d -> a (0.8*1000), b 200")
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+        session.execute("print a.count", file: "t", line: 3)
+        #expect(t.text.hasSuffix("\n800"))
+        session.execute("data e = logistic samples=0x10", file: "t", line: 4)
+        #expect(t.errors.map(\.message) == ["malformed number '0x10'; numbers are decimal"])
     }
 }

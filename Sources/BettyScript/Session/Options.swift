@@ -75,7 +75,10 @@ struct OptionReader {
         case let .integer(n):
             guard range.contains(n) else { throw ScriptError("\(wanted), got \(n)", at: expr.location) }
             return n
-        case let .fractional(x): throw ScriptError("\(wanted), got \(formatNumber(x))", at: expr.location)
+        case let .fractional(x):
+            // A literal as typed: 0.1e-400 is not an integer, though its Double is 0.
+            let got = if case .number = expr { written(expr) } else { ExpressionCompiler.written(x) }
+            throw ScriptError("\(wanted), got \(got)", at: expr.location)
         case .tooLarge: throw ScriptError("\(wanted), got \(written(expr))", at: expr.location)
         case .notConstant: throw ScriptError("\(wanted), not \(written(expr))", at: expr.location)
         }

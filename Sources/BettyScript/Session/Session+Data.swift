@@ -132,7 +132,11 @@ extension Session {
             }
             amounts.append(x)
         }
-        let counts = amounts.allSatisfy { $0 >= 1 && $0 == $0.rounded() }
+        // A count is an exact integer (16777217 samples is not 16777216), read as the other integers are.
+        let exact = parts.map { ExpressionCompiler.constantInteger($0.1) }
+        let counts = zip(exact, amounts).allSatisfy { e, x in
+            if case let .integer(n) = e { n >= 1 } else { e == .tooLarge && x >= 1 }
+        }
         let fractions = amounts.allSatisfy { $0 < 1 }
         guard counts || fractions else {
             throw ScriptError("give every part as a count (400) or every part as a fraction (0.8), not a mix", at: parts[0].1.location.through(parts.last!.1.location))
@@ -141,9 +145,8 @@ extension Session {
         if counts, let (part, amount) = zip(parts, amounts).first(where: { $0.1 > Float(dataset.count) }) {
             throw ScriptError("part '\(part.0.text)' asks for \(formatNumber(amount)) samples; \(source.text) has \(dataset.count)", at: part.1.location)
         }
-        // Counts are read exactly (16777217 samples is not 16777216).
-        let exactCounts = parts.map { part -> Int in
-            if case let .integer(n) = ExpressionCompiler.constantInteger(part.1) { n } else { 0 }
+        let exactCounts = !counts ? [] : exact.map { e -> Int in
+            if case let .integer(n) = e { n } else { preconditionFailure("a count past the set was refused above") }
         }
         let span = source.location.through(options.last?.location ?? parts.last!.1.location)
         // The parts are copies, together at most the whole set.

@@ -32,7 +32,7 @@ extension Session {
         if case let .integer(n) = constant, (1...limit).contains(n) { return n }
         let got = switch constant {
         case let .integer(n): String(n)
-        case let .fractional(x): formatNumber(x)
+        case let .fractional(x): ExpressionCompiler.written(x)
         case .tooLarge: OptionReader.written(e)
         case .notConstant: "an expression that is not a constant number"
         }

@@ -38,8 +38,13 @@ enum Lexer {
                 // A number running into letters (`1e`, `3x`, `2.5.1`) is malformed, not two tokens.
                 while i < chars.count, chars[i].isLetter || chars[i].isNumber || chars[i] == "_" || chars[i] == "." { i += 1 }
                 let text = String(chars[start..<i])
-                guard Float(text) != nil, text.filter({ $0 == "." }).count <= 1 else {
+                // Decimal only: Float() also reads hex (0x10, 0x1p1), which the integer reader would not.
+                let decimal = text.allSatisfy { $0.isASCII && ($0.isNumber || ".eE+-".contains($0)) }
+                guard decimal, Float(text) != nil, text.filter({ $0 == "." }).count <= 1 else {
                     // A size typed bare (memory_limit=512MB) is the likely slip: say how to write it.
+                    if text.lowercased().hasPrefix("0x") {
+                        throw ScriptError("malformed number '\(text)'; numbers are decimal", at: location(start, i))
+                    }
                     let isSize = text.contains(where: \.isLetter) && ByteCount.parse(text) != nil
                     throw ScriptError("malformed number '\(text)'\(isSize ? "; a size with a unit goes in quotes: \"\(text)\"" : "")",
                                       at: location(start, i))

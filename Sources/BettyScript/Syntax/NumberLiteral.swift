@@ -14,31 +14,38 @@ struct NumberLiteral: Sendable {
     /// denotes a number with a fractional part, `.tooLarge` past `Int`.
     var integer: ExactInteger {
         var mantissa = Substring(text)
-        var exponent = 0
+        var exponentText: Substring = "0"
         if let e = mantissa.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            guard let x = Int(mantissa[mantissa.index(after: e)...]) else { return .tooLarge }
-            exponent = x
+            exponentText = mantissa[mantissa.index(after: e)...]
             mantissa = mantissa[..<e]
         }
-        var digits = Array(mantissa.filter(\.isNumber))
-        if let dot = mantissa.firstIndex(of: ".") { exponent -= mantissa.distance(from: dot, to: mantissa.endIndex) - 1 }
-        while digits.count > 1, digits.first == "0" { digits.removeFirst() }
+        // Leading zeros dropped in one pass; zero is zero whatever its exponent.
+        let fractionDigits = mantissa.firstIndex(of: ".").map { mantissa.distance(from: $0, to: mantissa.endIndex) - 1 } ?? 0
+        var digits = Array(mantissa.filter(\.isNumber).drop { $0 == "0" })
+        if digits.isEmpty { return .integer(0) }
+        // An exponent past Int is past any integer (or below any nonzero one).
+        guard let written = Int(exponentText) else { return exponentText.hasPrefix("-") ? .fractional : .tooLarge }
+        let (shifted, overflow) = written.subtractingReportingOverflow(fractionDigits)
+        if overflow { return .fractional }
+        var exponent = shifted
         // Negative exponents drop digits, which must all be zeros.
         while exponent < 0 {
-            guard let last = digits.last else { break }
+            guard let last = digits.last else { return .integer(0) }
             guard last == "0" else { return .fractional }
             digits.removeLast()
             exponent += 1
         }
-        if digits.isEmpty || digits.allSatisfy({ $0 == "0" }) { return .integer(0) }
+        if digits.isEmpty { return .integer(0) }
         var result = 0
         for d in digits {
             let (times, o1) = result.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times.addingReportingOverflow(Int(String(d))!)
+            let (sum, o2) = times.addingReportingOverflow(Int(d.asciiValue! - UInt8(ascii: "0")))
             if o1 || o2 { return .tooLarge }
             result = sum
         }
-        for _ in 0..<max(0, exponent) {
+        // More than 19 factors of ten overflow whatever the digits.
+        if exponent > 19 { return .tooLarge }
+        for _ in 0..<exponent {
             let (times, overflow) = result.multipliedReportingOverflow(by: 10)
             if overflow { return .tooLarge }
             result = times
