@@ -52,6 +52,7 @@ extension Session {
         built.subscribe { [weak self] event in self?.handle(event) }
         built.cancellation = runs.cancellation
         built.rollsBack { [weak self] in self?.program.captureEventState() ?? {} }
+        built.undoFailedSteps { [weak self] event in self?.program.keep(event) }
         program.installValidation(on: built)
         program.engine = built
         publishProgram()
