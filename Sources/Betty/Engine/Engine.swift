@@ -85,8 +85,11 @@ public final class Engine: @unchecked Sendable {
 
     /// Called by `run` at every global-step boundary, before the next step, with the steps of this
     /// run completed so far: a run controller parks the engine's thread here to pause it, or to let
-    /// another thread read a state that is exactly the end of a global step.
-    public var stepBoundary: ((_ completed: Int) -> Void)?
+    /// another thread read a state that is exactly the end of a global step. Returns whether another
+    /// thread may have changed the program meanwhile (a setting, a value a loss reads): the engine then
+    /// takes a new restore point, so a cancel or failure later never undoes steps from before that
+    /// change (they would be taken again under the changed program).
+    public var stepBoundary: ((_ completed: Int) -> Bool)?
 
     /// Keeps state outside the engine that steps change (a REPL's loss history, fed by events) in
     /// step with a cancelled step being undone: `capture` runs whenever the engine takes a restore
@@ -195,7 +198,7 @@ public final class Engine: @unchecked Sendable {
         if keepsRestorePoints { restorePoint = RestorePoint(self, outside: outsideState) }
         defer { endCancellableScope() }
         for completed in 0..<count {
-            stepBoundary?(completed)
+            let changedHere = stepBoundary?(completed) ?? false
             if let cancellation, cancellation.isRequested {
                 let interruption = Interruption(globalStep: globalStep, point: .stepBoundary, stateAfterStep: globalStep)
                 return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation,
@@ -205,7 +208,7 @@ public final class Engine: @unchecked Sendable {
                 let now = ContinuousClock.now
                 // Without a point (the run began inside an open reverse-mode window) try at every boundary:
                 // a long step after the window closes must still be cancellable.
-                if restorePoint == nil || now - renewed >= cancellationTiming.restorePointAge,
+                if changedHere || restorePoint == nil || now - renewed >= cancellationTiming.restorePointAge,
                    let point = RestorePoint(self, outside: outsideState) {
                     restorePoint = point
                     renewed = now
