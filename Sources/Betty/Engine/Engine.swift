@@ -106,14 +106,50 @@ public final class Engine: @unchecked Sendable {
             throw .graph(error)
         }
         for p in problems { try p.config.validate(problem: p.name) }
+        // The engines these problems ran under (the REPL builds a new one whenever the program changes).
+        var predecessors: [Engine] = []
+        for p in problems {
+            if let old = p.engine, !predecessors.contains(where: { $0 === old }) { predecessors.append(old) }
+        }
+        try Self.refuseReplacingUnderOpenWindows(problems, graph: graph)
         // Nothing changes before every check passed. A problem another engine ran continues its run
         // here (its record moves over, as the REPL's rebuilt engines need); a new one starts afresh.
+        // The run goes on: the global step of the engine they ran under, and each problem's ready flags
+        // for lowers that are the same problems there (a lower just defined or replaced has finished
+        // no window for it yet).
+        let carried = problems.map { p -> (engine: Engine, ready: [Bool])? in
+            guard let old = p.engine, let run = p.run else { return nil }
+            return (old, run.ready)
+        }
+        globalStep = predecessors.map(\.globalStep).max() ?? 0
         for p in problems {
             byName[p.name] = p
             runs[ObjectIdentifier(p)] = runs[ObjectIdentifier(p)] ?? p.run ?? ProblemRun()
         }
         for p in problems { p.engine = self }
         resetReadyFlags()
+        for (p, carried) in zip(problems, carried) {
+            guard let (old, ready) = carried else { continue }
+            let before = old.graph.children(of: p.name)
+            for (i, child) in graph.children(of: p.name).enumerated() {
+                guard let j = before.firstIndex(of: child), j < ready.count, old.problem(named: child) === byName[child] else { continue }
+                state(p).ready[i] = ready[j]
+            }
+        }
+    }
+
+    /// A reverse-mode level's open window recorded its steps with the parameters of the levels it is
+    /// connected to; a new engine that replaces one of those (a problem object the window never saw)
+    /// would take the upper's hypergradient through steps recorded with parameters it no longer has.
+    private static func refuseReplacingUnderOpenWindows(_ problems: [Problem], graph: DependencyGraph) throws(EngineError) {
+        for p in problems where p.isIterative {
+            guard let old = p.engine, let run = p.run, run.trajectoryStates != nil, let (steps, length) = old.openWindow(of: p.name) else { continue }
+            let connected = graph.parents(of: p.name) + graph.children(of: p.name)
+            for name in connected {
+                guard let now = problems.first(where: { $0.name == name }), old.problem(named: name) !== now else { continue }
+                throw .replacedUnderOpenWindow(problem: name, window: p.name, steps: steps, length: length)
+            }
+        }
     }
 
     public func problem(named name: String) -> Problem? { byName[name] }
