@@ -207,9 +207,11 @@ final class RunController: @unchecked Sendable {
             if credits > 0, stepCredits.compareExchange(expected: credits, desired: credits - 1, ordering: .sequentiallyConsistent).exchanged {
                 break
             }
-            if !announced {
+            // Announced once per park; again when the prompt resumed the run and paused it anew before
+            // this thread woke up (the state then says running, and a `pause` would wait forever).
+            if !announced || status.withLock({ $0.state }) != .paused {
+                if !announced { stopClock() }
                 announced = true
-                stopClock()
                 publish { $0.state = .paused }
                 parks.add(1, ordering: .sequentiallyConsistent)
                 signalChange()

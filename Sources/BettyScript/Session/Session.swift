@@ -160,13 +160,10 @@ public final class Session: @unchecked Sendable {
     /// Control statements act on the run from outside the gate; every other statement runs holding it,
     /// so while the engine runs in the background it sees (and changes) the state at a step boundary.
     /// The control statements (`wait`, `pause`, `stop`, `dashboard`, and `continue` or `step` acting on
-    /// a background run) are not recorded: what they make the engine do is, as the steps it took.
+    /// a background run) are not recorded: what they make the engine do is, as the steps it took, before
+    /// the next statement that is recorded.
     private func perform(_ statement: Statement, line: String) throws(ScriptError) {
-        if block == nil {
-            // The steps a background run took so far, before this statement: read at a step boundary.
-            runs.withGate { recordSteps(as: "run") }
-            if try control(statement) { return }
-        }
+        if block == nil, try control(statement) { return }
         if block == nil, runs.isActive { try admit(statement) }
         try runs.withGate { () throws(ScriptError) in
             try run(statement, line: line)
@@ -191,7 +188,8 @@ public final class Session: @unchecked Sendable {
             }
             return
         }
-        // Before the statement: the steps of a paused run that `admit` just ended.
+        // Before the statement: the steps a background run took so far (this is a step boundary), or
+        // those of a paused run that `admit` just ended.
         recordSteps(as: "run")
         defer { recordSteps(taken: statement) }
         try dispatch(statement)
