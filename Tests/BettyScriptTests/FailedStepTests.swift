@@ -123,6 +123,21 @@ import Testing
         Self.expectSame(SessionState.snapshot(session), before, "after the failed hypergradient")
     }
 
+    /// The limit: no restore point exists inside an open reverse-mode window, so a command that begins
+    /// in one and fails before it closes cannot be undone, and says so.
+    @Test func aFailureBeforeAnOpenReverseModeWindowClosesSaysItCouldNotBeUndone() {
+        let (session, t) = Self.session(Self.drifting + "\nconfig inner type=reverse unroll=6\nrun 2")
+        #expect(session.program.engine?.openWindow(of: "inner") != nil)
+        session.execute("run 5", file: "t", line: 1)
+        #expect(t.errors.count == 1)
+        #expect(t.errors.first?.message.contains("; global step 5 could not be undone (the engine keeps no restore point inside a reverse-mode level's open unrolled window, and this command began, or the program was changed, inside one), so the state is as the failure left it") == true,
+                "\(t.errors.map(\.message))")
+        // A run from a window boundary is undone as usual.
+        let (other, u) = Self.session(Self.drifting + "\nconfig inner type=reverse unroll=2\nrun 2")
+        other.execute("run 5", file: "t", line: 1)
+        #expect(u.errors.first?.message.contains("; global step 5 was undone, so the state is as after step 4") == true, "\(u.errors.map(\.message))")
+    }
+
     @Test func aBackgroundRunThatFailsIsUndoneToo() {
         let (reference, _) = Self.session(Self.drifting + "\nrun 4")
         let output = BackgroundRunTests.LockedOutput()

@@ -244,10 +244,15 @@ public final class Engine: @unchecked Sendable {
                 let now = ContinuousClock.now
                 // Without a point (the run began inside an open reverse-mode window) try at every boundary:
                 // a long step after the window closes must still be cancellable.
-                if changedHere || restorePoint == nil || now - renewed >= cancellationTiming.restorePointAge,
-                   let point = RestorePoint(self, outside: outsideState) {
-                    restorePoint = point
-                    renewed = now
+                if changedHere || restorePoint == nil || now - renewed >= cancellationTiming.restorePointAge {
+                    if let point = RestorePoint(self, outside: outsideState) {
+                        restorePoint = point
+                        renewed = now
+                    } else if changedHere {
+                        // None inside an open window: the old one is from before the change, and going
+                        // back there would take its steps again under the changed program.
+                        restorePoint = nil
+                    }
                 }
             }
             do {

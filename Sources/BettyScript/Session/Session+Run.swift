@@ -141,7 +141,7 @@ extension Session {
     /// left the state (docs/BETTY_SEMANTICS.md §9).
     private func undoneText(_ failure: StepFailure, commandStart: Int) -> String {
         guard let after = failure.stateAfterStep else {
-            return "; global step \(failure.globalStep) could not be undone (the command began inside a reverse-mode level's unrolled window, where the engine keeps no restore point), so the state is as the failure left it"
+            return "; global step \(failure.globalStep) could not be undone (the engine keeps no restore point inside a reverse-mode level's open unrolled window, and this command began, or the program was changed, inside one), so the state is as the failure left it"
         }
         let state = after == commandStart ? "as before this command (global step \(after))" : "as after step \(after)"
         return "; global step \(failure.globalStep) was undone, so the state is \(state)"
