@@ -135,7 +135,7 @@ import Testing
             end
             """
         let (session, t) = replay(program + "\nconfig m allow_unused=false\nrun 2")
-        #expect(t.errors.map(\.message) == ["problem 'm': its loss does not depend on parameter 'bias' (allow_unused is off); use it in the loss, or turn allow_unused on to take its gradient as zero"])
+        #expect(t.errors.map(\.message) == ["problem 'm': its loss does not depend on parameter 'bias' (allow_unused is off); use it in the loss, or turn allow_unused on to take its gradient as zero; global step 1 was undone, so the state is as before this command (global step 0)"])
         session.execute("config m allow_unused=true", file: "t", line: 1)
         session.execute("run 2", file: "t", line: 2)
         #expect(t.errors.count == 1 && t.text.contains("ran 2 steps"), "\(t.text)")

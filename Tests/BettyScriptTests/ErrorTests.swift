@@ -130,7 +130,7 @@ import Testing
         session.execute("show", file: "t", line: 1)
         #expect(transcript.errors.count == 1)
         // How to get back to finite parameters, in the session's own commands.
-        #expect(transcript.errors.first?.message == "problem 'blowup': loss is nan at local step 1, so the run stopped; lower the learning rate or check the data, then type 'reset' to start again from the initial parameters, or 'load \"FILE\"' to go back to a saved checkpoint")
+        #expect(transcript.errors.first?.message == "problem 'blowup': loss is nan at local step 1, so the run stopped; global step 1 was undone, so the state is as before this command (global step 0); lower the learning rate or check the data, then type 'reset' to start again from the initial parameters, or 'load \"FILE\"' to go back to a saved checkpoint")
         session.execute("reset", file: "t", line: 2)
         session.execute("print blowup.params", file: "t", line: 3)
         #expect(transcript.errors.count == 1 && transcript.text.hasSuffix("[1.0, 1.0, 1.0, 1.0], requiresGrad)"), "\(transcript.text.suffix(80))")

@@ -85,7 +85,7 @@ extension MessageTests {
             run 5
             """)
         let lines = tinyProgram.split(separator: "\n", omittingEmptySubsequences: false).count
-        #expect(transcript.errors.map(\.message) == ["early stopping watches 'acc', but the validation computes only loss, norm, so the run stopped; watch one of them (engine early_stopping=NAME), turn it off (engine early_stopping=off), or define acc in the validation again (validate every N: acc = EXPR)"])
+        #expect(transcript.errors.map(\.message) == ["early stopping watches 'acc', but the validation computes only loss, norm, so the run stopped; global step 2 was undone, so the state is as after step 1; watch one of them (engine early_stopping=NAME), turn it off (engine early_stopping=off), or define acc in the validation again (validate every N: acc = EXPR)"])
         #expect(transcript.errors.first?.location?.line == lines + 4 && transcript.errors.first?.location?.column == 1)
         #expect(session.problemNames == ["inner", "outer"])
         // The engine's own text names the setting and the metrics, not a problem.

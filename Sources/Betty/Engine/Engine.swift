@@ -19,6 +19,11 @@ public final class Engine: @unchecked Sendable {
     private func emit(_ event: EngineEvent) {
         // A check's trial windows are not the run: nobody hears of them.
         guard probe == nil else { return }
+        // Steps taken again after a failure were reported when first taken (`undoFailedSteps`).
+        if replaying {
+            failureReplay?(event)
+            return
+        }
         for observer in observers { observer(event) }
     }
     /// Set while `checkHypergradient` runs a trial window: the problem whose step ends it.
@@ -48,11 +53,43 @@ public final class Engine: @unchecked Sendable {
     /// Reverse-mode levels whose window ended in the current cascade (`closeEndedWindows`).
     var windowsEnded: [Problem] = []
     private var outsideState: [() -> () -> Void] = []
+    /// Set by `undoFailedSteps(replaying:)`: a step that fails is undone, and this hears the events of
+    /// the steps taken again to get back to the end of the last completed one.
+    private var failureReplay: ((EngineEvent) -> Void)?
+    private var undoesFailedSteps = false
+    /// True while those steps are taken again: their events go to `failureReplay` alone.
+    private var replaying = false
+    /// Restore points are kept while a cancel or a failure may have to go back to one.
+    private var keepsRestorePoints: Bool { cancellation != nil || undoesFailedSteps }
+
+    /// Where the latest `run`, `step` or `hypergradient(of:)` that threw (other than by a cancel) left
+    /// the state; nil once one completes.
+    public private(set) var lastFailure: StepFailure?
+
+    /// From now on a `run` or `step` that fails part-way (a loss or gradient that is not finite, an
+    /// error in user code, a hypergradient method that cannot run) is undone: every parameter, buffer,
+    /// random stream, optimizer state, learning rate, loader position and counter is as at the end of
+    /// the last global step completed before the failure, and `lastFailure` says which; a failed
+    /// `hypergradient(of:)` changes nothing. The engine goes back to its restore point (taken at most
+    /// `cancellationTiming.restorePointAge` before, so keeping it costs what a cancellable run costs)
+    /// and takes the steps from there to the failed one's start again, deterministically: their events
+    /// go to `replayed` alone (they were reported when first taken), for state kept from events such
+    /// as a loss history, which the restore point puts back to its own time first (`rollsBack(with:)`).
+    /// Not possible while no restore point can be taken: a run or step that begins inside an open
+    /// reverse-mode window and fails before it closes is left as the failure left it
+    /// (`StepFailure.stateAfterStep` nil).
+    public func undoFailedSteps(replaying replayed: @escaping (EngineEvent) -> Void = { _ in }) {
+        undoesFailedSteps = true
+        failureReplay = replayed
+    }
 
     /// Called by `run` at every global-step boundary, before the next step, with the steps of this
     /// run completed so far: a run controller parks the engine's thread here to pause it, or to let
-    /// another thread read a state that is exactly the end of a global step.
-    public var stepBoundary: ((_ completed: Int) -> Void)?
+    /// another thread read a state that is exactly the end of a global step. Returns whether another
+    /// thread may have changed the program meanwhile (a setting, a value a loss reads): the engine then
+    /// takes a new restore point, so a cancel or failure later never undoes steps from before that
+    /// change (they would be taken again under the changed program).
+    public var stepBoundary: ((_ completed: Int) -> Bool)?
 
     /// Keeps state outside the engine that steps change (a REPL's loss history, fed by events) in
     /// step with a cancelled step being undone: `capture` runs whenever the engine takes a restore
@@ -69,14 +106,50 @@ public final class Engine: @unchecked Sendable {
             throw .graph(error)
         }
         for p in problems { try p.config.validate(problem: p.name) }
+        // The engines these problems ran under (the REPL builds a new one whenever the program changes).
+        var predecessors: [Engine] = []
+        for p in problems {
+            if let old = p.engine, !predecessors.contains(where: { $0 === old }) { predecessors.append(old) }
+        }
+        try Self.refuseReplacingUnderOpenWindows(problems, graph: graph)
         // Nothing changes before every check passed. A problem another engine ran continues its run
         // here (its record moves over, as the REPL's rebuilt engines need); a new one starts afresh.
+        // The run goes on: the global step of the engine they ran under, and each problem's ready flags
+        // for lowers that are the same problems there (a lower just defined or replaced has finished
+        // no window for it yet).
+        let carried = problems.map { p -> (engine: Engine, ready: [Bool])? in
+            guard let old = p.engine, let run = p.run else { return nil }
+            return (old, run.ready)
+        }
+        globalStep = predecessors.map(\.globalStep).max() ?? 0
         for p in problems {
             byName[p.name] = p
             runs[ObjectIdentifier(p)] = runs[ObjectIdentifier(p)] ?? p.run ?? ProblemRun()
         }
         for p in problems { p.engine = self }
         resetReadyFlags()
+        for (p, carried) in zip(problems, carried) {
+            guard let (old, ready) = carried else { continue }
+            let before = old.graph.children(of: p.name)
+            for (i, child) in graph.children(of: p.name).enumerated() {
+                guard let j = before.firstIndex(of: child), j < ready.count, old.problem(named: child) === byName[child] else { continue }
+                state(p).ready[i] = ready[j]
+            }
+        }
+    }
+
+    /// A reverse-mode level's open window recorded its steps with the parameters of the levels it is
+    /// connected to; a new engine that replaces one of those (a problem object the window never saw)
+    /// would take the upper's hypergradient through steps recorded with parameters it no longer has.
+    private static func refuseReplacingUnderOpenWindows(_ problems: [Problem], graph: DependencyGraph) throws(EngineError) {
+        for p in problems where p.isIterative {
+            guard let old = p.engine, let run = p.run, run.trajectoryStates != nil, let (steps, length) = old.openWindow(of: p.name) else { continue }
+            let connected = graph.parents(of: p.name) + graph.children(of: p.name)
+            for name in connected {
+                guard let now = problems.first(where: { $0.name == name }), old.problem(named: name) !== now else { continue }
+                throw .replacedUnderOpenWindow(problem: name, window: p.name, steps: steps, length: length)
+            }
+        }
     }
 
     public func problem(named name: String) -> Problem? { byName[name] }
@@ -157,48 +230,82 @@ public final class Engine: @unchecked Sendable {
         let start = globalStep
         var lastValidation: [String: Float]?
         var renewed = ContinuousClock.now
-        if cancellation != nil { restorePoint = RestorePoint(self, outside: outsideState) }
+        lastFailure = nil
+        if keepsRestorePoints { restorePoint = RestorePoint(self, outside: outsideState) }
         defer { endCancellableScope() }
         for completed in 0..<count {
-            stepBoundary?(completed)
-            if let cancellation {
-                if cancellation.isRequested {
-                    let interruption = Interruption(globalStep: globalStep, point: .stepBoundary, stateAfterStep: globalStep)
-                    return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation,
-                                      interruption: interruption, completed: completed)
-                }
+            let changedHere = stepBoundary?(completed) ?? false
+            if let cancellation, cancellation.isRequested {
+                let interruption = Interruption(globalStep: globalStep, point: .stepBoundary, stateAfterStep: globalStep)
+                return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation,
+                                  interruption: interruption, completed: completed)
+            }
+            if keepsRestorePoints {
                 let now = ContinuousClock.now
                 // Without a point (the run began inside an open reverse-mode window) try at every boundary:
                 // a long step after the window closes must still be cancellable.
-                if restorePoint == nil || now - renewed >= cancellationTiming.restorePointAge,
-                   let point = RestorePoint(self, outside: outsideState) {
-                    restorePoint = point
-                    renewed = now
+                if changedHere || restorePoint == nil || now - renewed >= cancellationTiming.restorePointAge {
+                    if let point = RestorePoint(self, outside: outsideState) {
+                        restorePoint = point
+                        renewed = now
+                    } else if changedHere {
+                        // None inside an open window: the old one is from before the change, and going
+                        // back there would take its steps again under the changed program.
+                        restorePoint = nil
+                    }
                 }
             }
             do {
                 try advance()
+                // A validation that fails fails its step: the run's statement did not complete it.
+                if config.validStep > 0, globalStep % config.validStep == 0, let validation {
+                    let metrics = try validate(validation)
+                    lastValidation = metrics
+                    if var s = stopper {
+                        let stop = try s.shouldStop(metrics)
+                        stopper = s
+                        if stop {
+                            emit(.stopped(globalStep: globalStep, reason: "early stopping on \(s.settings.metric)"))
+                            return RunSummary(globalStep: globalStep, stoppedEarly: true, lastValidation: metrics,
+                                              completed: completed + 1)
+                        }
+                    }
+                }
             } catch {
-                guard case let .cancelled(interruption) = error, let restorePoint else { throw error }
+                guard case let .cancelled(interruption) = error, let restorePoint else { throw undo(error, lastCompleted: globalStep - 1) }
                 restorePoint.restore(into: self)
                 return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation,
                                   interruption: interruption, completed: globalStep - start)
             }
-            if config.validStep > 0, globalStep % config.validStep == 0, let validation {
-                let metrics = try validate(validation)
-                lastValidation = metrics
-                if var s = stopper {
-                    let stop = try s.shouldStop(metrics)
-                    stopper = s
-                    if stop {
-                        emit(.stopped(globalStep: globalStep, reason: "early stopping on \(s.settings.metric)"))
-                        return RunSummary(globalStep: globalStep, stoppedEarly: true, lastValidation: metrics,
-                                          completed: completed + 1)
-                    }
-                }
-            }
         }
         return RunSummary(globalStep: globalStep, stoppedEarly: false, lastValidation: lastValidation, completed: count)
+    }
+
+    /// After `error` stopped a step part-way, with `undoFailedSteps` on: back to the restore point, then
+    /// the steps from there to the end of global step `lastCompleted` again (validating where the run
+    /// did), so the state is exactly as that step left it. Returns `error`, for the caller to throw.
+    private func undo(_ error: EngineError, lastCompleted: Int) -> EngineError {
+        let failed = globalStep
+        guard undoesFailedSteps, let point = restorePoint, point.globalStep <= lastCompleted else {
+            lastFailure = StepFailure(globalStep: failed, stateAfterStep: nil)
+            return error
+        }
+        point.restore(into: self)
+        // No cancel inside these steps: there would be nothing left to go back to.
+        restorePoint = nil
+        replaying = true
+        defer { replaying = false }
+        do {
+            while globalStep < lastCompleted {
+                try advance()
+                if config.validStep > 0, globalStep % config.validStep == 0, let validation { _ = try validate(validation) }
+            }
+        } catch {
+            // The same steps from the same state do not fail; should one, the restore point's state stands.
+            point.restore(into: self)
+        }
+        lastFailure = StepFailure(globalStep: failed, stateAfterStep: globalStep)
+        return error
     }
 
     private func validate(_ body: (Engine) throws -> [String: Float]) throws(EngineError) -> [String: Float] {
@@ -242,16 +349,21 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Runs `body` so that a cancel inside it puts back everything it changed, then throws
-    /// `.cancelled`; without `cancellation`, just runs it.
+    /// `.cancelled`, and (with `undoFailedSteps`) so that a failure does too; without either, just runs it.
     private func cancellable<R>(_ body: () throws(EngineError) -> R) throws(EngineError) -> R {
-        guard cancellation != nil else { return try body() }
+        lastFailure = nil
+        guard keepsRestorePoints else { return try body() }
+        let before = globalStep
         restorePoint = RestorePoint(self, outside: outsideState)
         defer { endCancellableScope() }
         do {
             return try body()
         } catch {
-            if case .cancelled = error, let restorePoint { restorePoint.restore(into: self) }
-            throw error
+            if case .cancelled = error, let restorePoint {
+                restorePoint.restore(into: self)
+                throw error
+            }
+            throw undo(error, lastCompleted: before)
         }
     }
 
@@ -556,6 +668,19 @@ public final class Engine: @unchecked Sendable {
             r.currentBatch = batch
             return try totalGradient(p, batch: batch).1
         }
+    }
+}
+
+/// A `run`, `step` or `hypergradient(of:)` that failed: the global step under way, and the one whose
+/// end the state is at (`Engine.undoFailedSteps`); for a hypergradient both are the step it was taken at.
+public struct StepFailure: Sendable, Equatable {
+    public var globalStep: Int
+    /// Nil when the state could not be put back, and is as the failure left it.
+    public var stateAfterStep: Int?
+
+    public init(globalStep: Int, stateAfterStep: Int?) {
+        self.globalStep = globalStep
+        self.stateAfterStep = stateAfterStep
     }
 }
 

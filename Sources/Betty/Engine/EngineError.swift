@@ -26,6 +26,10 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case unconnectedRead(reader: String, read: String)
     /// `Engine.checkHypergradient` cannot run on `problem` now, for `reason`.
     case cannotCheck(problem: String, reason: String)
+    /// `problem` would be replaced (defined again) while the unrolled window of `window`, a reverse-mode
+    /// level connected to it, is open at step `steps` of `length`: the window recorded its steps with
+    /// the parameters being replaced.
+    case replacedUnderOpenWindow(problem: String, window: String, steps: Int, length: Int)
     /// Early stopping watches `metric`, which the validation did not return (it returned `returned`).
     case earlyStoppingMetricMissing(metric: String, returned: [String])
     /// An error thrown by code the program supplied (a training step, hook or validation closure),
@@ -53,6 +57,9 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "problem '\(problem)' is reverse mode: a hypergradient through it runs back through its unrolled steps, which are recorded only while its window is open (from its first step of the window until its uppers step)"
         case let .unconnectedRead(reader, read):
             return "problem '\(reader)' reads '\(read)', a reverse-mode level whose parameters are recorded through its unrolled steps, but the two are not connected: add u2l[\"\(reader)\"] ∋ \"\(read)\" and l2u[\"\(read)\"] ∋ \"\(reader)\" if '\(reader)' is the upper level (connect \(reader) -> \(read)), or u2l[\"\(read)\"] ∋ \"\(reader)\" and l2u[\"\(reader)\"] ∋ \"\(read)\" if '\(read)' is (connect \(read) -> \(reader))"
+        case let .replacedUnderOpenWindow(problem, window, steps, length):
+            let left = length - steps
+            return "problem '\(problem)' cannot be replaced now: the unrolled window of '\(window)' is open (step \(steps) of \(length)) and recorded its steps with the parameters of '\(problem)'; replace it after \(left) more step\(left == 1 ? "" : "s") of '\(window)', when the window has closed"
         case let .cannotCheck(problem, reason): return "cannot check the hypergradient of '\(problem)': \(reason)"
         case let .earlyStoppingMetricMissing(metric, returned):
             return "early stopping watches the validation metric '\(metric)', but the validation returned \(returned.isEmpty ? "no metrics" : "only " + returned.joined(separator: ", ")); set early stopping to one of its metrics or off, or have the validation return '\(metric)'"

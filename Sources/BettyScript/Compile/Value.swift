@@ -88,11 +88,22 @@ final class ProblemRef {
 
     init(name: String) { self.name = name }
 
+    /// The problem last bound before the current one, and its recent losses: a definition or `reset`
+    /// that fails binds it back, and then it has them back (a failed statement changes nothing).
+    private weak var replaced: Problem?
+    private var replacedLosses: (losses: [Float], nextSlot: Int) = ([], 0)
+
     func bind(_ p: Problem?) {
+        let previous = (problem, recentLossState)
+        if let p, p === replaced {
+            recentLossState = replacedLosses
+        } else {
+            recentLosses = []
+            nextSlot = 0
+        }
+        (replaced, replacedLosses) = previous
         problem = p
         parameterIndex = [:]
-        recentLosses = []
-        nextSlot = 0
         if let p {
             for (i, entry) in p.module.namedParameters.enumerated() { parameterIndex[entry.name] = i }
         }

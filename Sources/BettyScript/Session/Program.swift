@@ -174,6 +174,16 @@ final class Program {
         }
     }
 
+    /// What the program keeps from an event the engine reports only to it: a step taken again after a
+    /// failed step was undone (`Engine.undoFailedSteps`), printed and logged when first taken.
+    func keep(_ event: EngineEvent) {
+        switch event {
+        case let .step(e): bindings.refs[e.problem]?.record(loss: e.loss)
+        case let .validation(_, metrics): bindings.lastValidation = metrics
+        case .stopped: break
+        }
+    }
+
     func installValidation(on engine: Engine) {
         guard !validationMetrics.isEmpty else { engine.validation = nil; return }
         let metrics = validationMetrics

@@ -187,13 +187,14 @@ final class RunController: @unchecked Sendable {
     }
 
     /// Called by the engine at each step boundary (`Engine.stepBoundary`), holding the gate: records
-    /// progress, and parks while someone waits for the gate or a pause is asked for.
-    func boundary(completed: Int, globalStep: Int) {
+    /// progress, and parks while someone waits for the gate or a pause is asked for. Returns whether
+    /// it let go of the gate (a statement may have changed the program meanwhile).
+    func boundary(completed: Int, globalStep: Int) -> Bool {
         status.withLock {
             $0.completed = completed
             $0.globalStep = globalStep
         }
-        guard waiting.load(ordering: .sequentiallyConsistent) > 0 || pauseRequested.load(ordering: .sequentiallyConsistent) else { return }
+        guard waiting.load(ordering: .sequentiallyConsistent) > 0 || pauseRequested.load(ordering: .sequentiallyConsistent) else { return false }
         var announced = false
         while true {
             if waiting.load(ordering: .sequentiallyConsistent) > 0 {
@@ -206,9 +207,11 @@ final class RunController: @unchecked Sendable {
             if credits > 0, stepCredits.compareExchange(expected: credits, desired: credits - 1, ordering: .sequentiallyConsistent).exchanged {
                 break
             }
-            if !announced {
+            // Announced once per park; again when the prompt resumed the run and paused it anew before
+            // this thread woke up (the state then says running, and a `pause` would wait forever).
+            if !announced || status.withLock({ $0.state }) != .paused {
+                if !announced { stopClock() }
                 announced = true
-                stopClock()
                 publish { $0.state = .paused }
                 parks.add(1, ordering: .sequentiallyConsistent)
                 signalChange()
@@ -227,6 +230,7 @@ final class RunController: @unchecked Sendable {
             publish { $0.state = .running }
             signalChange()
         }
+        return true
     }
 
     /// Marks the end of the run.

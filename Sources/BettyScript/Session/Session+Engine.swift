@@ -10,7 +10,16 @@ extension Session {
 
     func define(_ spec: ProblemSpec, at location: SourceLocation) throws(ScriptError) {
         let name = spec.name.text
-        let built = try ProblemBuilder(session: self, spec: spec).build()
+        // Building a problem on a part of a task set starts that set's episode stream: a definition
+        // that fails leaves no stream behind to fix the next one's task order.
+        let episodes = program.bindings.episodes
+        let built: ProblemBuilder.Built
+        do {
+            built = try ProblemBuilder(session: self, spec: spec).build()
+        } catch {
+            program.bindings.episodes = episodes
+            throw error
+        }
         let ref = program.bindings.ref(name)
         let previous = ref.problem
         ref.bind(built.problem)
@@ -22,6 +31,7 @@ extension Session {
             program.bindings.problemOrder = order
         } catch {
             ref.bind(previous)
+            program.bindings.episodes = episodes
             if previous != nil { try? rebuildEngine(order: program.bindings.problemOrder) }
             throw error
         }
@@ -53,6 +63,7 @@ extension Session {
         built.subscribe { [weak self] event in self?.handle(event) }
         built.cancellation = runs.cancellation
         built.rollsBack { [weak self] in self?.program.captureEventState() ?? {} }
+        built.undoFailedSteps { [weak self] event in self?.program.keep(event) }
         program.installValidation(on: built)
         program.engine = built
         publishProgram()

@@ -84,7 +84,7 @@ extension Session {
             summary = try engine.run(iterations: count)
         } catch {
             runs.pendingSteps = 0
-            let scriptError = runError(error, at: location)
+            let scriptError = runError(error, at: location, undone: engine.lastFailure, commandStart: start)
             runs.end(.failed(scriptError.message), globalStep: engine.globalStep, completed: engine.globalStep - start)
             throw scriptError
         }
@@ -121,23 +121,37 @@ extension Session {
     }
 
     /// A failure of a compiled loss or validation keeps its own position; anything else points at
-    /// the command that ran the engine.
-    func runError(_ error: EngineError, at location: SourceLocation?) -> ScriptError {
+    /// the command that ran the engine. For a run or step, `undone` (the engine's `lastFailure`) adds
+    /// which global step the state is at now.
+    func runError(_ error: EngineError, at location: SourceLocation?, undone: StepFailure? = nil, commandStart: Int = 0) -> ScriptError {
+        let state = undone.map { undoneText($0, commandStart: commandStart) } ?? ""
         switch error {
         case let .userCode(_, located as ScriptError):
+            var located = located
+            located.message += state
             return located
         case let .nonFiniteLoss(problem, step, value):
             // The engine's text, with the session's ways back to finite parameters.
-            return ScriptError("problem '\(problem)': loss is \(formatNumber(value)) at local step \(step), so the run stopped; lower the learning rate or check the data, then type 'reset' to start again from the initial parameters, or 'load \"FILE\"' to go back to a saved checkpoint",
+            return ScriptError("problem '\(problem)': loss is \(formatNumber(value)) at local step \(step), so the run stopped\(state); lower the learning rate or check the data, then type 'reset' to start again from the initial parameters, or 'load \"FILE\"' to go back to a saved checkpoint",
                                at: location)
         case let .earlyStoppingMetricMissing(metric, returned):
             // The session's commands for each way out.
             let watch = returned.isEmpty ? "" : "watch \(returned.count == 1 ? "it" : "one of them") (engine early_stopping=\(returned.count == 1 ? returned[0] : "NAME")), "
-            return ScriptError("early stopping watches '\(metric)', but the validation computes \(returned.isEmpty ? "no metrics" : "only " + returned.joined(separator: ", ")), so the run stopped; \(watch)turn it off (engine early_stopping=off), or define \(metric) in the validation again (validate every N: \(metric) = EXPR)",
+            return ScriptError("early stopping watches '\(metric)', but the validation computes \(returned.isEmpty ? "no metrics" : "only " + returned.joined(separator: ", ")), so the run stopped\(state); \(watch)turn it off (engine early_stopping=off), or define \(metric) in the validation again (validate every N: \(metric) = EXPR)",
                                at: location)
         default:
-            return ScriptError("\(error)", at: location)
+            return ScriptError("\(error)\(state)", at: location)
         }
+    }
+
+    /// "; global step 41 was undone, so the state is as after step 40": where a failed run or step
+    /// left the state (docs/BETTY_SEMANTICS.md §9).
+    private func undoneText(_ failure: StepFailure, commandStart: Int) -> String {
+        guard let after = failure.stateAfterStep else {
+            return "; global step \(failure.globalStep) could not be undone (the engine keeps no restore point inside a reverse-mode level's open unrolled window, and this command began, or the program was changed, inside one), so the state is as the failure left it"
+        }
+        let state = after == commandStart ? "as before this command (global step \(after))" : "as after step \(after)"
+        return "; global step \(failure.globalStep) was undone, so the state is \(state)"
     }
 
     func stepOnce(_ countExpr: Expr?, at location: SourceLocation) throws(ScriptError) {
@@ -168,7 +182,7 @@ extension Session {
                 return
             } catch {
                 runs.pendingSteps = 0
-                throw runError(error, at: location)
+                throw runError(error, at: location, undone: engine.lastFailure, commandStart: start)
             }
         }
         runs.pendingSteps = 0
@@ -273,6 +287,7 @@ extension Session {
     func reset() throws(ScriptError) {
         var rebuilt: [(ProblemRef, Problem?, Problem)] = []
         var checks = program.pendingChecks
+        var settings = program.settings
         // Rebuilt problems draw their tasks from fresh episode streams, from the first task on.
         let episodes = program.bindings.episodes
         program.bindings.episodes = [:]
@@ -283,6 +298,8 @@ extension Session {
                 rebuilt.append((program.bindings.ref(name), program.bindings.ref(name).problem, built.problem))
                 // A deferred check must evaluate the rebuilt problem, not the one it replaces.
                 if checks[name] != nil { checks[name] = (built.forwardReferences, built.check) }
+                // Rebuilt on the data as it is now: `show NAME` says what the rebuilt line took.
+                settings[name] = built.settings
             }
         } catch {
             program.bindings.episodes = episodes
@@ -298,6 +315,7 @@ extension Session {
             throw error
         }
         program.pendingChecks = checks
+        program.settings = settings
         runs.pendingSteps = 0
         output.text("reset \(rebuilt.count) problem\(rebuilt.count == 1 ? "" : "s") to their initial state (global step 0)")
     }

@@ -42,8 +42,12 @@ public final class Session: @unchecked Sendable {
     /// Recent lines by "file:line", so an error found at a block's `end` can show the line it is about.
     private(set) var recentLines: [String: String] = [:]
     private var block: (spec: ProblemSpec, lines: [String])?
-    /// Every statement accepted so far, for `record`.
+    /// Every statement accepted so far, for `record`; the steps the engine took as `run N` and `step N`
+    /// (see `recordSteps`), not the commands that asked for them.
     private(set) var transcript: [String] = []
+    /// The engine's global step the transcript accounts for. Touched only by the interpreter's thread,
+    /// and the engine's step is read holding the gate.
+    private var transcriptStep = 0
     public internal(set) var failedExpectations = 0
     public private(set) var quitRequested = false
 
@@ -155,11 +159,11 @@ public final class Session: @unchecked Sendable {
 
     /// Control statements act on the run from outside the gate; every other statement runs holding it,
     /// so while the engine runs in the background it sees (and changes) the state at a step boundary.
+    /// The control statements (`wait`, `pause`, `stop`, `dashboard`, and `continue` or `step` acting on
+    /// a background run) are not recorded: what they make the engine do is, as the steps it took, before
+    /// the next statement that is recorded.
     private func perform(_ statement: Statement, line: String) throws(ScriptError) {
-        if block == nil, try control(statement) {
-            transcript.append(line)
-            return
-        }
+        if block == nil, try control(statement) { return }
         if block == nil, runs.isActive { try admit(statement) }
         try runs.withGate { () throws(ScriptError) in
             try run(statement, line: line)
@@ -178,15 +182,42 @@ public final class Session: @unchecked Sendable {
                 block = nil
                 try define(current.spec, at: location)
                 transcript += current.lines + [line]
+                transcriptStep = program.engine?.globalStep ?? 0
             default:
                 throw ScriptError("only problem lines are allowed inside 'problem ... end'", at: nil)
             }
             return
         }
+        // Before the statement: the steps a background run took so far (this is a step boundary), or
+        // those of a paused run that `admit` just ended.
+        recordSteps(as: "run")
+        defer { recordSteps(taken: statement) }
         try dispatch(statement)
-        if case .record = statement { return }
-        if case .problemStart = statement { return }
-        transcript.append(line)
+        switch statement {
+        case .record, .problemStart, .run, .resume, .step: return
+        default: transcript.append(line)
+        }
+    }
+
+    /// After `statement` (done or failed), with the gate held: the steps it made the engine take are
+    /// recorded as such; a statement that moves the global step otherwise (`reset`, `load`) is itself
+    /// in the transcript, which then counts from where it left the engine.
+    private func recordSteps(taken statement: Statement) {
+        switch statement {
+        case .run, .resume: recordSteps(as: "run")
+        case .step: recordSteps(as: "step")
+        default: transcriptStep = program.engine?.globalStep ?? 0
+        }
+    }
+
+    /// Appends `run N` (or `step N`) for the global steps the engine took since the transcript last
+    /// accounted for it: an interrupted `run 10000` then `continue` is recorded as the steps they took,
+    /// which a replay takes again bit for bit. `step` stays `step` (it does not validate; `run` does).
+    /// Called holding the gate, on the interpreter's thread.
+    private func recordSteps(as command: String) {
+        let now = program.engine?.globalStep ?? 0
+        if now > transcriptStep { transcript.append("\(command) \(now - transcriptStep)") }
+        transcriptStep = now
     }
 
     private func dispatch(_ statement: Statement) throws(ScriptError) {
