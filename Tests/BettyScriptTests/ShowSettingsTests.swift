@@ -43,3 +43,27 @@ import Testing
         #expect(t.errors.map(\.message) == ["unknown name 'nosuch'"], "\(t.errors.map(\.rendered))")
     }
 }
+
+extension ShowSettingsTests {
+    /// Found while testing redefinition: the second problem to read a problem defined later was
+    /// refused, because the first reader had registered the name.
+    @Test func twoProblemsMayReadAProblemDefinedAfterThem() {
+        func reader(_ name: String) -> String {
+            "problem \(name)\n  module params 3\n  optimizer sgd\n  data D\n  loss bce_logits(x @ params, y) + sum(outer.params) + sum(outer(x))\nend"
+        }
+        let (_, t) = replay("data D = logistic samples=50 features=3\n" + reader("a") + "\n" + reader("b") + """
+
+            problem outer
+              module params 3
+              optimizer sgd
+              data D
+              loss mean(square(params))
+            end
+            connect outer -> a
+            connect outer -> b
+            run 2
+            """)
+        #expect(t.errors.isEmpty, "\(t.errors.map(\.rendered))")
+        #expect(t.text.contains("note: outer is not defined yet; b's loss is checked when it is"), "\(t.text)")
+    }
+}

@@ -179,7 +179,9 @@ struct ExpressionCompiler {
         if locals[head] != nil || bindings.values[head] != nil || (problemName != nil && ["x", "y", "params"].contains(head)) {
             throw ScriptError("'\(head)' is a tensor; it has no member '\(rest)'", at: l)
         }
-        if bindings.refs[head] == nil && !bindings.problemOrder.contains(head) && head != problemName {
+        // A name another problem's loss already read before its definition has a ref but no problem:
+        // still a forward reference.
+        if bindings.refs[head]?.problem == nil && !bindings.problemOrder.contains(head) && head != problemName {
             // Only a name that has members can be what `head.member` meant: never a tensor or a function.
             let heads = bindings.datasetOrder + bindings.problemOrder + (problemName.map { [$0] } ?? []) + ["validation", "check"]
             if let guess = Self.likelyTypo(head, in: heads) {
@@ -264,6 +266,10 @@ struct ExpressionCompiler {
             if let guess = Self.likelyTypo(name, in: Functions.names + bindings.problemOrder) {
                 throw ScriptError("unknown function or problem '\(name)' (did you mean '\(guess)'?)", at: nameLocation)
             }
+            forwardReferences.append(Name(text: name, location: nameLocation))
+            calledForwardReferences.insert(name)
+        } else if name != problemName, bindings.refs[name]?.problem == nil, !bindings.problemOrder.contains(name) {
+            // Called before its definition by another problem too: a forward reference all the same.
             forwardReferences.append(Name(text: name, location: nameLocation))
             calledForwardReferences.insert(name)
         }

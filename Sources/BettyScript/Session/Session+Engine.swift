@@ -43,8 +43,9 @@ extension Session {
         for other in program.pendingChecks.keys where other != name { try? program.runPendingCheck(other) }
         var text = "\(previous == nil ? "problem" : "redefined problem") \(name): \(program.summary(of: built.problem))"
         if let first = pending.first {
-            let names = Set(pending.map(\.text)).sorted().joined(separator: ", ")
-            text += "\nnote: \(names) \(pending.count == 1 ? "is" : "are") not defined yet; \(name)'s loss is checked when \(pending.count == 1 ? "it is" : "they are") (\(first.location))"
+            let unique = Set(pending.map(\.text)).sorted()
+            let one = unique.count == 1
+            text += "\nnote: \(unique.joined(separator: ", ")) \(one ? "is" : "are") not defined yet; \(name)'s loss is checked when \(one ? "it is" : "they are") (\(first.location))"
         }
         output.text(([text] + built.warnings).joined(separator: "\n"))
     }
