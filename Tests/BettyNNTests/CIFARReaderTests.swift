@@ -100,7 +100,7 @@ import BettyNN
         MemoryBudget.limit = MemoryStats.liveBytes + 32 * 1024
         #expect { try CIFARReader.read(paths: [file.path], .cifar10) } throws: { error in
             guard case let DataError.tooLarge(exceeded) = error else { return false }
-            return exceeded.floats == 4 * 3073 && exceeded.purpose == "\(file.path): shape [4, 3, 32, 32]"
+            return exceeded.floats == 4 * 3073 && exceeded.purpose == "\(file.path): x [4, 3, 32, 32] and y [4]"
         }
     }
 }

@@ -76,7 +76,7 @@ public enum CIFARReader {
     private static func allocate(records: Int, purpose: String) throws(DataError) -> Tensor {
         let dims = [records, 3, 32, 32]
         try DataShape.validate(dims, path: purpose)
-        try DataError.checkMemory(floats: MemoryBudget.product([records, pixels + 1]), for: "\(purpose): shape \(dims)")
+        try DataError.checkMemory(floats: MemoryBudget.product([records, pixels + 1]), for: "\(purpose): x \(dims) and y [\(records)]")
         return Tensor.zeros(Shape(dims))
     }
 

@@ -54,7 +54,7 @@ struct ZipArchive: Sendable {
         if member.method == 0 {
             contents = stored
         } else {
-            try DataError.checkMemory(bytes: member.size, for: "\(path): member \(member.name), \(member.size) bytes inflated")
+            try DataError.checkMemory(bytes: member.size, for: "\(path): member \(member.name) inflated")
             // One byte of room past the declared size: a stream that fills it says more than declared.
             var output = Data(count: member.size + 1)
             let outcome = stored.withUnsafeBytes { input in
