@@ -44,8 +44,9 @@ let package = Package(
             "BettyScript", "BettyNN", "BettyTensor", "BettyDashboard", "BettyTerminal", "CReadline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Seeded fuzzers that drive the built betty-repl as a child process (never part of swift test).
+        // zlib only to build its deflated .npz seed file; it links none of the package's libraries.
         .executableTarget(name: "betty-fuzz", dependencies: [
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Finite-difference gradient checks, and the archives (.npz, stored and deflated) the reader tests write.
         .target(name: "_TestSupport", dependencies: ["BettyTensor", "CZlib"]),
