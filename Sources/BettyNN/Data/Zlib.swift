@@ -63,6 +63,8 @@ enum Zlib {
                 // No progress: either the output is full or the input is spent.
                 if stream.avail_out == 0, room == output.count { return .overflows }
                 if stream.avail_in == 0, fed == input.count { return .unterminated(produced: Int(stream.total_out)) }
+                // Room on both sides and still no progress: never seen, but not a loop either.
+                if stream.avail_in > 0, stream.avail_out > 0 { return .corrupt("inflate made no progress") }
                 continue
             case Z_NEED_DICT:
                 return .corrupt("the stream asks for a preset dictionary, which zip members never use")
