@@ -23,7 +23,9 @@ let package = Package(
         // glibc's mallopt, which the Glibc module does not import; only TensorStorage uses it.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(name: "BettyTensor", dependencies: ["CBLAS", "CMalloc"]),
-        .target(name: "BettyNN", dependencies: ["BettyTensor"],
+        // The system zlib, for .npz archives; only BettyNN/Data/Zlib (and the tests' archive writer) import it.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "BettyNN", dependencies: ["BettyTensor", "CZlib"],
                 resources: [.copy("Resources")]),
         .target(name: "Betty", dependencies: ["BettyNN", "BettyTensor"]),
         // The dashboard's model and layout: a fold of monitor events into a cell grid, no terminal code.
@@ -42,10 +44,12 @@ let package = Package(
             "BettyScript", "BettyNN", "BettyTensor", "BettyDashboard", "BettyTerminal", "CReadline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Seeded fuzzers that drive the built betty-repl as a child process (never part of swift test).
+        // zlib only to build its deflated .npz seed file; it links none of the package's libraries.
         .executableTarget(name: "betty-fuzz", dependencies: [
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "_TestSupport", dependencies: ["BettyTensor"]),
+        // Finite-difference gradient checks, and the archives (.npz, stored and deflated) the reader tests write.
+        .target(name: "_TestSupport", dependencies: ["BettyTensor", "CZlib"]),
         // Depends on CBLAS directly only to time the raw OpenBLAS call our matmul is measured against.
         .executableTarget(name: "BettyBench", dependencies: ["Betty", "BettyScript", "BettyTensor", "BettyNN", "BettyDashboard", "BettyTerminal", "CBLAS"]),
         .testTarget(name: "BettyTensorTests", dependencies: ["BettyTensor", "_TestSupport"]),
@@ -55,7 +59,7 @@ let package = Package(
                     exclude: ["Golden"]),
         // The loop against a fake terminal, and the demo and betty-repl driven in tmux; the dependencies build both first.
         .testTarget(name: "BettyTerminalTests", dependencies: ["BettyTerminal", "BettyDashboard", "betty-dashboard-demo", "betty-repl"]),
-        .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor"],
+        .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor", "_TestSupport"],
                     exclude: ["Golden"]),
         // Drives the built betty-repl in a pseudo-terminal; the dependency makes SwiftPM build it first.
         .testTarget(name: "BettyREPLTests", dependencies: ["betty-repl"]),

@@ -66,7 +66,7 @@ struct BettyFuzz: ParsableCommand {
     }
 
     struct Files: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Mutated .npy, IDX, CSV and safetensors checkpoint files.")
+        static let configuration = CommandConfiguration(abstract: "Mutated .npy, .npz, IDX, CIFAR, CSV and safetensors checkpoint files.")
         @OptionGroup var campaign: Campaign
 
         func run() throws {
@@ -100,11 +100,16 @@ struct SeedFiles {
 
     init(repl: String) throws {
         let checkpoint = try Self.checkpoint(repl: repl)
+        let npzMembers = [("x.npy", FileMutator.npy(shape: [20, 3]) { Float($0 % 11) * 0.5 - 2 }),
+                          ("y.npy", FileMutator.npy(shape: [20]) { Float($0 % 2) })]
         bytes = [
             .npy: FileMutator.npy(shape: [20, 3]) { Float($0 % 11) * 0.5 - 2 },
             .idx: FileMutator.idx(shape: [20, 2, 2]) { UInt8(truncatingIfNeeded: $0 * 37) },
             .csv: FileMutator.csv(rows: 20),
             .checkpoint: checkpoint,
+            .npz: FileMutator.npz(npzMembers, deflated: false),
+            .npzDeflated: FileMutator.npz(npzMembers, deflated: true),
+            .cifar10: FileMutator.cifar10(records: 3),
         ]
         labels = [
             "seed-y.npy": FileMutator.npy(shape: [20]) { Float($0 % 2) },

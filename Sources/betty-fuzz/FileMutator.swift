@@ -1,8 +1,10 @@
+import CZlib
+
 /// Valid files of every format betty-repl reads, and the ways to break them that real files break:
 /// flipped bits, truncation, spliced chunks, and headers that lie about sizes.
 struct FileMutator {
     enum Format: CaseIterable {
-        case npy, idx, csv, checkpoint
+        case npy, idx, csv, checkpoint, npz, npzDeflated, cifar10
 
         var fileExtension: String {
             switch self {
@@ -10,6 +12,8 @@ struct FileMutator {
             case .idx: "idx"
             case .csv: "csv"
             case .checkpoint: "safetensors"
+            case .npz, .npzDeflated: "npz"
+            case .cifar10: "bin"
             }
         }
 
@@ -20,6 +24,8 @@ struct FileMutator {
             case .idx: "data m = idx \"\(file)\" \"seed-y.idx\""
             case .csv: "data m = csv \"\(file)\" label=2"
             case .checkpoint: "load \"\(file)\""
+            case .npz, .npzDeflated: "data m = npz \"\(file)\""
+            case .cifar10: "data m = cifar10 \"\(file)\""
             }
         }
     }
@@ -51,6 +57,51 @@ struct FileMutator {
         for d in shape { withUnsafeBytes(of: UInt32(d).bigEndian) { bytes += $0 } }
         bytes += (0..<shape.reduce(1, *)).map(values)
         return bytes
+    }
+
+    /// A zip archive of `.npy` members laid out as NumPy's `savez` (stored) or `savez_compressed`
+    /// (deflated) writes it: each local header's sizes in a ZIP64 field, a plain central directory.
+    static func npz(_ members: [(name: String, contents: [UInt8])], deflated: Bool) -> [UInt8] {
+        func le(_ value: Int, _ width: Int) -> [UInt8] { (0..<width).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        var bytes: [UInt8] = [], central: [UInt8] = []
+        for (name, contents) in members {
+            let stored = deflated ? deflateRaw(contents) : contents
+            let crc = contents.withUnsafeBufferPointer { Int(CZlib.crc32(0, $0.baseAddress, uInt($0.count))) }
+            let method = deflated ? 8 : 0
+            let offset = bytes.count
+            let fixed = le(45, 2) + le(0, 2) + le(method, 2) + le(0, 2) + le(0x21, 2) + le(crc, 4)
+            bytes += le(0x0403_4B50, 4) + fixed + le(0xFFFF_FFFF, 4) + le(0xFFFF_FFFF, 4) + le(name.utf8.count, 2) + le(20, 2)
+            bytes += Array(name.utf8) + le(1, 2) + le(16, 2) + le(contents.count, 8) + le(stored.count, 8) + stored
+            central += le(0x0201_4B50, 4) + le(0x032D, 2) + fixed + le(stored.count, 4) + le(contents.count, 4)
+                + le(name.utf8.count, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0x0180_0000, 4) + le(offset, 4) + Array(name.utf8)
+        }
+        return bytes + central + le(0x0605_4B50, 4) + le(0, 4) + le(members.count, 2) + le(members.count, 2)
+            + le(central.count, 4) + le(bytes.count, 4) + le(0, 2)
+    }
+
+    /// `bytes` as a raw deflate stream, as a zip member holds it.
+    static func deflateRaw(_ bytes: [UInt8]) -> [UInt8] {
+        var stream = z_stream()
+        precondition(betty_deflate_init_raw(&stream, 6) == Z_OK)
+        defer { deflateEnd(&stream) }
+        var input = bytes
+        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))))
+        let produced = input.withUnsafeMutableBufferPointer { inBuffer in
+            out.withUnsafeMutableBufferPointer { outBuffer -> Int in
+                stream.next_in = inBuffer.baseAddress
+                stream.avail_in = uInt(inBuffer.count)
+                stream.next_out = outBuffer.baseAddress
+                stream.avail_out = uInt(outBuffer.count)
+                precondition(deflate(&stream, Z_FINISH) == Z_STREAM_END)
+                return Int(stream.total_out)
+            }
+        }
+        return Array(out[..<produced])
+    }
+
+    /// CIFAR-10 binary records: a label byte, then 3072 pixel bytes.
+    static func cifar10(records: Int) -> [UInt8] {
+        (0..<records).flatMap { r in [UInt8(r % 10)] + (0..<3072).map { UInt8(truncatingIfNeeded: $0 * 7 + r) } }
     }
 
     static func csv(rows: Int) -> [UInt8] {

@@ -117,7 +117,7 @@ struct LineGenerator {
             }
             return (["check hypergrad \(problem)"] + settings).joined(separator: " ")
         case 9:
-            let source = rng.pick(["logistic", "sinusoid", "digits", "npy", "csv", "idx", "nosuch"])
+            let source = rng.pick(["logistic", "sinusoid", "digits", "npy", "csv", "idx", "npz", "cifar10", "cifar100", "nosuch"])
             let files = rng.pick(["", rng.pick(Self.paths), "\"x.npy\" \"y.npy\""])
             return "data \(rng.pick(["d", "all", "train", "inner"])) = \(source) \(files) \(options())"
         case 10: return "split \(dataset) -> a \(number()), b \(number()) \(options())"

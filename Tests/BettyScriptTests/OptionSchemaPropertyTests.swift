@@ -1,6 +1,7 @@
 import BettyTensor
 import Foundation
 import Testing
+import _TestSupport
 @testable import BettyScript
 
 /// For every statement and every option of `OptionTables`: generated valid values are accepted and
@@ -47,16 +48,20 @@ import Testing
         var companions: [String: String] = [:]
         /// Layer options are keyword arguments: a flag is written `bias=true`, never bare.
         var inCall = false
+        /// Valid values of a `.name` option this fixture's files or state define (an archive's arrays).
+        var names: [String: [String]] = [:]
     }
 
     static func problem(_ body: String) -> String { "problem r\n" + body + "\nend" }
 
     static func fixtures(files: Files) -> [Fixture] {
         var result: [Fixture] = []
-        let sourceFiles = ["npy": "\"\(files.npyX)\" \"\(files.npyY)\"", "idx": "\"\(files.idxX)\" \"\(files.idxY)\"", "csv": "\"\(files.csv)\""]
+        let sourceFiles = ["npy": "\"\(files.npyX)\" \"\(files.npyY)\"", "idx": "\"\(files.idxX)\" \"\(files.idxY)\"", "csv": "\"\(files.csv)\"",
+                           "npz": "\"\(files.npz)\"", "cifar10": "\"\(files.cifar10)\" \"\(files.cifar10)\"", "cifar100": "\"\(files.cifar100)\""]
         for (source, table) in OptionTables.dataSources.sorted(by: { $0.key < $1.key }) {
             result.append(Fixture(table: table, lines: "data z = \(source) \(sourceFiles[source] ?? "") OPT", show: "show data",
-                                  integerRange: ["samples": 1...60, "features": 1...8, "tasks": 1...30, "shots": 1...6, "query": 1...6, "label": -3...2]))
+                                  integerRange: ["samples": 1...60, "features": 1...8, "tasks": 1...30, "shots": 1...6, "query": 1...6, "label": -3...2],
+                                  names: ["x": ["x", "features"], "y": ["y", "labels"]]))
         }
         result.append(Fixture(table: OptionTables.split, lines: "split d -> a 5, b 5 OPT", show: "show data"))
         for (kind, table) in OptionTables.transforms.sorted(by: { $0.key < $1.key }) {
@@ -125,7 +130,9 @@ import Testing
             if !fixture.inCall { values.append(Typed(text: "", shown: "true")) }
             return values
         case let .choice(words): return words.map { Typed(text: $0, shown: $0) }
-        case .name: return spec.key == "from" ? [Typed(text: "p", shown: "p")] : [Typed(text: "acc", shown: "acc"), Typed(text: "off", shown: "off")]
+        case .name:
+            if let names = fixture.names[spec.key] { return names.map { Typed(text: $0, shown: $0) } }
+            return spec.key == "from" ? [Typed(text: "p", shown: "p")] : [Typed(text: "acc", shown: "acc"), Typed(text: "off", shown: "off")]
         case .path: return [Typed(text: "\"\(files.logCSV)\"", shown: "\"\(files.logCSV)\"")]
         case .source: return [Typed(text: "three.x", shown: "three.x")]
         case .size:
@@ -265,6 +272,9 @@ import Testing
         var idxX: String { directory + "images.idx" }
         var idxY: String { directory + "labels.idx" }
         var csv: String { directory + "d.csv" }
+        var npz: String { directory + "d.npz" }
+        var cifar10: String { directory + "data_batch_1.bin" }
+        var cifar100: String { directory + "train.bin" }
         var logCSV: String { directory + "log.csv" }
 
         init() throws {
@@ -274,6 +284,13 @@ import Testing
             try Data([0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2] + (0..<12).map { UInt8($0 * 20) }).write(to: URL(fileURLWithPath: idxX))
             try Data([0, 0, 8, 1, 0, 0, 0, 3, 1, 0, 1]).write(to: URL(fileURLWithPath: idxY))
             try "1,2,0\n3,4,1\n5,6,0\n7,8,1\n".write(toFile: csv, atomically: true, encoding: .utf8)
+            // Two arrays of inputs and two of labels, deflated as np.savez_compressed writes them.
+            try ZipFixtures.npz([("x", [0.5, -1, 2, 3.25, 1, 0], [3, 2]), ("y", [0, 1, 0], [3]),
+                                 ("features", [1, 2, 3, 4, 5, 6], [3, 2]), ("labels", [1, 1, 0], [3])], compressed: true)
+                .data.write(to: URL(fileURLWithPath: npz))
+            // Two records each: a label byte (two for CIFAR-100) and 3072 pixel bytes.
+            try Data([1] + [UInt8](repeating: 9, count: 3072) + [0] + [UInt8](repeating: 200, count: 3072)).write(to: URL(fileURLWithPath: cifar10))
+            try Data([3, 42] + [UInt8](repeating: 9, count: 3072) + [19, 99] + [UInt8](repeating: 200, count: 3072)).write(to: URL(fileURLWithPath: cifar100))
         }
 
         func remove() { try? FileManager.default.removeItem(atPath: directory) }

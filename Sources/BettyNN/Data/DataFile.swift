@@ -5,6 +5,14 @@ import Foundation
 /// or a device instead of a file, no permission, or a file larger than the memory left.
 enum DataFile {
     static func bytes(at path: String) throws(DataError) -> Data {
+        let size = try size(at: path)
+        try DataError.checkMemory(bytes: size, for: "reading \(path)")
+        guard let data = FileManager.default.contents(atPath: path) else { throw .malformed(path: path, reason: "cannot be read") }
+        return data
+    }
+
+    /// The size of the regular, readable file at `path`, with `bytes(at:)`'s refusals.
+    static func size(at path: String) throws(DataError) -> Int {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: path) }
@@ -16,8 +24,6 @@ enum DataFile {
             throw .unsupported(path: path, reason: "is not a regular file")
         }
         guard manager.isReadableFile(atPath: path) else { throw .malformed(path: path, reason: "cannot be read: permission denied") }
-        try DataError.checkMemory(bytes: size, for: "reading \(path)")
-        guard let data = manager.contents(atPath: path) else { throw .malformed(path: path, reason: "cannot be read") }
-        return data
+        return size
     }
 }

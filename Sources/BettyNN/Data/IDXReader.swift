@@ -4,8 +4,8 @@ import Foundation
 /// Reads IDX files (the MNIST distribution format): a 4-byte magic (0, 0, element type, rank),
 /// big-endian 32-bit dimensions, then big-endian elements.
 ///
-/// Gzip-compressed files (`.gz`) are recognised and refused with a clear error: decompressing would
-/// need zlib, a dependency this package does not take; run `gunzip` first.
+/// Gzip-compressed files (`.gz`, as MNIST is distributed) are recognised and refused with a clear
+/// error: run `gunzip` first. (zlib is linked for `.npz` archives; reading gzip here is not done yet.)
 ///
 /// The header is not trusted: its dimensions are multiplied with overflow checks and the size they
 /// declare must be exactly what the file holds before anything is allocated for the elements.

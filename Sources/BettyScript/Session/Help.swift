@@ -8,6 +8,8 @@ extension Session {
                   | logistic {data logistic}     Betty's regression generator
                   | sinusoid {data sinusoid}     few-shot tasks y = A sin(x - phase)
                   | npy "x.npy" "y.npy" {data npy}  |  idx "images" "labels" {data idx}
+                  | npz "file.npz" {data npz}     arrays of np.savez / np.savez_compressed
+                  | cifar10 "data_batch_1.bin" ... {data cifar10}  |  cifar100 "train.bin" ... {data cifar100}
                   | csv "file.csv" {data csv}
         split NAME -> A n, B n {split}     counts (400, 10), or fractions below 1 (0.8, 0.2)
         imbalance NAME {imbalance}      noise NAME {noise}
@@ -111,8 +113,10 @@ extension Session {
                 data NAME = SOURCE [files] [options]     a data set: x and y (labels or targets)
                 split NAME -> A 0.8, B 0.2            fractions, or counts (400, 10, 90); per_class for counts per class
                 imbalance | noise | scale | normalize NAME [options]   transform a data set in place
+                npz: x= and y= name two arrays of the archive (np.savez, np.savez_compressed: members stored or deflated)
+                cifar10, cifar100: the binary batches, in the order given; x [N, 3, 32, 32] of pixel bytes 0 to 255 (scale=1/255), y [N]
                 a problem that draws from a changed set takes it up at its next epoch (the statement says from which step)
-                """, ["digits", "mnist5k", "logistic", "sinusoid", "npy", "idx", "csv"].map { sources[$0]! } + [OptionTables.split]
+                """, ["digits", "mnist5k", "logistic", "sinusoid", "npy", "npz", "idx", "csv", "cifar10", "cifar100"].map { sources[$0]! } + [OptionTables.split]
                     + ["imbalance", "noise", "scale", "normalize"].map { transforms[$0]! }),
             "problem": ("""
                 problem NAME

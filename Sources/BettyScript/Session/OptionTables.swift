@@ -33,6 +33,16 @@ enum OptionTables {
         ]),
         "npy": OptionTable("data NAME = npy \"x.npy\" \"y.npy\"", [scale, flatten]),
         "idx": OptionTable("data NAME = idx \"images\" \"labels\"", [scale, flatten]),
+        "npz": OptionTable("data NAME = npz \"file.npz\"", [
+            OptionSpec("x", .name("an array of the archive"), .word("x"), "the inputs: np.savez(file, x=..., y=...)"),
+            OptionSpec("y", .name("an array of the archive"), .word("y"), "the labels or targets"),
+            scale, flatten,
+        ]),
+        "cifar10": OptionTable("data NAME = cifar10 \"data_batch_1.bin\" ...", [scale, flatten]),
+        "cifar100": OptionTable("data NAME = cifar100 \"train.bin\" ...", [
+            OptionSpec("labels", .choice(CIFARReader.Labels.allCases.map(\.rawValue)), .word("fine"), "fine: the 100 classes; coarse: the 20 superclasses"),
+            scale, flatten,
+        ]),
         "csv": OptionTable("data NAME = csv \"file.csv\"", [
             OptionSpec("label", .integer(-1_000_000...1_000_000), .integer(-1), unit: "column", "the label column; negative counts from the end"),
             OptionSpec("header", .choice(["yes", "no", "auto"]), .word("auto"), "auto: a first row with a non-number is column names, and says so"),

@@ -3,7 +3,7 @@ import BettyNN
 import BettyTensor
 
 extension Session {
-    static let dataSources = ["digits", "mnist5k", "logistic", "sinusoid", "npy", "csv", "idx"]
+    static let dataSources = ["digits", "mnist5k", "logistic", "sinusoid", "npy", "npz", "csv", "idx", "cifar10", "cifar100"]
 
     func defineData(_ name: Name, _ source: Name, _ arguments: [Expr], _ options: [Option]) throws(ScriptError) {
         try program.claim(name, as: .data)
@@ -19,7 +19,12 @@ extension Session {
                 result.append(path)
             }
             guard count.contains(result.count) else {
-                throw ScriptError("\(source.text) takes \(count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound) or \(count.upperBound)") quoted path\(count.upperBound == 1 ? "" : "s")", at: source.location)
+                let number = switch (count.lowerBound, count.upperBound) {
+                case let (low, high) where low == high: "\(low)"
+                case let (low, Int.max): "\(low) or more"
+                case let (low, high): "\(low) or \(high)"
+                }
+                throw ScriptError("\(source.text) takes \(number) quoted path\(count.upperBound == 1 ? "" : "s")", at: source.location)
             }
             return result
         }
@@ -30,14 +35,15 @@ extension Session {
         let statement = typedText(typed).map { "data \($0)" }
         /// `retell`: a memory refusal says the command as typed (generators) rather than what the
         /// library asked (a reader names its file and shape, which says more).
-        func loaded(retell: Bool = false, _ body: () throws(DataError) -> Dataset) throws(ScriptError) -> Dataset {
+        /// `location`: where an error that is not about memory points, instead of the file it names.
+        func loaded<T>(retell: Bool = false, at location: SourceLocation? = nil, _ body: () throws(DataError) -> T) throws(ScriptError) -> T {
             do { return try body() } catch {
                 if case let .tooLarge(exceeded) = error {
                     throw memoryError(exceeded, purpose: retell ? statement : nil, at: typed)
                 }
                 // An error about one of the files points at that file's path.
                 let file = arguments.first { if case let .string(path, _) = $0 { path == error.path } else { false } }
-                throw ScriptError("\(error)", at: file?.location ?? source.location)
+                throw ScriptError("\(error)", at: location ?? file?.location ?? source.location)
             }
         }
         // Read before anything is loaded: a bad value refuses the statement before it allocates.
@@ -77,6 +83,36 @@ extension Session {
             dataset = try loaded { () throws(DataError) in
                 try Dataset(x: IDXReader.read(path: files[0]), y: IDXReader.read(path: files[1]))
             }
+        case "npz":
+            let files = try paths(1...1)
+            // The arrays to take, as given or by default; checked against the archive once it is open.
+            var members: [(key: String, name: String, given: Name?)] = []
+            for key in ["x", "y"] {
+                let given = try reader.name(key)
+                if given == nil { reader.record(key, .word(key)) }
+                members.append((key, given?.text ?? key, given))
+            }
+            let archive = try loaded { () throws(DataError) in try NPZArchive(path: files[0]) }
+            for member in members where !archive.contains(member.name) {
+                let held = archive.names.isEmpty ? "it holds no arrays" : "its arrays: \(archive.names.joined(separator: ", "))"
+                let hint = member.given == nil ? "; name one with \(member.key)=NAME" : didYouMean(member.name, in: archive.names)
+                throw ScriptError("\(files[0]) has no array '\(member.name)'\(hint); \(held)",
+                                  at: member.given?.location ?? arguments[0].location)
+            }
+            // An error in one array points at the option that named it.
+            var arrays: [Tensor] = []
+            for member in members {
+                arrays.append(try loaded(at: member.given?.location) { () throws(DataError) in try archive.array(member.name) })
+            }
+            dataset = try loaded { () throws(DataError) in try Dataset(x: arrays[0], y: arrays[1]) }
+        case "cifar10", "cifar100":
+            let files = try paths(1...Int.max)
+            let variant: CIFARReader.Variant = if source.text == "cifar10" {
+                .cifar10
+            } else {
+                .cifar100(labels: CIFARReader.Labels(rawValue: try reader.word("labels"))!)
+            }
+            dataset = try loaded { () throws(DataError) in try CIFARReader.read(paths: files, variant) }
         case "csv":
             let files = try paths(1...1)
             let label = try reader.integer("label")

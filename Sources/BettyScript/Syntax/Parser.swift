@@ -35,7 +35,7 @@ struct Parser {
         case "data":
             let target = try name("a data set name")
             try expect("=")
-            let source = try name("a data source (digits, mnist5k, logistic, npy, csv, idx)")
+            let source = try name("a data source (digits, mnist5k, logistic, sinusoid, npy, npz, csv, idx, cifar10, cifar100)")
             var arguments: [Expr] = []
             while let argument = literal() { arguments.append(argument) }
             return .data(name: target, source: source, arguments: arguments, options: try options())
