@@ -55,7 +55,7 @@ let package = Package(
                     exclude: ["Golden"]),
         // The loop against a fake terminal, and the demo and betty-repl driven in tmux; the dependencies build both first.
         .testTarget(name: "BettyTerminalTests", dependencies: ["BettyTerminal", "BettyDashboard", "betty-dashboard-demo", "betty-repl"]),
-        .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor"],
+        .testTarget(name: "BettyScriptTests", dependencies: ["BettyScript", "Betty", "BettyNN", "BettyTensor", "_TestSupport"],
                     exclude: ["Golden"]),
         // Drives the built betty-repl in a pseudo-terminal; the dependency makes SwiftPM build it first.
         .testTarget(name: "BettyREPLTests", dependencies: ["betty-repl"]),

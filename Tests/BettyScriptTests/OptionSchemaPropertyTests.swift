@@ -126,7 +126,9 @@ import Testing
             return values
         case let .choice(words): return words.map { Typed(text: $0, shown: $0) }
         case .name: return spec.key == "from" ? [Typed(text: "p", shown: "p")] : [Typed(text: "acc", shown: "acc"), Typed(text: "off", shown: "off")]
-        case .path: return [Typed(text: "\"\(files.logCSV)\"", shown: "\"\(files.logCSV)\"")]
+        case .path:
+            let path = spec.key == "tensorboard" ? files.eventDirectory : files.logCSV
+            return [Typed(text: "\"\(path)\"", shown: "\"\(path)\"")]
         case .source: return [Typed(text: "three.x", shown: "three.x")]
         case .size:
             return [Typed(text: "20000000000", shown: "20000000000"), Typed(text: "\"30GB\"", shown: "30000000000"),
@@ -266,6 +268,7 @@ import Testing
         var idxY: String { directory + "labels.idx" }
         var csv: String { directory + "d.csv" }
         var logCSV: String { directory + "log.csv" }
+        var eventDirectory: String { directory + "events" }
 
         init() throws {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
