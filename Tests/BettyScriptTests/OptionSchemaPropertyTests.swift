@@ -133,7 +133,9 @@ import _TestSupport
         case .name:
             if let names = fixture.names[spec.key] { return names.map { Typed(text: $0, shown: $0) } }
             return spec.key == "from" ? [Typed(text: "p", shown: "p")] : [Typed(text: "acc", shown: "acc"), Typed(text: "off", shown: "off")]
-        case .path: return [Typed(text: "\"\(files.logCSV)\"", shown: "\"\(files.logCSV)\"")]
+        case .path:
+            let path = spec.key == "tensorboard" ? files.eventDirectory : files.logCSV
+            return [Typed(text: "\"\(path)\"", shown: "\"\(path)\"")]
         case .source: return [Typed(text: "three.x", shown: "three.x")]
         case .size:
             return [Typed(text: "20000000000", shown: "20000000000"), Typed(text: "\"30GB\"", shown: "30000000000"),
@@ -276,6 +278,7 @@ import _TestSupport
         var cifar10: String { directory + "data_batch_1.bin" }
         var cifar100: String { directory + "train.bin" }
         var logCSV: String { directory + "log.csv" }
+        var eventDirectory: String { directory + "events" }
 
         init() throws {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -22,6 +22,29 @@ public enum FileIO {
         try file.commit()
     }
 
+    /// Makes sure `path` is a directory, creating it and any missing parent as `mkdir -p` does (a
+    /// symbolic link to a directory counts as one). Something other than a directory in the way is
+    /// refused with what it is.
+    public static func createDirectory(_ path: String) throws(FileIOError) {
+        func failure(_ reason: FileIOError.Reason) -> FileIOError { FileIOError(path: path, operation: .write, reason: reason) }
+        guard !path.isEmpty else { throw failure(.noFileName) }
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        let components = path.split(separator: "/")
+        for (i, component) in components.enumerated() {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+            if mkdir(prefix, 0o777) == 0 { continue }
+            let code = errno
+            var info = stat()
+            if code == EEXIST || code == EACCES || code == EROFS, stat(prefix, &info) == 0 {
+                // Present (a directory we may not create in, or a read-only mount, is fine too).
+                let kind = FileKind(mode: info.st_mode)
+                guard kind == .directory else { throw failure(i == components.count - 1 ? .notADirectory(kind) : .system(ENOTDIR)) }
+                continue
+            }
+            throw failure(code == EEXIST ? .danglingSymbolicLink : .system(code))
+        }
+    }
+
     /// The whole of the regular file at `path` (a symbolic link to one is followed). A directory,
     /// device, FIFO or socket is refused rather than read: a FIFO could block forever and a device
     /// such as /dev/zero never ends. A file longer than `limit` bytes is refused before anything is

@@ -18,6 +18,8 @@ public struct FileIOError: Error, Equatable, Sendable, CustomStringConvertible {
         /// The path names a directory, device, FIFO or socket (`throughLink`: a symbolic link to one).
         /// Writes refuse these before anything is created, so a device node is never replaced.
         case notARegularFile(FileKind, throughLink: Bool)
+        /// A directory was wanted (a log directory to create or write into) and something else is there.
+        case notADirectory(FileKind)
         /// A symbolic link whose target does not exist: writing through it would create a file
         /// somewhere the user did not name.
         case danglingSymbolicLink
@@ -51,6 +53,8 @@ public struct FileIOError: Error, Equatable, Sendable, CustomStringConvertible {
             return operation == .write
                 ? "it is \(what), not a regular file; nothing was written"
                 : "it is \(what), not a regular file"
+        case let .notADirectory(kind):
+            return "it is a \(kind), not a directory"
         case .danglingSymbolicLink:
             return "it is a symbolic link to a file that does not exist"
         case let .directoryMissing(directory):

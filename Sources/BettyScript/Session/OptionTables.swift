@@ -210,6 +210,7 @@ enum OptionTables {
             OptionSpec("early_stopping_tolerance", .integer(steps), .integer(5), unit: "validations", "without improvement before stopping"),
             OptionSpec("log_every", .integer(stepsOrOff), .integer(0), unit: "global steps", "print every this many; 0: automatic"),
             OptionSpec("csv", .path, .none, "log every step to this file"),
+            OptionSpec("tensorboard", .path, .none, "write TensorBoard event files into this directory"),
             OptionSpec("memory_limit", .size, .word("off"), unit: "bytes", "a cap on live tensors; units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"),
         ])
     }()

@@ -25,10 +25,18 @@ final class Program {
     var logEvery = 0
     /// `engine csv="file"`: every event is also written there.
     var csvLogger: CSVLogger?
+    /// `engine tensorboard="dir"`: every event also goes to an event file there.
+    var tensorBoardLogger: TensorBoardLogger?
     var validationMetrics: [(name: String, compiled: Compiled)] = []
     /// Problems whose loss has not been checked on a batch yet, because it names problems that were
     /// not defined: the names it waits for and the check to run once they are.
     var pendingChecks: [String: (waitsFor: [Name], check: () throws(ScriptError) -> Void)] = [:]
+
+    /// Writes what the event writer holds (the CSV file is written row by row): at the end of every
+    /// run and step, so a session that ends, or a TensorBoard that reads now, finds every step.
+    func flushLogs() {
+        tensorBoardLogger?.flush()
+    }
 
     // MARK: - Names
 

@@ -72,6 +72,7 @@ extension Session {
 
     private func handle(_ event: EngineEvent) {
         program.csvLogger?.log(event)
+        program.tensorBoardLogger?.log(event)
         if let monitor {
             switch event {
             case let .step(e): monitor.publish(.step(e))
@@ -185,26 +186,44 @@ extension Session {
         }
         let every = try reader.integer("log_every", default: program.logEvery)
         let csvPath = try reader.path("csv")
+        let boardPath = try reader.path("tensorboard")
         let memoryLimit = try memoryLimitOption(&reader, in: options)
         try reader.finish()
-        var csvNote = ""
-        if let (path, l) = csvPath {
-            let same = program.csvLogger.map { URL(fileURLWithPath: $0.path).standardizedFileURL == URL(fileURLWithPath: path).standardizedFileURL } ?? false
+        // Both writers are opened before either replaces the program's, so a refused one changes
+        // nothing; the event directory first, as a failed CSV leaves only a small new file behind.
+        var notes = ""
+        var board = program.tensorBoardLogger
+        if let (directory, l) = boardPath {
+            let same = board.map { URL(fileURLWithPath: $0.directory).standardizedFileURL == URL(fileURLWithPath: directory).standardizedFileURL } ?? false
             if same {
-                // Starting the same file again would throw away the log written so far.
-                csvNote = "\nnote: already logging to \(path); the log goes on in the same file"
+                // A second file in the same directory would show one run's curves twice.
+                notes += "\nnote: already writing TensorBoard events to \(directory); they go on in the same file"
             } else {
-                // Kept by the program, not subscribed to one engine: it outlives engine rebuilds.
-                do { program.csvLogger = try CSVLogger(path: path) } catch { throw ScriptError("\(error)", at: l) }
+                do { board = try TensorBoardLogger(directory: directory) } catch { throw ScriptError("\(error)", at: l) }
+                notes += "\ntensorboard: writing events to \(directory) (tensorboard --logdir \(directory) shows them)"
             }
         }
+        var csv = program.csvLogger
+        if let (path, l) = csvPath {
+            let same = csv.map { URL(fileURLWithPath: $0.path).standardizedFileURL == URL(fileURLWithPath: path).standardizedFileURL } ?? false
+            if same {
+                // Starting the same file again would throw away the log written so far.
+                notes = "\nnote: already logging to \(path); the log goes on in the same file" + notes
+            } else {
+                do { csv = try CSVLogger(path: path) } catch { throw ScriptError("\(error)", at: l) }
+            }
+        }
+        // Kept by the program, not subscribed to one engine: they outlive engine rebuilds. A replaced
+        // event writer is flushed and closed as it is released.
+        program.csvLogger = csv
+        program.tensorBoardLogger = board
         program.engineConfig = c
         program.logEvery = every
         program.engine?.config = c
         if let memoryLimit { MemoryBudget.limit = memoryLimit }
         output.text("engine: train_iters \(c.trainIterations), valid_step \(c.validStep), roll_back \(c.rollBack)"
                     + (c.earlyStopping.map { ", early stopping on \($0.metric) (\($0.mode.rawValue), tolerance \($0.tolerance))" } ?? "")
-                    + (memoryLimit.map { ", memory_limit \($0.map(ByteCount.format) ?? "off")" } ?? "") + csvNote)
+                    + (memoryLimit.map { ", memory_limit \($0.map(ByteCount.format) ?? "off")" } ?? "") + notes)
     }
 
     func configure(_ name: Name, _ options: [Option]) throws(ScriptError) {

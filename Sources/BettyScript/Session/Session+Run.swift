@@ -83,11 +83,14 @@ extension Session {
         do {
             summary = try engine.run(iterations: count)
         } catch {
+            program.flushLogs()
             runs.pendingSteps = 0
             let scriptError = runError(error, at: location, undone: engine.lastFailure, commandStart: start)
             runs.end(.failed(scriptError.message), globalStep: engine.globalStep, completed: engine.globalStep - start)
             throw scriptError
         }
+        // Before the run is reported over: whoever waits for it finds the event file complete.
+        program.flushLogs()
         let seconds = (ContinuousClock.now - clock) / .seconds(1)
         let ran = summary.completed
         var text = "ran \(ran) step\(ran == 1 ? "" : "s") (global step \(engine.globalStep)) in \(String(format: "%.2f", seconds)) s"
@@ -162,7 +165,7 @@ extension Session {
         } ?? 1
         let saved = program.logEvery
         program.logEvery = 1
-        defer { program.logEvery = saved }
+        defer { program.logEvery = saved; program.flushLogs() }
         _ = consumeInterrupt()
         let start = engine.globalStep
         for done in 0..<count {

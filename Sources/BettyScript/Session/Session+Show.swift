@@ -120,6 +120,7 @@ extension Session {
             "log_every": .integer(program.logEvery), "memory_limit": MemoryBudget.limit.map(OptionValue.integer) ?? .word("off"),
         ]
         if let csv = program.csvLogger { values["csv"] = .text(csv.path) }
+        if let board = program.tensorBoardLogger { values["tensorboard"] = .text(board.directory) }
         // memory_limit is the table's last option: its size in units follows it.
         let size = MemoryBudget.limit.map { " (\(ByteCount.format($0)))" } ?? ""
         return "engine: global step \(program.engine?.globalStep ?? 0), \(Self.settings(OptionTables.engine, values))\(size)"
