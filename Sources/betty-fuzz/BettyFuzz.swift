@@ -8,7 +8,7 @@ struct BettyFuzz: ParsableCommand {
         abstract: "Seeded fuzzers for betty-repl: generated lines and mutated data and checkpoint files.",
         discussion: """
             Each batch runs in its own betty-repl child (--keep-going --json). A batch fails when the child dies
-            of a signal, stops starting statements for --give-up seconds although Ctrl-C was sent every
+            of a signal, stops starting statements for --give-up seconds although Ctrl-C was sent after
             --patience seconds, or no longer answers the closing 'show' and 'print'. Failing batches are kept
             under --failures with everything needed to replay them: betty-repl --keep-going FILE.
             """,
@@ -27,7 +27,7 @@ struct BettyFuzz: ParsableCommand {
         @Option(help: "Children running at once.")
         var jobs = 2
 
-        @Option(help: "Seconds a statement may run before Ctrl-C is sent (and again every as many).")
+        @Option(help: "Seconds a statement may run before Ctrl-C is sent (once per statement).")
         var patience: Double = 1
 
         @Option(help: "Seconds with no new statement (despite Ctrl-C) after which a batch is a hang.")

@@ -7,8 +7,9 @@ import Glibc
 ///
 /// A statement that runs long is not a hang by itself (`run 1e9` is a fine thing to type); one that
 /// does not give the prompt back after Ctrl-C is. So the watchdog sends SIGINT once a statement has run
-/// for `patience`, again every `patience`, and calls it a hang only when `giveUp` passes with no new
-/// statement starting.
+/// for `patience`, and calls it a hang only when `giveUp` passes with no new statement starting. One
+/// SIGINT per statement: a second Ctrl-C is a user's way to leave a command that cannot stop part-way
+/// (building a large module, say), and betty-repl then exits with 130 as asked, which is not a crash.
 final class ChildRun {
     enum Verdict: Equatable {
         case passed
@@ -65,7 +66,7 @@ final class ChildRun {
             process.waitUntilExit()
             return true
         }
-        if now - lastStatementAt > patience, lastInterruptAt.map({ now - $0 > patience }) ?? true {
+        if now - lastStatementAt > patience, lastInterruptAt == nil {
             interrupts += 1
             interrupted.append(currentStatementWord())
             lastInterruptAt = now
