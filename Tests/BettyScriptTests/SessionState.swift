@@ -8,7 +8,7 @@ import BettyTensor
 /// state and rate, loader positions, orders and generators, and the engine's run record (local step,
 /// window, ready flags, accumulated gradients, roll-back copies, open trajectory, latest batch, loss,
 /// metrics and hypergradient); and what the session keeps from events (`mean_loss`'s recent losses,
-/// the latest validation). Two sessions in the same state give equal snapshots; a difference names
+/// the latest validation, the history). Two sessions in the same state give equal snapshots; a difference names
 /// its entry.
 enum SessionState {
     static func snapshot(_ session: Session) -> [String] {
@@ -47,6 +47,11 @@ enum SessionState {
         }
         let validation = program.bindings.lastValidation
         out.append("validation: \(validation.keys.sorted().map { "\($0)=\(validation[$0]!.bitPattern)" })")
+        // The history `export history` and `plot` read (memory aside: tensor bytes are the process's).
+        for tag in program.history.order where !tag.hasPrefix("memory/") {
+            let c = program.history.columns[tag]!
+            out.append("history \(tag): \(c.steps) \(c.localSteps) \(c.values.map(\.bitPattern))")
+        }
         return out
     }
 

@@ -35,8 +35,7 @@ enum NiceTicks {
         func decadeLabel(_ v: Double) -> String { label(v, step: pow(10, log10(v).rounded(.down))) }
         var a = log10(low), b = log10(high)
         if !(b > a) { a -= 0.5; b += 0.5 }
-        let decades = Int(b.rounded(.up)) - Int(a.rounded(.down))
-        if decades >= 2 {
+        if b - a >= 1.5 {
             // Whole decades; every second, third, ... one when there are many.
             let lo = Int(a.rounded(.down)), hi = Int(b.rounded(.up))
             let every = max(1, Int((Double(hi - lo) / 6).rounded(.up)))
@@ -53,7 +52,7 @@ enum NiceTicks {
         if ticks.count < 3 {
             // Less than a factor of ten or so: linear nice steps inside the range.
             let inner = linear(pow(10, a), pow(10, b)).step
-            let start = (pow(10, a) / inner).rounded(.up), end = (pow(10, b) / inner).rounded(.down)
+            let start = (pow(10, a) / inner - 1e-9).rounded(.up), end = (pow(10, b) / inner + 1e-9).rounded(.down)
             let linearTicks = stride(from: start, through: end, by: 1).map { clean($0 * inner, step: inner) }.filter { $0 > 0 }
             if linearTicks.count >= 2 { return (linearTicks, linearTicks.map { label($0, step: inner) }, a...b) }
         }

@@ -54,7 +54,7 @@ extension Session {
         let history = program.history
         guard !history.isEmpty else { throw ScriptError("nothing to plot: no step has been taken yet ('run' first)", at: location) }
         let path = path ?? Self.defaultPlotPath
-        let figure = HistoryPlot.figure(history, logScale: log)
+        let figure = HistoryPlot.figure(history, order: program.bindings.problemOrder, logScale: log)
         let rendered = figure.svg()
         do {
             try FileIO.write(rendered.svg, to: path)
@@ -71,18 +71,20 @@ extension Session {
 /// Which panels `plot` draws from the history: each problem's loss, the hypergradient norms, the
 /// validation metrics.
 enum HistoryPlot {
-    static func figure(_ history: RunHistory, logScale: Bool) -> PlotFigure {
+    /// Problems in `order` (the program's) first, then any other that stepped.
+    static func figure(_ history: RunHistory, order: [String], logScale: Bool) -> PlotFigure {
+        let problems = order.filter(history.problems.contains) + history.problems.filter { !order.contains($0) }
         func series(_ tag: String, named name: String) -> PlotSeries? {
             guard let c = history.columns[tag], c.count > 0 else { return nil }
             return PlotSeries(name: name, x: c.steps, y: c.values)
         }
         var panels: [PlotPanel] = []
-        for (i, p) in history.problems.enumerated() {
+        for (i, p) in problems.enumerated() {
             if let s = series(RunHistory.lossTag(p), named: "\(p) loss") {
                 panels.append(PlotPanel(title: "\(p): loss", yLabel: "loss", series: [s], firstColor: i))
             }
         }
-        let norms = history.problems.compactMap { series(RunHistory.hypergradientTag($0), named: $0) }
+        let norms = problems.compactMap { series(RunHistory.hypergradientTag($0), named: $0) }
         if !norms.isEmpty { panels.append(PlotPanel(title: "hypergradient norm", yLabel: "norm", series: norms)) }
         let metrics = history.order.filter { $0.hasPrefix("validation/") }
             .compactMap { series($0, named: String($0.dropFirst("validation/".count))) }
