@@ -40,6 +40,12 @@ struct BettyREPL: ParsableCommand {
     @Option(help: "History file for the interactive prompt: a regular file, created if missing, or /dev/null for none; anything else (a directory, a FIFO, a device) is refused.")
     var history: String = (ProcessInfo.processInfo.environment["HOME"].map { $0 + "/.betty_history" }) ?? ".betty_history"
 
+    @Sendable static func terminalColumns() -> Int {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
+    }
+
     mutating func run() throws {
         // Unbuffered line writes: progress shows as it happens even when stdout is a pipe. A background
         // run's lines wait while the prompt is up (Console).
@@ -49,6 +55,12 @@ struct BettyREPL: ParsableCommand {
         let output: any SessionOutput = json ? JSONOutput(write: write) : plain
         let session = Session(output: output)
         InterruptHandler.install { EmergencyExit.interrupt(session) }
+        // A run that waits (a replay, --headless) on a terminal: one progress line rewritten in place;
+        // on anything else the plain periodic lines, exactly as before.
+        if !json, !dashboard, isatty(STDOUT_FILENO) != 0, headless || file != nil {
+            plain.progressLine = ProgressLine(status: { [unowned session] in session.runStatus }, width: Self.terminalColumns,
+                                              writeRaw: { console.writeRaw($0) })
+        }
 
         if dashboard {
             if json || headless { throw ValidationError("--dashboard draws on the terminal; it does not go with --json or --headless") }
@@ -102,6 +114,8 @@ struct BettyREPL: ParsableCommand {
         if isatty(STDIN_FILENO) != 0 && !json {
             // Typed lines are on the screen already: echo only what a replay reads.
             plain.echoLines = false
+            // Background runs at the prompt report in the prompt and their lines (no line in place).
+            if !headless { plain.progressLine = nil }
             // At a prompt a run goes to the background and the prompt stays live (--headless: run waits).
             session.runsInBackground = !headless
             interactive(session, console: console, screen: screen, historyFile: historyFile)

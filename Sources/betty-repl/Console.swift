@@ -26,6 +26,15 @@ final class Console: Sendable {
         }
     }
 
+    /// Text as it is, no newline (a progress line rewritten with `\r`); dropped while lines are held
+    /// or diverted, where a line rewritten in place has no place.
+    func writeRaw(_ text: String) {
+        state.withLock { s in
+            guard s.divert == nil, !s.holding else { return }
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+
     /// Holds lines from now on (the prompt is about to show).
     func hold() { state.withLock { $0.holding = true } }
 

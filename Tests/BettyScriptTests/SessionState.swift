@@ -8,14 +8,14 @@ import BettyTensor
 /// state and rate, loader positions, orders and generators, and the engine's run record (local step,
 /// window, ready flags, accumulated gradients, roll-back copies, open trajectory, latest batch, loss,
 /// metrics and hypergradient); and what the session keeps from events (`mean_loss`'s recent losses,
-/// the latest validation). Two sessions in the same state give equal snapshots; a difference names
+/// the latest validation; with `history`, the history `export history` and `plot` read). Two sessions in the same state give equal snapshots; a difference names
 /// its entry.
 enum SessionState {
-    static func snapshot(_ session: Session) -> [String] {
-        session.runs.withGate { take(session) }
+    static func snapshot(_ session: Session, history: Bool = false) -> [String] {
+        session.runs.withGate { take(session, history: history) }
     }
 
-    private static func take(_ session: Session) -> [String] {
+    private static func take(_ session: Session, history: Bool) -> [String] {
         func bits(_ t: Tensor) -> String { "\(t.shape)" + t.scalars.map { String($0.bitPattern, radix: 16) }.joined(separator: ",") }
         func bits(_ ts: [Tensor]?) -> String { ts.map { $0.map(bits).joined(separator: ";") } ?? "nil" }
         func bits(_ s: ParameterState) -> String {
@@ -47,6 +47,14 @@ enum SessionState {
         }
         let validation = program.bindings.lastValidation
         out.append("validation: \(validation.keys.sorted().map { "\($0)=\(validation[$0]!.bitPattern)" })")
+        // The history `export history` and `plot` read (memory aside: tensor bytes are the process's).
+        // A problem's own series under its name, as its other entries are (tests split on "NAME.").
+        for tag in program.history.order where history && !tag.hasPrefix("memory/") {
+            let c = program.history.columns[tag]!
+            let parts = tag.split(separator: "/", maxSplits: 1).map(String.init)
+            let owner = parts[0] == "hypergradient_norm" ? parts[1] + "." : parts[0] == "validation" ? "" : parts[0] + "."
+            out.append("\(owner)history \(tag): \(c.steps) \(c.localSteps) \(c.values.map(\.bitPattern))")
+        }
         return out
     }
 

@@ -37,6 +37,7 @@ extension Session {
         dashboard   show [graph|problems|data|config NAME|engine|memory|metrics|values|NAME]    hypergrad NAME [all]
         check hypergrad NAME {check}
         let NAME = EXPR   print EXPR   expect EXPR OP EXPR   save "f"   load "f"   record "f"   help [TOPIC]   quit
+        export NAME.params|NAME.PARAM "f.npy"   export history "f.csv"   plot ["f.svg"] [log]
         EXPR: numbers, + - * / @ ^, x y (the batch), params, P(input), P.params, P.NAME, P.loss, P.mean_loss, D.x, D.y,
               validation.METRIC, check.METHOD.rel_error|cosine|norm|time, and the functions
               {functions}
@@ -179,6 +180,13 @@ extension Session {
                 print EXPRESSION    let NAME = EXPRESSION
                 expect EXPRESSION < | > | <= | >= | == | != EXPRESSION    fails the replay (exit 1) when false
                 save "file.safetensors"   load "file.safetensors"   record "session.betty"   quit
+                export NAME.params "f.npy"   a problem's parameter tensor (NAME.PARAM for one of several: net.0.weight)
+                               as a float32 .npy (np.load reads the same values bit for bit)
+                export history "f.csv"   every recorded series, one row per value: series,global_step,local_step,value
+                               (P/loss, hypergradient_norm/P, P/METRIC, validation/METRIC, memory/live_bytes, memory/peak_bytes)
+                plot ["f.svg"] [log]   an SVG (default betty-plot.svg) of each level's loss, the hypergradient norms and the
+                               validation metrics; log: log-scale y (a panel with values <= 0 stays linear and says so)
+                               The history is the current trajectory's: it starts over when the global step goes back (reset, load)
                 """, [OptionTables.checkHypergrad]),
         ]
     }

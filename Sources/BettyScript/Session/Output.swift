@@ -44,33 +44,47 @@ public struct HypergradientReport: Sendable {
     public var text: String
 }
 
-/// Plain lines: progress in Betty's format, errors with a caret.
+/// Plain lines: progress in Betty's format, errors with a caret. With `progressLine` (a terminal), a
+/// run's step progress is that one line rewritten in place instead of the periodic lines, and every
+/// other line erases it first.
 public final class PlainOutput: SessionOutput {
     private let write: (String) -> Void
     private let logger = TextLogger()
     public var echoLines: Bool
+    public var progressLine: ProgressLine?
 
     public init(echo: Bool = false, write: @escaping (String) -> Void = { print($0) }) {
         self.write = write
         self.echoLines = echo
     }
 
-    public func text(_ text: String) { write(text) }
-    public func error(_ error: ScriptError) { write(error.rendered) }
+    private func line(_ text: String) {
+        progressLine?.clear()
+        write(text)
+    }
+
+    public func text(_ text: String) { line(text) }
+    public func error(_ error: ScriptError) { line(error.rendered) }
     public func event(_ event: EngineEvent, isProgress: Bool) {
         switch event {
-        case .step: if isProgress, let line = logger.line(for: event) { write(line) }
-        default: if let line = logger.line(for: event) { write(line) }
+        case let .step(e):
+            if let progressLine {
+                progressLine.step(e)
+            } else if isProgress, let text = logger.line(for: event) {
+                write(text)
+            }
+        default: if let text = logger.line(for: event) { line(text) }
         }
     }
     public func expectation(_ description: String, passed: Bool, location: SourceLocation) {
-        write(passed ? "ok: \(description)" : "\(location): expectation failed: \(description)")
+        line(passed ? "ok: \(description)" : "\(location): expectation failed: \(description)")
     }
     public func echo(_ line: String, location: SourceLocation) {
-        if echoLines { write("betty> \(line)") }
+        progressLine?.reset()
+        if echoLines { self.line("betty> \(line)") }
     }
     public func comment(_ line: String, location: SourceLocation) {
-        if echoLines { write(line) }
+        if echoLines { self.line(line) }
     }
 }
 

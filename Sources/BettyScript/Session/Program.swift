@@ -28,6 +28,8 @@ final class Program {
     /// `engine tensorboard="dir"`: every event also goes to an event file there.
     var tensorBoardLogger: TensorBoardLogger?
     var validationMetrics: [(name: String, compiled: Compiled)] = []
+    /// Every value the engine reported, for `export history` and `plot`.
+    var history = RunHistory()
     /// Problems whose loss has not been checked on a batch yet, because it names problems that were
     /// not defined: the names it waits for and the check to run once they are.
     var pendingChecks: [String: (waitsFor: [Name], check: () throws(ScriptError) -> Void)] = [:]
@@ -176,15 +178,18 @@ final class Program {
         let refs = bindings.problemOrder.compactMap { bindings.refs[$0] }
         let rings = refs.map(\.recentLossState)
         let validation = bindings.lastValidation
+        let mark = history.mark
         return { [weak self] in
             for (ref, ring) in zip(refs, rings) { ref.recentLossState = ring }
             self?.bindings.lastValidation = validation
+            self?.history.restore(mark)
         }
     }
 
     /// What the program keeps from an event the engine reports only to it: a step taken again after a
     /// failed step was undone (`Engine.undoFailedSteps`), printed and logged when first taken.
     func keep(_ event: EngineEvent) {
+        history.record(event)
         switch event {
         case let .step(e): bindings.refs[e.problem]?.record(loss: e.loss)
         case let .validation(_, metrics): bindings.lastValidation = metrics

@@ -73,6 +73,7 @@ extension Session {
     private func handle(_ event: EngineEvent) {
         program.csvLogger?.log(event)
         program.tensorBoardLogger?.log(event)
+        program.history.record(event)
         if let monitor {
             switch event {
             case let .step(e): monitor.publish(.step(e))

@@ -256,6 +256,8 @@ public final class Session: @unchecked Sendable {
         case let .save(path, location): try save(path, at: location)
         case let .load(path, location): try load(path, at: location)
         case let .record(path, location): try record(path, at: location)
+        case let .export(what, path, location): try export(what, to: path, at: location)
+        case let .plot(path, log, location): try plot(to: path, log: log, at: location)
         case let .expect(lhs, op, rhs, location): try expect(lhs, op, rhs, at: location)
         case let .help(topic): try help(topic)
         case .reset: try reset()

@@ -81,6 +81,10 @@ enum Statement: Sendable {
     case save(String, SourceLocation)
     case load(String, SourceLocation)
     case record(String, SourceLocation)
+    /// `export NAME.params "f.npy"`, `export NAME.PARAM "f.npy"`, `export history "f.csv"`.
+    case export(Expr, String, SourceLocation)
+    /// `plot ["f.svg"] [log]`.
+    case plot(String?, log: Bool, SourceLocation)
     case expect(Expr, op: String, Expr, SourceLocation)
     case help(Name?)
     case reset

@@ -3,7 +3,7 @@
 struct Parser {
     static let commands = ["seed", "data", "split", "imbalance", "noise", "scale", "normalize", "problem", "connect", "disconnect",
                            "engine", "config", "validate", "let", "print", "run", "step", "pause", "continue", "wait", "stop", "dashboard",
-                           "show", "hypergrad", "check", "save", "load", "record", "expect", "help", "reset", "quit", "exit"]
+                           "show", "hypergrad", "check", "save", "load", "record", "export", "plot", "expect", "help", "reset", "quit", "exit"]
     static let blockCommands = ["module", "optimizer", "schedule", "data", "let", "loss", "metric", "config",
                                 "reset_on_start", "clamp", "end"]
     static let comparisons: Set<String> = ["<", ">", "<=", ">=", "==", "!="]
@@ -108,6 +108,19 @@ struct Parser {
             case "load": return .load(path, location)
             default: return .record(path, location)
             }
+        case "export":
+            let what = try expression(.postfix)
+            let (path, location) = try pathArgument()
+            return .export(what, path, what.location.through(location))
+        case "plot":
+            var path: String?, log = false
+            while let t = peek {
+                if t.kind == .string, path == nil { path = t.text } else if t.isWord("log"), !log { log = true } else {
+                    throw ScriptError("plot takes an optional \"FILE.svg\" and optionally 'log', got '\(t.text)'", at: t.location)
+                }
+                index += 1
+            }
+            return .plot(path, log: log, word.location)
         case "expect":
             let lhs = try expression()
             guard let op = peek, op.kind == .symbol, Self.comparisons.contains(op.text) else {
