@@ -37,6 +37,7 @@ extension Session {
         dashboard   show [graph|problems|data|config NAME|engine|memory|metrics|values|NAME]    hypergrad NAME [all]
         check hypergrad NAME {check}
         let NAME = EXPR   print EXPR   expect EXPR OP EXPR   save "f"   load "f"   record "f"   help [TOPIC]   quit
+        save weights NAME "f"   load weights "f" into NAME     NAME's module as a PyTorch state dict (safetensors)
         EXPR: numbers, + - * / @ ^, x y (the batch), params, P(input), P.params, P.NAME, P.loss, P.mean_loss, D.x, D.y,
               validation.METRIC, check.METHOD.rel_error|cosine|norm|time, and the functions
               {functions}
@@ -179,6 +180,10 @@ extension Session {
                 print EXPRESSION    let NAME = EXPRESSION
                 expect EXPRESSION < | > | <= | >= | == | != EXPRESSION    fails the replay (exit 1) when false
                 save "file.safetensors"   load "file.safetensors"   record "session.betty"   quit
+                save weights NAME "file.safetensors"   load weights "file.safetensors" into NAME
+                               NAME's module as a PyTorch state dict: parameters and buffers under torch's names (0.weight,
+                               1.running_mean ...), F32 written, F16/BF16/F64 converted on load; every missing, unexpected or
+                               misshapen name is listed and nothing changes unless all fit (num_batches_tracked is ignored)
                 """, [OptionTables.checkHypergrad]),
         ]
     }
