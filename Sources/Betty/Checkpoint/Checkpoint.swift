@@ -10,7 +10,7 @@ extension Engine {
     /// continues bit for bit as this one would. Call it between steps.
     ///
     /// The file is replaced only once the new one is complete, and only if it is absent or a regular
-    /// file (see `SafeTensors.write`); each tensor's checksum is stored with it. Refused while a
+    /// file (see `SafeTensorsFile.write`); each tensor's checksum is stored with it. Refused while a
     /// reverse-mode problem is inside an unrolled window, whose parameters are nodes of a recorded graph.
     public func saveCheckpoint(to path: String, metadata: [String: String] = [:]) throws(CheckpointError) {
         for p in problems {
@@ -40,7 +40,7 @@ extension Engine {
     /// `CheckpointError.mismatch`, leaves the engine exactly as it was.
     @discardableResult
     public func loadCheckpoint(from path: String) throws(CheckpointError) -> LoadedCheckpoint {
-        let file = try SafeTensors.File(path: path)
+        let file = try SafeTensors.open(path)
         let saved = try SavedEngine(metadata: file.metadata, path: path)
         var check = CheckpointCheck(file: file)
 
@@ -293,12 +293,12 @@ struct CheckpointLayout {
 
 /// Compares the file's tensors with what the engine expects, collecting every difference.
 struct CheckpointCheck {
-    let file: SafeTensors.File
-    private let entries: [String: SafeTensors.Entry]
+    let file: SafeTensorsFile
+    private let entries: [String: SafeTensorsFile.Entry]
     private var claimed = Set<String>()
     private(set) var mismatches: [CheckpointMismatch] = []
 
-    init(file: SafeTensors.File) {
+    init(file: SafeTensorsFile) {
         self.file = file
         entries = Dictionary(file.entries.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
@@ -318,7 +318,7 @@ struct CheckpointCheck {
         }
         if let expected, entry.shape != expected {
             mismatches.append(.wrongShape(name: name, expected: expected, found: entry.shape))
-        } else if !SafeTensors.isRepresentable(entry.shape) {
+        } else if !SafeTensorsFile.isRepresentable(entry.shape) {
             mismatches.append(.wrongState(item: "tensor '\(name)'", expected: "rank at most \(Shape.maxRank) and dimensions below 2^31",
                                           found: "shape \(entry.shape)"))
         }
@@ -341,7 +341,7 @@ struct CheckpointCheck {
     /// Every expected tensor, converted.
     func values() throws(CheckpointError) -> [String: Tensor] {
         var out: [String: Tensor] = [:]
-        for entry in file.entries where claimed.contains(entry.name) { out[entry.name] = try file.tensor(entry) }
+        for entry in file.entries where claimed.contains(entry.name) { out[entry.name] = try SafeTensors.tensor(entry, of: file) }
         return out
     }
 }

@@ -10,8 +10,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     /// A tensor's data differs from the CRC-32C stored when it was written: the file was damaged or
     /// edited since.
     case checksumMismatch(path: String, tensor: String, stored: UInt32, computed: UInt32)
-    /// A well-formed safetensors file holding what `Tensor` cannot represent (a dtype other than F32,
-    /// a rank above `Shape.maxRank`).
+    /// A well-formed safetensors file holding what `Tensor` cannot represent (a dtype other than F32, F16,
+    /// BF16 and F64, a rank above `Shape.maxRank`).
     case unsupported(path: String, reason: String)
     /// A valid safetensors file without the engine state `Engine.saveCheckpoint` writes.
     case notAnEngineCheckpoint(path: String, reason: String)
@@ -31,7 +31,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
             return "checkpoint '\(path)' is truncated or corrupt: \(reason)"
         case let .checksumMismatch(path, tensor, stored, computed):
             return "checkpoint '\(path)' is corrupt: the data of tensor '\(tensor)' does not match its checksum "
-                + "(CRC-32C stored \(SafeTensors.checksumText(stored)), computed \(SafeTensors.checksumText(computed))); "
+                + "(CRC-32C stored \(SafeTensorsFile.checksumText(stored)), computed \(SafeTensorsFile.checksumText(computed))); "
                 + "the file was damaged or changed after it was saved, and nothing was loaded"
         case let .unsupported(path, reason):
             return "checkpoint '\(path)': \(reason)"

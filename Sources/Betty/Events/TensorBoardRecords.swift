@@ -1,3 +1,4 @@
+import BettyNN
 /// The bytes of a TensorBoard event file, encoded by hand: the TFRecord framing around each record,
 /// and the few fields of the `Event` and `Summary` protocol-buffer messages a scalar needs
 /// (tensorboard/compat/proto/event.proto and summary.proto). DECISIONS.md says why no protobuf library.

@@ -38,6 +38,7 @@ extension Session {
         check hypergrad NAME {check}
         let NAME = EXPR   print EXPR   expect EXPR OP EXPR   save "f"   load "f"   record "f"   help [TOPIC]   quit
         export NAME.params|NAME.PARAM "f.npy"   export history "f.csv"   plot ["f.svg"] [log]
+        save weights NAME "f"   load weights "f" into NAME     NAME's module as a PyTorch state dict (safetensors)
         EXPR: numbers, + - * / @ ^, x y (the batch), params, P(input), P.params, P.NAME, P.loss, P.mean_loss, D.x, D.y,
               validation.METRIC, check.METHOD.rel_error|cosine|norm|time, and the functions
               {functions}
@@ -187,6 +188,10 @@ extension Session {
                 plot ["f.svg"] [log]   an SVG (default betty-plot.svg) of each level's loss, the hypergradient norms and the
                                validation metrics; log: log-scale y (a panel with values <= 0 stays linear and says so)
                                The history is the current trajectory's: it starts over when the global step goes back (reset, load)
+                save weights NAME "file.safetensors"   load weights "file.safetensors" into NAME
+                               NAME's module as a PyTorch state dict: parameters and buffers under torch's names (0.weight,
+                               1.running_mean ...), F32 written, F16/BF16/F64 converted on load; every missing, unexpected or
+                               misshapen name is listed and nothing changes unless all fit (num_batches_tracked is ignored)
                 """, [OptionTables.checkHypergrad]),
         ]
     }

@@ -64,7 +64,7 @@ extension Session {
     /// `continue`); settings say from which step they apply.
     func admit(_ statement: Statement) throws(ScriptError) {
         guard let (command, location) = Self.structuralCommand(statement) else { return }
-        if command == "save", runs.isPaused { return }
+        if command == "save" || command == "save weights", runs.isPaused { return }
         guard runs.isPaused else {
             throw ScriptError("'\(command)' changes the program, and the engine is running (\(progress)): type 'pause' first, or 'wait' for the run to end", at: location)
         }
@@ -103,6 +103,8 @@ extension Session {
         case let .disconnect(names): ("disconnect", names.first?.location)
         case let .load(_, location): ("load", location)
         case let .save(_, location): ("save", location)
+        case let .loadWeights(_, _, location): ("load weights", location)
+        case let .saveWeights(_, _, location): ("save weights", location)
         case .reset: ("reset", nil)
         default: nil
         }

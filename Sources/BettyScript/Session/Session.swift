@@ -255,6 +255,8 @@ public final class Session: @unchecked Sendable {
         case let .checkHypergrad(name, options): try checkHypergrad(name, options)
         case let .save(path, location): try save(path, at: location)
         case let .load(path, location): try load(path, at: location)
+        case let .saveWeights(problem, path, location): try saveWeights(of: problem, to: path, at: location)
+        case let .loadWeights(path, problem, location): try loadWeights(from: path, into: problem, at: location)
         case let .record(path, location): try record(path, at: location)
         case let .export(what, path, location): try export(what, to: path, at: location)
         case let .plot(path, log, location): try plot(to: path, log: log, at: location)

@@ -80,6 +80,10 @@ enum Statement: Sendable {
     case checkHypergrad(Name, [Option])
     case save(String, SourceLocation)
     case load(String, SourceLocation)
+    /// `save weights NAME "FILE.safetensors"`: problem NAME's module's state dict, PyTorch's names.
+    case saveWeights(problem: Name, path: String, SourceLocation)
+    /// `load weights "FILE.safetensors" into NAME`: a state dict into problem NAME's module.
+    case loadWeights(path: String, problem: Name, SourceLocation)
     case record(String, SourceLocation)
     /// `export NAME.params "f.npy"`, `export NAME.PARAM "f.npy"`, `export history "f.csv"`.
     case export(Expr, String, SourceLocation)

@@ -102,6 +102,7 @@ struct Parser {
             }
             return .checkHypergrad(try name("a problem"), try options())
         case "save", "load", "record":
+            if word.text != "record", let weights = try weightsStatement(word) { return weights }
             let (path, location) = try pathArgument()
             switch word.text {
             case "save": return .save(path, location)
@@ -136,6 +137,30 @@ struct Parser {
             throw ScriptError("unknown command '\(word.text)'\(didYouMean(word.text, in: Self.commands)); type 'help' for the list",
                               at: word.location)
         }
+    }
+
+    /// `save weights NAME "FILE"` and `load weights "FILE" into NAME`, when the word after `save` or
+    /// `load` is `weights` followed by a name (save) or a string (load); otherwise nil, and the line is
+    /// a checkpoint path as before (`save weights` alone saves a checkpoint to the file "weights").
+    private mutating func weightsStatement(_ word: Name) throws(ScriptError) -> Statement? {
+        guard let first = peek, first.isWord("weights"), index + 1 < tokens.count else { return nil }
+        let next = tokens[index + 1]
+        if word.text == "save" {
+            guard next.kind == .name else { return nil }
+            index += 1
+            let problem = try name("a problem whose module's weights to save")
+            guard !atEnd else { throw ScriptError("expected the file to write: save weights \(problem.text) \"FILE.safetensors\"", at: endOfLine) }
+            let (path, location) = try pathArgument()
+            return .saveWeights(problem: problem, path: path, location)
+        }
+        guard next.kind == .string else { return nil }
+        index += 2
+        guard acceptWord("into") else {
+            let found = peek.map { "found '\($0.text)'" } ?? "the line ended"
+            throw ScriptError("expected 'into' and a problem after the file: load weights \"FILE.safetensors\" into NAME; \(found)", at: peek?.location ?? endOfLine)
+        }
+        let problem = try name("the problem whose module takes the weights")
+        return .loadWeights(path: next.text, problem: problem, next.location)
     }
 
     // MARK: - Problem block lines

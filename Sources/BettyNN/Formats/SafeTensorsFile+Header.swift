@@ -1,10 +1,10 @@
 import BettyTensor
 
-extension SafeTensors {
+extension SafeTensorsFile {
     /// The length and the header: keys in tensor order, metadata keys sorted (so equal inputs give
     /// equal bytes), each tensor's checksum beside the caller's metadata, padded with spaces so that
     /// the data starts 8-byte aligned.
-    static func header(tensors: [(String, Tensor)], metadata: [String: String]) throws(CheckpointError) -> [UInt8] {
+    static func header(tensors: [(String, Tensor)], metadata: [String: String]) throws(SafeTensorsError) -> [UInt8] {
         var seen = Set<String>()
         var duplicates: [String] = []
         for (name, _) in tensors where !seen.insert(name).inserted { duplicates.append(name) }
