@@ -1,6 +1,6 @@
 @testable import BettyScript
 import Betty
-import BettyNN
+@testable import BettyNN
 import BettyTensor
 import Foundation
 #if canImport(FoundationXML)
@@ -256,5 +256,83 @@ import Testing
         }
         let png = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/p.png"))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 10_000)
+        // Where the curves are, the rendering is not background: every point of every series path
+        // has a pixel of its colour's kind (not white) within a pixel of it.
+        let image = try #require(Self.decodePNG([UInt8](png)), "rsvg-convert's PNG could not be decoded")
+        let svg = try String(contentsOfFile: "\(directory)/p.svg", encoding: .utf8)
+        var points = 0, inked = 0
+        for path in svg.components(separatedBy: "<path class=\"series\"").dropFirst() {
+            guard let d = path.components(separatedBy: " d=\"").dropFirst().first?.prefix(while: { $0 != "\"" }) else { continue }
+            let numbers = d.split(whereSeparator: { $0 == " " || $0 == "M" || $0 == "L" }).compactMap { Double($0) }
+            for i in stride(from: 0, to: numbers.count - 1, by: 2) {
+                points += 1
+                let (x, y) = (Int(numbers[i].rounded()), Int(numbers[i + 1].rounded()))
+                let dark = (-1...1).contains { dy in (-1...1).contains { dx in image.isInk(x + dx, y + dy) } }
+                if dark { inked += 1 }
+            }
+        }
+        #expect(points > 50)
+        #expect(inked == points, "\(points - inked) of \(points) curve points have only background around them")
+        // And the panels' insides are not all ink: background is there to compare with.
+        #expect(!image.isInk(2, 2))
+    }
+
+    /// An 8-bit RGB or RGBA PNG, unfiltered, with `isInk` telling a drawn pixel from the white page.
+    struct Image {
+        var width: Int, height: Int, channels: Int, pixels: [UInt8]
+        func isInk(_ x: Int, _ y: Int) -> Bool {
+            guard x >= 0, y >= 0, x < width, y < height else { return false }
+            let p = (y * width + x) * channels
+            let alpha = channels == 4 ? pixels[p + 3] : 255
+            return alpha > 0 && (pixels[p] < 200 || pixels[p + 1] < 200 || pixels[p + 2] < 200)
+        }
+    }
+
+    static func decodePNG(_ bytes: [UInt8]) -> Image? {
+        func be32(_ i: Int) -> Int { Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3]) }
+        var offset = 8, width = 0, height = 0, channels = 0
+        var data: [UInt8] = []
+        while offset + 8 <= bytes.count {
+            let length = be32(offset)
+            let type = String(decoding: bytes[offset + 4..<offset + 8], as: UTF8.self)
+            let body = Array(bytes[offset + 8..<offset + 8 + length])
+            if type == "IHDR" {
+                width = Int(body[0]) << 24 | Int(body[1]) << 16 | Int(body[2]) << 8 | Int(body[3])
+                height = Int(body[4]) << 24 | Int(body[5]) << 16 | Int(body[6]) << 8 | Int(body[7])
+                guard body[8] == 8, body[12] == 0 else { return nil }
+                switch body[9] { case 2: channels = 3; case 6: channels = 4; default: return nil }
+            } else if type == "IDAT" {
+                data += body
+            }
+            offset += 12 + length
+        }
+        guard channels > 0, data.count > 2 else { return nil }
+        let stride = width * channels
+        var raw = [UInt8](repeating: 0, count: height * (stride + 1))
+        // The zlib stream's two header bytes off, the rest is raw deflate.
+        let result = Array(data.dropFirst(2)).withUnsafeBytes { input in raw.withUnsafeMutableBytes { Zlib.inflateRaw(input, into: $0) } }
+        guard case .ended = result else { return nil }
+        var pixels = [UInt8](repeating: 0, count: height * stride)
+        for row in 0..<height {
+            let filter = raw[row * (stride + 1)]
+            for i in 0..<stride {
+                let x = raw[row * (stride + 1) + 1 + i]
+                let a = i >= channels ? Int(pixels[row * stride + i - channels]) : 0
+                let b = row > 0 ? Int(pixels[(row - 1) * stride + i]) : 0
+                let c = row > 0 && i >= channels ? Int(pixels[(row - 1) * stride + i - channels]) : 0
+                let predicted: Int
+                switch filter {
+                case 1: predicted = a
+                case 2: predicted = b
+                case 3: predicted = (a + b) / 2
+                case 4:
+                    let p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
+                    predicted = pa <= pb && pa <= pc ? a : pb <= pc ? b : c
+                default: predicted = 0
+                }
+                pixels[row * stride + i] = UInt8(truncatingIfNeeded: Int(x) + predicted)
+            }
+        }
+        return Image(width: width, height: height, channels: channels, pixels: pixels)
     }
 }
