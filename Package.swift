@@ -45,8 +45,9 @@ let package = Package(
         ]),
         // Seeded fuzzers that drive the built betty-repl as a child process (never part of swift test).
         // zlib only to build its deflated .npz seed file; it links none of the package's libraries.
+        // Builds its seed files (.npz archives) with the archives the reader tests use.
         .executableTarget(name: "betty-fuzz", dependencies: [
-            "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "_TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Finite-difference gradient checks, and the archives (.npz, stored and deflated) the reader tests write.
         .target(name: "_TestSupport", dependencies: ["BettyTensor", "CZlib"]),

@@ -1,4 +1,4 @@
-import CZlib
+import _TestSupport
 
 /// Valid files of every format betty-repl reads, and the ways to break them that real files break:
 /// flipped bits, truncation, spliced chunks, and headers that lie about sizes.
@@ -60,43 +60,9 @@ struct FileMutator {
     }
 
     /// A zip archive of `.npy` members laid out as NumPy's `savez` (stored) or `savez_compressed`
-    /// (deflated) writes it: each local header's sizes in a ZIP64 field, a plain central directory.
+    /// (deflated) writes it, as the reader tests build theirs.
     static func npz(_ members: [(name: String, contents: [UInt8])], deflated: Bool) -> [UInt8] {
-        func le(_ value: Int, _ width: Int) -> [UInt8] { (0..<width).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
-        var bytes: [UInt8] = [], central: [UInt8] = []
-        for (name, contents) in members {
-            let stored = deflated ? deflateRaw(contents) : contents
-            let crc = contents.withUnsafeBufferPointer { Int(CZlib.crc32(0, $0.baseAddress, uInt($0.count))) }
-            let method = deflated ? 8 : 0
-            let offset = bytes.count
-            let fixed = le(45, 2) + le(0, 2) + le(method, 2) + le(0, 2) + le(0x21, 2) + le(crc, 4)
-            bytes += le(0x0403_4B50, 4) + fixed + le(0xFFFF_FFFF, 4) + le(0xFFFF_FFFF, 4) + le(name.utf8.count, 2) + le(20, 2)
-            bytes += Array(name.utf8) + le(1, 2) + le(16, 2) + le(contents.count, 8) + le(stored.count, 8) + stored
-            central += le(0x0201_4B50, 4) + le(0x032D, 2) + fixed + le(stored.count, 4) + le(contents.count, 4)
-                + le(name.utf8.count, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0x0180_0000, 4) + le(offset, 4) + Array(name.utf8)
-        }
-        return bytes + central + le(0x0605_4B50, 4) + le(0, 4) + le(members.count, 2) + le(members.count, 2)
-            + le(central.count, 4) + le(bytes.count, 4) + le(0, 2)
-    }
-
-    /// `bytes` as a raw deflate stream, as a zip member holds it.
-    static func deflateRaw(_ bytes: [UInt8]) -> [UInt8] {
-        var stream = z_stream()
-        precondition(betty_deflate_init_raw(&stream, 6) == Z_OK)
-        defer { deflateEnd(&stream) }
-        var input = bytes
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))))
-        let produced = input.withUnsafeMutableBufferPointer { inBuffer in
-            out.withUnsafeMutableBufferPointer { outBuffer -> Int in
-                stream.next_in = inBuffer.baseAddress
-                stream.avail_in = uInt(inBuffer.count)
-                stream.next_out = outBuffer.baseAddress
-                stream.avail_out = uInt(outBuffer.count)
-                precondition(deflate(&stream, Z_FINISH) == Z_STREAM_END)
-                return Int(stream.total_out)
-            }
-        }
-        return Array(out[..<produced])
+        ZipFixtures.archive(members.map { ZipFixtures.Entry($0.name, $0.contents, deflated: deflated) }).bytes
     }
 
     /// CIFAR-10 binary records: a label byte, then 3072 pixel bytes.
