@@ -27,14 +27,13 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
         switch self {
         case let .file(error):
             return error.description
+        // The file format's own wording, said of a checkpoint.
         case let .corrupt(path, reason):
-            return "checkpoint '\(path)' is truncated or corrupt: \(reason)"
+            return "checkpoint " + SafeTensorsError.corrupt(path: path, reason: reason).description
         case let .checksumMismatch(path, tensor, stored, computed):
-            return "checkpoint '\(path)' is corrupt: the data of tensor '\(tensor)' does not match its checksum "
-                + "(CRC-32C stored \(SafeTensorsFile.checksumText(stored)), computed \(SafeTensorsFile.checksumText(computed))); "
-                + "the file was damaged or changed after it was saved, and nothing was loaded"
+            return "checkpoint " + SafeTensorsError.checksumMismatch(path: path, tensor: tensor, stored: stored, computed: computed).description
         case let .unsupported(path, reason):
-            return "checkpoint '\(path)': \(reason)"
+            return "checkpoint " + SafeTensorsError.unsupported(path: path, reason: reason).description
         case let .notAnEngineCheckpoint(path, reason):
             return "checkpoint '\(path)' is not an engine checkpoint: \(reason)"
         case let .mismatch(path, mismatches):
