@@ -27,9 +27,12 @@ struct OptionSpec: Sendable {
     var aliasOf: String?
     /// Added to the refusal of a value outside the choices: which values are missing, and why.
     var refusalNote: String?
+    /// The option this one only works beside (`warmup=N` for `warmup_start`): given alone, it is
+    /// refused as doing nothing without it.
+    var requires: String?
 
     init(_ key: String, _ type: OptionType, _ defaultValue: OptionDefault = .none, unit: String = "", _ summary: String = "",
-         aliasOf: String? = nil, refusalNote: String? = nil) {
+         aliasOf: String? = nil, refusalNote: String? = nil, requires: String? = nil) {
         self.key = key
         self.type = type
         self.defaultValue = defaultValue
@@ -37,6 +40,7 @@ struct OptionSpec: Sendable {
         self.summary = summary
         self.aliasOf = aliasOf
         self.refusalNote = refusalNote
+        self.requires = requires
     }
 }
 

@@ -146,7 +146,7 @@ enum OptionTables {
 
     static let warmup = [
         OptionSpec("warmup", .integer(steps), .none, unit: "steps", "linear warmup before the schedule"),
-        OptionSpec("warmup_start", .real(.aboveUpTo(0, 1)), .real(0.1), "the warmup's first factor of lr"),
+        OptionSpec("warmup_start", .real(.aboveUpTo(0, 1)), .real(0.1), "the warmup's first factor of lr", requires: "warmup=N"),
     ]
 
     static let schedules: [String: OptionTable] = [

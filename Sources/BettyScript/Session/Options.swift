@@ -238,8 +238,8 @@ struct OptionReader {
     /// (`warmup_start` without `warmup`).
     func finish(unusedBecause reason: String = "") throws(ScriptError) {
         guard let option = remaining.values.min(by: { $0.keyLocation.column < $1.keyLocation.column }) else { return }
-        if table[option.key] != nil {
-            let why = reason.isEmpty ? unusedReason(option.key) : " " + reason
+        if let spec = table[option.key] {
+            let why = reason.isEmpty ? spec.requires.map { " without \($0)" } ?? "" : " " + reason
             throw ScriptError("\(option.key) does nothing here\(why)", at: option.keyLocation)
         }
         let keys = table.options.filter { $0.aliasOf == nil }.map(\.key)
@@ -248,9 +248,6 @@ struct OptionReader {
                           at: option.keyLocation)
     }
 
-    private func unusedReason(_ key: String) -> String {
-        key == "warmup_start" ? " without warmup=N" : ""
-    }
 
     /// `key=value ...` for every option read, in the table's order: the statement as it took effect.
     var canonical: String {
