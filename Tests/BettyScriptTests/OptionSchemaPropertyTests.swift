@@ -250,7 +250,7 @@ import _TestSupport
         // Not `show memory`: a refused allocation's peak is not state.
         let shows = ["show data", "show problems", "show graph", "show metrics", "show engine", "show values"]
             + session.problemNames.map { "show \($0)" }
-        return "\(ReadOnlyStatementTests.fingerprint(session))\n" + shows.map { output(of: $0, in: session, transcript) }.joined(separator: "\n")
+        return SessionState.snapshot(session).joined(separator: "\n") + "\n" + shows.map { output(of: $0, in: session, transcript) }.joined(separator: "\n")
     }
 
     /// `key=value` as a whole token of `text` (followed by a space, comma, parenthesis or the line's end).
