@@ -14,6 +14,8 @@ enum Autograd {
         guard let root = output.node else {
             throw .notDifferentiable(message: "the output does not depend on any tensor that requires a gradient; call requiringGrad() on the inputs and compute the output outside withoutGrad { }")
         }
+        // Checked before any node is marked: the shared replayed node is never written.
+        if root === GradNode.replayed { throw replayedGraph }
         let pass = passCounter.wrappingAdd(1, ordering: .relaxed).newValue
         // Targets are marked on the node, not kept in a set: a pass visits every node several times.
         var oldestTarget = 0
@@ -43,6 +45,10 @@ enum Autograd {
         stack.append((Unmanaged.passUnretained(root), false))
         while let (ref, expanded) = stack.popLast() {
             let node = ref._withUnsafeGuaranteedRef { $0 }
+            if node === GradNode.replayed {
+                for visited in order { visited._withUnsafeGuaranteedRef { $0.needed = false } }
+                throw replayedGraph
+            }
             if expanded {
                 var needed = isTarget(node)
                 if !needed { node.forEachInputNode { if $0.needed { needed = true } } }
@@ -77,6 +83,9 @@ enum Autograd {
             }
         }
         guard root.needed else { return [] }
+        if let plan = StepPlan.current, plan.mode == .recording {
+            for ref in order { ref._withUnsafeGuaranteedRef { if $0.needed { plan.walked($0) } } }
+        }
 
         let previousMode = GradMode.isEnabled
         GradMode.isEnabled = createGraph
@@ -142,6 +151,8 @@ enum Autograd {
         }
     }
 
+    static let replayedGraph = TensorError.notDifferentiable(message: "this tensor was computed by a replayed compiled step, which keeps no graph; take its gradient inside the step, or run the step without compiling it")
+
     static func seed(for output: Tensor, _ gradOutput: Tensor?) throws(TensorError) -> Tensor {
         if let gradOutput {
             guard gradOutput.shape == output.shape else {
@@ -172,13 +183,22 @@ public func grad(
     for (i, input) in inputs.enumerated() where input.node == nil {
         throw .notDifferentiable(message: "input \(i) (shape \(input.shape)) does not require a gradient; create it with requiringGrad()")
     }
-    let seed = try Autograd.seed(for: output, gradOutputs)
-    let nodes = inputs.map { $0.node! }
-    let found = try Autograd.run(output: output, seed: seed, targets: nodes, requireAll: !allowUnused,
-                                 createGraph: createGraph, retainGraph: retainGraph ?? createGraph)
-    return inputs.map { input in
-        found.first { $0.node === input.node! }?.grad ?? .zeros(input.shape)
+    let retain = retainGraph ?? createGraph
+    func differentiate() throws(TensorError) -> [Tensor] {
+        let seed = try Autograd.seed(for: output, gradOutputs)
+        let nodes = inputs.map { $0.node! }
+        let found = try Autograd.run(output: output, seed: seed, targets: nodes, requireAll: !allowUnused,
+                                     createGraph: createGraph, retainGraph: retain)
+        return inputs.map { input in
+            found.first { $0.node === input.node! }?.grad ?? .zeros(input.shape)
+        }
     }
+    guard let plan = StepPlan.current, plan.mode != .idle else { return try differentiate() }
+    let flags = StepPlan.BackwardFlags(createGraph: createGraph, retainGraph: retain, allowUnused: allowUnused)
+    if plan.mode == .recording {
+        return try plan.recordBackward(output: output, inputs: inputs, gradOutputs: gradOutputs, flags: flags, differentiate)
+    }
+    return try plan.replayBackward(output: output, inputs: inputs, gradOutputs: gradOutputs, flags: flags)
 }
 
 /// Gradient of a scalar `output` with respect to one input.
@@ -195,6 +215,10 @@ extension Tensor {
     /// cycle, as in PyTorch. Call `zeroGrad()` (or set `.grad = nil`) when done with it, or prefer
     /// `grad(of:wrt:createGraph:)`, which returns the gradients instead of storing them.
     public func backward(gradOutput: Tensor? = nil, retainGraph: Bool? = nil, createGraph: Bool = false) throws(TensorError) {
+        if let plan = StepPlan.current {
+            // It stores into leaves rather than returning: a plan does not record that (yet).
+            plan.unsupported("backward() (use grad(of:wrt:), which returns the gradients)")
+        }
         let seed = try Autograd.seed(for: self, gradOutput)
         let found = try Autograd.run(output: self, seed: seed, targets: nil,
                                      createGraph: createGraph, retainGraph: retainGraph ?? createGraph)

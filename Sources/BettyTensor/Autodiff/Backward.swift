@@ -8,6 +8,8 @@ extension GradNode {
         switch op {
         case .leaf:
             return (nil, nil)
+        case .replayed:
+            preconditionFailure("Autograd.run refuses a replayed node before differentiating")
         case .add:
             return (need0 ? try g.sum(toShape: a!.shape) : nil, need1 ? try g.sum(toShape: b!.shape) : nil)
         case .sub:

@@ -93,6 +93,11 @@ final class GradNode {
         if isKnownUniquelyReferenced(&node) { pending.append(node) }
     }
 
+    /// The node of every tensor a step plan's replay makes inside the graph (`StepPlan`): it says
+    /// "requires a gradient" to the code that asks, and is never differentiated.
+    @usableFromInline
+    nonisolated(unsafe) static let replayed = GradNode(op: .replayed, shape: .scalar, a: nil, b: nil)
+
     init(leafOf shape: Shape) {
         self.op = .leaf
         self.shape = shape
@@ -149,7 +154,18 @@ extension Tensor {
         guard (a.node != nil || b?.node != nil), GradMode.isEnabled else {
             return Tensor(storage: storage, shape: shape)
         }
-        let node = GradNode.recording(op(), shape: shape, a: a, aNode: a.node, b: b, bNode: b?.node, extra: extra,
+        return recorded(op(), storage, shape, a, b, extra: extra, saveOutput: saveOutput)
+    }
+
+    /// A result that takes part in the graph: a new node, or what the current step plan says.
+    @inlinable
+    static func recorded(_ op: Op, _ storage: TensorStorage, _ shape: Shape, _ a: Tensor?, _ b: Tensor?,
+                         extra: [Tensor] = [], saveOutput: Bool = false) -> Tensor {
+        if let plan = StepPlan.current,
+           let t = plan.node(op, storage, shape, a, b, extra, saveOutput: saveOutput) {
+            return t
+        }
+        let node = GradNode.recording(op, shape: shape, a: a, aNode: a?.node, b: b, bNode: b?.node, extra: extra,
                                       output: saveOutput ? storage : nil)
         return Tensor(storage: storage, shape: shape, node: node)
     }

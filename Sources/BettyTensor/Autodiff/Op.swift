@@ -3,8 +3,11 @@
 /// Plain data in one enum, not closures or a class per operation: recording an operation is one
 /// allocation, and the backward rules live together in `Backward.swift`.
 @usableFromInline
-enum Op {
+enum Op: Equatable {
     case leaf
+    /// A result of a step plan's replay (`StepPlan`): it took part in the graph when the step was
+    /// recorded, but the replay keeps no graph, so nothing differentiates through it.
+    case replayed
     // Elementwise, broadcasting.
     case add, sub, mul, div
     // With a scalar.
@@ -44,6 +47,7 @@ enum Op {
     var name: String {
         switch self {
         case .leaf: "leaf"
+        case .replayed: "replayed"
         case .add: "add"
         case .sub: "sub"
         case .mul: "mul"
@@ -86,6 +90,20 @@ enum Op {
         case .softmax: "softmax"
         case .logSoftmax: "logSoftmax"
         case .sigmoidCrossEntropy: "sigmoidCrossEntropy"
+        }
+    }
+
+    /// Equal, with scalars compared bit for bit (0 and -0 differ, a NaN is itself): a step plan
+    /// replays a backward rule only for the very scalars it was recorded with.
+    func isIdentical(to other: Op) -> Bool {
+        switch (self, other) {
+        case let (.mulScalar(a), .mulScalar(b)), let (.rdivScalar(a), .rdivScalar(b)),
+             let (.powScalar(a), .powScalar(b)), let (.sigmoidCrossEntropy(a), .sigmoidCrossEntropy(b)):
+            return a.bitPattern == b.bitPattern
+        case let (.clamp(l1, u1), .clamp(l2, u2)):
+            return l1.bitPattern == l2.bitPattern && u1.bitPattern == u2.bitPattern
+        default:
+            return self == other
         }
     }
 }

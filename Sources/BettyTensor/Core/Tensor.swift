@@ -36,7 +36,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// A rank-0 tensor.
     public init(_ scalar: Float) {
-        let s = TensorStorage.allocate(count: 1)
+        let s = TensorStorage.allocate(count: 1, constant: true)
         s.pointer.initialize(to: scalar)
         self.init(storage: s, shape: .scalar)
     }

@@ -7,6 +7,9 @@ public enum TensorError: Error, Equatable, CustomStringConvertible, Sendable {
     case indexOutOfRange(op: String, index: Int, bound: Int)
     case invalidArgument(op: String, message: String)
     case notDifferentiable(message: String)
+    /// A replayed step (`StepPlan`) did something else than the step recorded, and then asked for a
+    /// gradient the replay cannot give: the caller undoes the step and records it again.
+    case stepChanged(reason: String)
 
     public var description: String {
         switch self {
@@ -21,6 +24,8 @@ public enum TensorError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(op): \(message)"
         case let .notDifferentiable(message):
             return "grad: \(message)"
+        case let .stepChanged(reason):
+            return "compiled step: the step changed since it was recorded (\(reason)); record it again"
         }
     }
 }

@@ -9,18 +9,37 @@ import CMalloc
 /// matters when a training step creates hundreds of small tensors. Tensors share a storage until one
 /// of them mutates it (copy-on-write in `Tensor`).
 @usableFromInline
-final class TensorStorage: ManagedBuffer<Int, Float> {
+struct StorageHeader {
+    @usableFromInline var count: Int
+    @usableFromInline var planTag: UInt64 = 0
+    @inlinable init(count: Int) { self.count = count }
+}
+
+@usableFromInline
+final class TensorStorage: ManagedBuffer<StorageHeader, Float> {
+    /// A new buffer that no recorded kernel writes: data, constants, copies. While a step plan
+    /// records, one made inside a backward pass would be a value the plan cannot reproduce, unless it
+    /// is a constant (`constant`), which the plan keeps.
     @inlinable
-    static func allocate(count: Int) -> TensorStorage {
+    static func allocate(count: Int, constant: Bool = false, site: StaticString = #function) -> TensorStorage {
+        let s = allocate(count: count, traced: true)
+        if let plan = StepPlan.current { plan.untracedAllocation(s, constant: constant, site: site) }
+        return s
+    }
+
+    /// A new buffer for the output of a kernel call (`compute`).
+    @inlinable
+    static func allocate(count: Int, traced: Bool) -> TensorStorage {
         if count >= 32_768 { keepLargeBlocksInHeap() }
-        let buffer = TensorStorage.create(minimumCapacity: Swift.max(count, 1)) { _ in count }
+        let buffer = TensorStorage.create(minimumCapacity: Swift.max(count, 1)) { _ in StorageHeader(count: count) }
         MemoryStats.allocated(count &* 4)
         return unsafeDowncast(buffer, to: TensorStorage.self)
     }
 
+    /// Zeros: a constant.
     @inlinable
     static func zeros(count: Int) -> TensorStorage {
-        let s = allocate(count: count)
+        let s = allocate(count: count, constant: true)
         s.pointer.initialize(repeating: 0, count: count)
         return s
     }
@@ -47,7 +66,14 @@ final class TensorStorage: ManagedBuffer<Int, Float> {
 
     /// Read through the header pointer: `header` itself goes through an exclusivity check.
     @inlinable
-    var count: Int { withUnsafeMutablePointerToHeader { $0.pointee } }
+    var count: Int { withUnsafeMutablePointerToHeader { $0.pointee.count } }
+
+    /// Which buffer of which step plan this is (`StepPlan`), 0 for any other storage.
+    @inlinable
+    var planTag: UInt64 {
+        get { withUnsafeMutablePointerToHeader { $0.pointee.planTag } }
+        set { withUnsafeMutablePointerToHeader { $0.pointee.planTag = newValue } }
+    }
 
     /// Valid for the storage's lifetime; callers keep the storage alive (`withExtendedLifetime`)
     /// while they use it.

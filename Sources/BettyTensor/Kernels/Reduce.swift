@@ -71,8 +71,11 @@ func reduceMiddle(_ kind: ReduceKind, _ src: UnsafePointer<Float>, outer: Int, n
     @inlinable static func apply(_ a: Float, _ b: Float) -> Float { b > a ? b : a }
 }
 
-/// Reduces `axes` (normalised, sorted) of a contiguous buffer; the result keeps the reduced axes as 1.
-func reduce(_ kind: ReduceKind, _ storage: TensorStorage, _ shape: Shape, axes: [Int]) -> TensorStorage {
+/// Reduces `axes` (normalised, sorted) of a contiguous buffer, then multiplies by `scale` when given
+/// (a mean); the result keeps the reduced axes as 1. One kernel call: several groups of axes take a
+/// pass each, through temporaries the call makes and frees itself.
+func reduce(_ kind: ReduceKind, _ storage: TensorStorage, _ shape: Shape, axes: [Int], site: StaticString,
+            scale: Float? = nil) -> TensorStorage {
     // Group consecutive axes: [outer, n1*n2, inner] reduces them in one pass.
     var groups: [Range<Int>] = []
     for a in axes {
@@ -82,19 +85,36 @@ func reduce(_ kind: ReduceKind, _ storage: TensorStorage, _ shape: Shape, axes: 
             groups.append(a..<(a + 1))
         }
     }
-    var current = storage
-    var dims = Array(shape)
-    for g in groups.reversed() {
-        let outer = dims[0..<g.lowerBound].reduce(1, *)
-        let n = dims[g].reduce(1, *)
-        let inner = dims[g.upperBound...].reduce(1, *)
-        let next = TensorStorage.allocate(count: outer * inner)
-        withExtendedLifetime(current) {
-            reduceMiddle(kind, current.pointer, outer: outer, n: n, inner: inner, next.pointer)
+    let dims = Array(shape)
+    let resultCount = shape.indices.reduce(1) { axes.contains($1) ? $0 : $0 * shape[$1] }
+    let total = shape.elementCount
+    let scaled = scale != nil
+    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        guard !groups.isEmpty else {
+            p[1].update(from: p[0], count: total)
+            if scaled { MulKernel.run(p[1], 1, s, 0, p[1], total) }
+            return
         }
-        for i in g { dims[i] = 1 }
-        current = next
+        var current = UnsafePointer(p[0])
+        var temporary: TensorStorage?
+        var dims = dims
+        for (i, g) in groups.reversed().enumerated() {
+            let outer = dims[0..<g.lowerBound].reduce(1, *)
+            let n = dims[g].reduce(1, *)
+            let inner = dims[g.upperBound...].reduce(1, *)
+            let last = i == groups.count - 1
+            let next = last ? nil : TensorStorage.allocate(count: outer * inner, traced: true)
+            let destination = next?.pointer ?? p[1]
+            reduceMiddle(kind, current, outer: outer, n: n, inner: inner, destination)
+            for j in g { dims[j] = 1 }
+            temporary = next
+            current = UnsafePointer(destination)
+        }
+        withExtendedLifetime(temporary) {}
+        if scaled { MulKernel.run(p[1], 1, s, 0, p[1], resultCount) }
     }
-    if groups.isEmpty { current = storage.copy() }
-    return current
+    let key = SIMD8<Int32>.axes(axes, kind == .sum ? 0 : 1, scaled ? 1 : 0)
+    return TensorStorage.compute1(
+        KernelCall(site, storage, shape, outputs: (resultCount, 0), scalars: (scale ?? 0, 0), key: key),
+        run, record: { run })
 }

@@ -6,10 +6,13 @@ extension Tensor {
         _ kernel: K.Type, _ a: Tensor, _ b: Tensor, _ op: @autoclosure () -> Op, name: String
     ) throws(TensorError) -> Tensor {
         let shape = a.shape == b.shape ? a.shape : try broadcastShape(a.shape, b.shape, op: name)
-        let out = TensorStorage.allocate(count: shape.elementCount)
-        withExtendedLifetime(a.storage) { withExtendedLifetime(b.storage) {
-            broadcastBinary(K.self, a.storage.pointer, a.shape, b.storage.pointer, b.shape, out.pointer, shape)
-        }}
+        let (aShape, bShape) = (a.shape, b.shape)
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            broadcastBinary(K.self, p[0], aShape, p[1], bShape, p[2], shape)
+        }
+        let out = TensorStorage.compute1(
+            KernelCall("binary", kernel: K.self, a.storage, aShape, b.storage, bShape, outputs: (shape.elementCount, 0)),
+            run, record: { run })
         return result(out, shape, op(), a, b)
     }
 
@@ -18,10 +21,11 @@ extension Tensor {
     static func withScalar<K: BinaryKernel>(
         _ kernel: K.Type, _ x: Tensor, _ s: Float, _ op: @autoclosure () -> Op, saveOutput: Bool = false
     ) -> Tensor {
-        let out = TensorStorage.allocate(count: x.count)
-        withExtendedLifetime(x.storage) {
-            withUnsafePointer(to: s) { sp in K.run(x.storage.pointer, 1, sp, 0, out.pointer, x.count) }
-        }
+        let n = x.count
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(p[0], 1, s, 0, p[1], n) }
+        let out = TensorStorage.compute1(
+            KernelCall("withScalar", kernel: K.self, x.storage, x.shape, outputs: (n, 0), scalars: (s, 0)),
+            run, record: { run })
         return result(out, x.shape, op(), x, saveOutput: saveOutput)
     }
 
@@ -30,10 +34,11 @@ extension Tensor {
     static func scalarWith<K: BinaryKernel>(
         _ kernel: K.Type, _ s: Float, _ x: Tensor, _ op: @autoclosure () -> Op, saveOutput: Bool = false
     ) -> Tensor {
-        let out = TensorStorage.allocate(count: x.count)
-        withExtendedLifetime(x.storage) {
-            withUnsafePointer(to: s) { sp in K.run(sp, 0, x.storage.pointer, 1, out.pointer, x.count) }
-        }
+        let n = x.count
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(s, 0, p[0], 1, p[1], n) }
+        let out = TensorStorage.compute1(
+            KernelCall("scalarWith", kernel: K.self, x.storage, x.shape, outputs: (n, 0), scalars: (s, 0)),
+            run, record: { run })
         return result(out, x.shape, op(), x, saveOutput: saveOutput)
     }
 

@@ -4,10 +4,13 @@
 extension Tensor {
     static func compare<K: BinaryKernel>(_ k: K.Type, _ a: Tensor, _ b: Tensor, _ name: String) throws(TensorError) -> Tensor {
         let shape = a.shape == b.shape ? a.shape : try broadcastShape(a.shape, b.shape, op: name)
-        let out = TensorStorage.allocate(count: shape.elementCount)
-        withExtendedLifetime(a.storage) { withExtendedLifetime(b.storage) {
-            broadcastBinary(K.self, a.storage.pointer, a.shape, b.storage.pointer, b.shape, out.pointer, shape)
-        }}
+        let (aShape, bShape) = (a.shape, b.shape)
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            broadcastBinary(K.self, p[0], aShape, p[1], bShape, p[2], shape)
+        }
+        let out = TensorStorage.compute1(
+            KernelCall("compare", kernel: K.self, a.storage, aShape, b.storage, bShape, outputs: (shape.elementCount, 0)),
+            run, record: { run })
         return Tensor(storage: out, shape: shape)
     }
 
@@ -32,18 +35,20 @@ extension Tensor {
         let shape = try broadcastShape(condition.shape, ab, op: "where")
         let c = try condition.detached().broadcast(to: shape)
         let x = try a.detached().broadcast(to: shape), y = try b.detached().broadcast(to: shape)
-        let out = TensorStorage.allocate(count: shape.elementCount)
-        withExtendedLifetime((c.storage, x.storage, y.storage)) {
-            let cp = c.storage.pointer, xp = x.storage.pointer, yp = y.storage.pointer, op = out.pointer
+        let n = shape.elementCount
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            let cp = p[0], xp = p[1], yp = p[2], op = p[3]
             var i = 0
-            while i + 8 <= shape.elementCount {
+            while i + 8 <= n {
                 op.store8(yp.load8(i).replacing(with: xp.load8(i), where: cp.load8(i) .!= 0), i)
                 i += 8
             }
-            while i < shape.elementCount { op[i] = cp[i] != 0 ? xp[i] : yp[i]; i += 1 }
+            while i < n { op[i] = cp[i] != 0 ? xp[i] : yp[i]; i += 1 }
         }
+        let out = TensorStorage.compute1(
+            KernelCall("select", c.storage, c.shape, x.storage, x.shape, y.storage, y.shape, outputs: (n, 0)),
+            run, record: { run })
         guard GradMode.isEnabled, a.node != nil || b.node != nil else { return Tensor(storage: out, shape: shape) }
-        let node = GradNode.recording(.select, shape: shape, a: a, aNode: a.node, b: b, bNode: b.node, extra: [c])
-        return Tensor(storage: out, shape: shape, node: node)
+        return recorded(.select, out, shape, a, b, extra: [c])
     }
 }

@@ -8,7 +8,7 @@ extension Tensor {
     public static func ones(_ shape: Shape) -> Tensor { full(shape, 1) }
 
     public static func full(_ shape: Shape, _ value: Float) -> Tensor {
-        let s = TensorStorage.allocate(count: shape.elementCount)
+        let s = TensorStorage.allocate(count: shape.elementCount, constant: true)
         s.pointer.initialize(repeating: value, count: shape.elementCount)
         return Tensor(storage: s, shape: shape)
     }

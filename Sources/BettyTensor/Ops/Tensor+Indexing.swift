@@ -12,15 +12,16 @@ extension Tensor {
         dims[ax] = indices.count
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
-        let out = TensorStorage.allocate(count: outShape.elementCount)
-        withExtendedLifetime(storage) {
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             for o in 0..<outer {
                 for (j, idx) in indices.enumerated() {
-                    (out.pointer + (o * indices.count + j) * inner)
-                        .update(from: storage.pointer + (o * n + idx) * inner, count: inner)
+                    (p[1] + (o * indices.count + j) * inner).update(from: p[0] + (o * n + idx) * inner, count: inner)
                 }
             }
         }
+        let out = TensorStorage.compute1(
+            KernelCall("indexSelect", storage, shape, outputs: (outShape.elementCount, 0), key: .key(ax), indices: indices),
+            run, record: { run })
         return Tensor.result(out, outShape, .indexSelect(axis: ax, indices: indices), self)
     }
 
@@ -31,15 +32,19 @@ extension Tensor {
         dims[ax] = size
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
-        let out = TensorStorage.zeros(count: outShape.elementCount)
-        withExtendedLifetime(storage) {
+        let total = outShape.elementCount
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            p[1].update(repeating: 0, count: total)
             for o in 0..<outer {
                 for (j, idx) in indices.enumerated() {
-                    let dst = out.pointer + (o * size + idx) * inner
-                    AddKernel.run(UnsafePointer(dst), 1, storage.pointer + (o * indices.count + j) * inner, 1, dst, inner)
+                    let dst = p[1] + (o * size + idx) * inner
+                    AddKernel.run(UnsafePointer(dst), 1, p[0] + (o * indices.count + j) * inner, 1, dst, inner)
                 }
             }
         }
+        let out = TensorStorage.compute1(
+            KernelCall("indexAdded", storage, shape, outputs: (total, 0), key: .key(ax, size), indices: indices),
+            run, record: { run })
         return Tensor.result(out, outShape, .indexAdd(axis: ax, indices: indices, size: size), self)
     }
 
@@ -50,11 +55,13 @@ extension Tensor {
         try checkIndex(index, axis: ax, op: "gather", bound: shape[ax])
         let n = shape[ax], m = index.shape[ax]
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
-        let out = TensorStorage.allocate(count: index.count)
-        withExtendedLifetime((storage, index.storage)) {
-            let src = storage.pointer, dst = out.pointer
-            Self.indexWalk(index, outer: outer, m: m, inner: inner, n: n) { k, source in dst[k] = src[source] }
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            let src = p[0], dst = p[2]
+            Self.indexWalk(p[1], outer: outer, m: m, inner: inner, n: n) { k, source in dst[k] = src[source] }
         }
+        let out = TensorStorage.compute1(
+            KernelCall("gather", storage, shape, index.storage, index.shape, outputs: (index.count, 0), key: .key(ax)),
+            run, record: { run })
         return Tensor.result(out, index.shape, .gather(axis: ax), self, extra: [index.detached()])
     }
 
@@ -65,20 +72,23 @@ extension Tensor {
         dims[ax] = size
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
-        let out = TensorStorage.zeros(count: outShape.elementCount)
-        withExtendedLifetime((storage, index.storage)) {
-            let src = storage.pointer, dst = out.pointer
-            Self.indexWalk(index, outer: outer, m: shape[ax], inner: inner, n: size) { k, target in dst[target] += src[k] }
+        let (m, total) = (shape[ax], outShape.elementCount)
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            let src = p[0], dst = p[2]
+            dst.update(repeating: 0, count: total)
+            Self.indexWalk(p[1], outer: outer, m: m, inner: inner, n: size) { k, target in dst[target] += src[k] }
         }
+        let out = TensorStorage.compute1(
+            KernelCall("scatterAdded", storage, shape, index.storage, index.shape, outputs: (total, 0), key: .key(ax, size)),
+            run, record: { run })
         return Tensor.result(out, outShape, .scatterAdd(axis: ax, size: size), self, extra: [index])
     }
 
     /// Visits every element `k` of an `[outer, m, inner]` index with the flat offset it names in an
     /// `[outer, n, inner]` tensor. One walk serves gather and its adjoint, so they stay exact adjoints.
     @inline(__always)
-    private static func indexWalk(_ index: Tensor, outer: Int, m: Int, inner: Int, n: Int,
+    private static func indexWalk(_ idx: UnsafePointer<Float>, outer: Int, m: Int, inner: Int, n: Int,
                                   _ body: (_ k: Int, _ offset: Int) -> Void) {
-        let idx = index.storage.pointer
         for o in 0..<outer {
             for j in 0..<m {
                 for i in 0..<inner {
@@ -137,7 +147,9 @@ extension Tensor {
         guard labels.rank == 1 else {
             throw .invalidArgument(op: "oneHot", message: "labels must be rank 1, got shape \(labels.shape)")
         }
-        let out = TensorStorage.zeros(count: labels.count * classes)
+        // Not a constant: the labels decide where the ones go.
+        let out = TensorStorage.allocate(count: labels.count * classes)
+        out.pointer.initialize(repeating: 0, count: labels.count * classes)
         try labels.withUnsafeBufferPointer { (buf) throws(TensorError) in
             for (i, v) in buf.enumerated() {
                 guard v >= 0, v < Float(classes), v.rounded(.towardZero) == v else {

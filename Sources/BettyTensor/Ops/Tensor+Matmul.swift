@@ -76,14 +76,16 @@ extension Tensor {
                 hint: "inner dimensions differ (\(ka) vs \(kb)) for \(da) x \(db); transpose or reshape an operand")
         }
         let batch = batchA.reduce(1, *)
-        let out = TensorStorage.allocate(count: batch * m * n)
-        withExtendedLifetime(a.storage) { withExtendedLifetime(b.storage) {
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             for i in 0..<batch {
                 BLAS.sgemm(transposeA: tA, transposeB: tB, m: m, n: n, k: ka,
-                           a: a.storage.pointer + i * m * ka, b: b.storage.pointer + i * ka * n,
-                           c: out.pointer + i * m * n)
+                           a: p[0] + i * m * ka, b: p[1] + i * ka * n, c: p[2] + i * m * n)
             }
-        }}
+        }
+        let out = TensorStorage.compute1(
+            KernelCall("matmul", a.storage, a.shape, b.storage, b.shape, outputs: (batch * m * n, 0),
+                       key: .key(tA ? 1 : 0, tB ? 1 : 0)),
+            run, record: { run })
         let shape = r == 2 ? Shape.matrix(m, n) : Shape(batchA + [m, n])
         guard recording else { return Tensor(storage: out, shape: shape) }
         return result(out, shape, .matmul(transposeA: tA, transposeB: tB), a, b)

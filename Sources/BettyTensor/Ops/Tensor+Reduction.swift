@@ -5,17 +5,18 @@ extension Tensor {
     public func sum() -> Tensor {
         // The reduction `sum(axes:)` runs for all axes (one pass in the same order, so the same
         // bits), without building, checking and grouping an axis list: a loss ends in one.
-        let out = TensorStorage.allocate(count: 1)
-        withExtendedLifetime(storage) {
-            out.pointer[0] = rank == 0 ? storage.pointer[0] : contiguousSum(storage.pointer, count)
+        let (n, scalar) = (count, rank == 0)
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            p[1][0] = scalar ? p[0][0] : contiguousSum(p[0], n)
         }
+        let out = TensorStorage.compute1(KernelCall("sumAll", storage, shape, outputs: (1, 0)), run, record: { run })
         return Tensor.result(out, .scalar, .sum(axes: Shape.allAxes[rank], keepDims: false), self)
     }
 
     /// Sum over `axes` (negative counts from the end); `keepDims` leaves them as size 1.
     public func sum(axes: [Int], keepDims: Bool = false) throws(TensorError) -> Tensor {
         let axes = try shape.normalize(axes: axes, op: "sum")
-        let out = reduce(.sum, storage, shape, axes: axes)
+        let out = reduce(.sum, storage, shape, axes: axes, site: "sumAxes")
         return Tensor.result(out, shape.removing(axes: axes, keepingDimensions: keepDims),
                              .sum(axes: axes, keepDims: keepDims), self)
     }
@@ -32,13 +33,8 @@ extension Tensor {
     public func mean(axes: [Int], keepDims: Bool = false) throws(TensorError) -> Tensor {
         let axes = try shape.normalize(axes: axes, op: "mean")
         let n = axes.reduce(1) { $0 * shape[$1] }
-        let out = reduce(.sum, storage, shape, axes: axes)
-        let scale = Float(1) / Float(Swift.max(n, 1))
-        withExtendedLifetime(out) {
-            withUnsafePointer(to: n == 0 ? Float.nan : scale) {
-                MulKernel.run(out.pointer, 1, $0, 0, out.pointer, out.count)
-            }
-        }
+        let scale = n == 0 ? Float.nan : Float(1) / Float(Swift.max(n, 1))
+        let out = reduce(.sum, storage, shape, axes: axes, site: "mean", scale: scale)
         return Tensor.result(out, shape.removing(axes: axes, keepingDimensions: keepDims),
                              .mean(axes: axes, keepDims: keepDims, count: n), self)
     }
@@ -57,7 +53,7 @@ extension Tensor {
         for a in axes where shape[a] == 0 {
             throw .invalidArgument(op: "max", message: "axis \(a) has size 0; the maximum of nothing is undefined")
         }
-        let out = reduce(.max, storage, shape, axes: axes)
+        let out = reduce(.max, storage, shape, axes: axes, site: "maxAxes")
         return Tensor.result(out, shape.removing(axes: axes, keepingDimensions: keepDims),
                              .max(axes: axes, keepDims: keepDims), self, saveOutput: true)
     }
@@ -76,8 +72,10 @@ extension Tensor {
         if target == shape { return self }
         if count == 1 && rank <= target.rank {
             // One value filling the target (a full reduction's gradient): no walk plan needed.
-            let out = TensorStorage.allocate(count: target.elementCount)
-            withExtendedLifetime(storage) { out.pointer.initialize(repeating: storage.pointer[0], count: out.count) }
+            let n = target.elementCount
+            func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { p[1].update(repeating: p[0][0], count: n) }
+            let out = TensorStorage.compute1(KernelCall("fill", storage, shape, outputs: (n, 0), output: target),
+                                             run, record: { run })
             return Tensor.result(out, target, .broadcastTo(target), self)
         }
         let joined = try broadcastShape(shape, target, op: "broadcast")
@@ -85,10 +83,12 @@ extension Tensor {
             throw .shapeMismatch(op: "broadcast", shapes: [shape, target],
                 hint: "only size-1 or missing leading dimensions can be stretched")
         }
-        let out = TensorStorage.allocate(count: target.elementCount)
-        withExtendedLifetime(storage) {
-            broadcastBinary(CopySecondKernel.self, storage.pointer, shape, storage.pointer, shape, out.pointer, target)
+        let source = shape
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            broadcastBinary(CopySecondKernel.self, p[0], source, p[0], source, p[1], target)
         }
+        let out = TensorStorage.compute1(KernelCall("broadcast", storage, shape, outputs: (target.elementCount, 0), output: target),
+                                         run, record: { run })
         return Tensor.result(out, target, .broadcastTo(target), self)
     }
 
@@ -106,7 +106,7 @@ extension Tensor {
         let offset = rank - target.rank
         var axes = Array(0..<offset)
         for i in 0..<target.rank where target[i] == 1 && shape[i + offset] != 1 { axes.append(i + offset) }
-        let out = reduce(.sum, storage, shape, axes: axes)
+        let out = reduce(.sum, storage, shape, axes: axes, site: "sumTo")
         return Tensor.result(out, target, .sumTo(target), self)
     }
 }

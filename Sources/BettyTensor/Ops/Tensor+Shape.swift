@@ -48,10 +48,12 @@ extension Tensor {
         if axes == Array(0..<rank) { return self }
         let strides = shape.strides
         let dims = axes.map { shape[$0] }
-        let out = TensorStorage.allocate(count: count)
-        withExtendedLifetime(storage) {
-            stridedCopy(storage.pointer, srcStrides: axes.map { strides[$0] }, dims: dims, out.pointer)
+        let sourceStrides = axes.map { strides[$0] }
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            stridedCopy(p[0], srcStrides: sourceStrides, dims: dims, p[1])
         }
+        let out = TensorStorage.compute1(KernelCall("permute", storage, shape, outputs: (count, 0), indices: axes),
+                                         run, record: { run })
         return Tensor.result(out, Shape(dims), .permute(axes), self)
     }
 
@@ -99,8 +101,7 @@ extension Tensor {
         guard GradMode.isEnabled, tensors.contains(where: { $0.node != nil }) else {
             return Tensor(storage: out, shape: outShape)
         }
-        let node = GradNode.recording(.concat(axis: ax, sizes: sizes), shape: outShape, a: nil, aNode: nil, b: nil, bNode: nil, extra: tensors)
-        return Tensor(storage: out, shape: outShape, node: node)
+        return recorded(.concat(axis: ax, sizes: sizes), out, outShape, nil, nil, extra: tensors)
     }
 
     /// Elements `range` along `axis`.
@@ -113,13 +114,13 @@ extension Tensor {
         dims[ax] = range.count
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
-        let out = TensorStorage.allocate(count: outShape.elementCount)
-        withExtendedLifetime(storage) {
-            let chunk = range.count * inner, row = shape[ax] * inner
-            for o in 0..<outer {
-                (out.pointer + o * chunk).update(from: storage.pointer + o * row + range.lowerBound * inner, count: chunk)
-            }
+        let chunk = range.count * inner, row = shape[ax] * inner, start = range.lowerBound
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            for o in 0..<outer { (p[1] + o * chunk).update(from: p[0] + o * row + start * inner, count: chunk) }
         }
+        let out = TensorStorage.compute1(
+            KernelCall("slice", storage, shape, outputs: (outShape.elementCount, 0), output: outShape, key: .key(ax, start)),
+            run, record: { run })
         return Tensor.result(out, outShape, .slice(axis: ax, start: range.lowerBound), self)
     }
 
@@ -130,13 +131,14 @@ extension Tensor {
         dims[ax] = size
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
-        let out = TensorStorage.zeros(count: outShape.elementCount)
-        withExtendedLifetime(storage) {
-            let chunk = length * inner, row = size * inner
-            for o in 0..<outer {
-                (out.pointer + o * row + start * inner).update(from: storage.pointer + o * chunk, count: chunk)
-            }
+        let total = outShape.elementCount, chunk = length * inner, row = size * inner
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            p[1].update(repeating: 0, count: total)
+            for o in 0..<outer { (p[1] + o * row + start * inner).update(from: p[0] + o * chunk, count: chunk) }
         }
+        let out = TensorStorage.compute1(
+            KernelCall("paddedSlice", storage, shape, outputs: (total, 0), output: outShape, key: .key(ax, start, size)),
+            run, record: { run })
         return Tensor.result(out, outShape, .padSlice(axis: ax, start: start, size: size), self)
     }
 }

@@ -12,12 +12,14 @@ public func sigmoidCrossEntropy(logits: Tensor, targets: Tensor, scale: Float = 
                              hint: "logits and targets must have the same shape")
     }
     let recording = GradMode.isEnabled && (logits.node != nil || targets.node != nil)
-    let probabilities = recording ? TensorStorage.allocate(count: logits.count) : nil
-    let total = withExtendedLifetime((logits.storage, targets.storage)) {
-        SigmoidCrossEntropyKernel.run(logits.storage.pointer, targets.storage.pointer, probabilities?.pointer, logits.count)
+    let n = logits.count
+    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        p[2][0] = SigmoidCrossEntropyKernel.run(p[0], p[1], recording ? p[3] : nil, n) * s[0]
     }
-    let out = TensorStorage.allocate(count: 1)
-    out.pointer[0] = total * scale
+    let (out, probabilities) = TensorStorage.compute(
+        KernelCall("sigmoidCrossEntropy", logits.storage, logits.shape, targets.storage, targets.shape,
+                   outputs: (1, recording ? n : 0), scalars: (scale, 0)),
+        run, record: { run })
     let saved = probabilities.map { [Tensor(storage: $0, shape: logits.shape)] } ?? []
     return .result(out, Shape([]), .sigmoidCrossEntropy(scale: scale), logits, targets, extra: saved)
 }
@@ -53,13 +55,18 @@ enum SigmoidCrossEntropyKernel {
         return (softplus - x * y, VectorMath._sigmoid(x, expNegativeAbs: e))
     }
 
-    /// `(p - y) * c` in one pass: the logits' gradient from the saved probabilities.
-    static func residual(_ p: Tensor, _ y: Tensor, times c: Float) -> Tensor {
-        let out = TensorStorage.allocate(count: p.count)
-        withExtendedLifetime((p.storage, y.storage)) {
-            let (a, b, o) = (p.storage.pointer, y.storage.pointer, out.pointer)
-            forEachBlock(of: p.count) { block in block.store((block.load(a) - block.load(b)) * c, o) }
+    /// `(p - y) * (g * scale)` in one pass, for a one-element `g`: the logits' gradient from the
+    /// saved probabilities.
+    static func residual(_ p: Tensor, _ y: Tensor, _ g: Tensor, scale: Float) -> Tensor {
+        let n = p.count
+        func run(_ q: KernelOperands, _ s: UnsafePointer<Float>) {
+            let (a, b, o, c) = (q[0], q[1], q[3], q[2][0] * s[0])
+            forEachBlock(of: n) { block in block.store((block.load(a) - block.load(b)) * c, o) }
         }
+        let out = TensorStorage.compute1(
+            KernelCall("residual", p.storage, p.shape, y.storage, y.shape, g.storage, g.shape,
+                       outputs: (n, 0), scalars: (scale, 0)),
+            run, record: { run })
         return Tensor(storage: out, shape: p.shape)
     }
 }
@@ -75,7 +82,7 @@ extension GradNode {
             if GradMode.isEnabled {
                 gx = try (savedSigmoid() - y) * (g * scale)
             } else {
-                gx = SigmoidCrossEntropyKernel.residual(extra[0], y, times: g.scalar * scale)
+                gx = SigmoidCrossEntropyKernel.residual(extra[0], y, g, scale: scale)
             }
         }
         let gy = need1 ? try -(x * (g * scale)) : nil

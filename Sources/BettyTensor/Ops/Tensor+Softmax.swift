@@ -24,10 +24,9 @@ public func logSumExp(_ x: Tensor, axis: Int = -1, keepDims: Bool = false) throw
 private func normalizeAlong(_ x: Tensor, axis: Int, log: Bool) -> TensorStorage {
     let n = x.shape[axis]
     let outer = x.shape.product(0..<axis), inner = x.shape.product((axis + 1)..<x.rank)
-    let out = TensorStorage.allocate(count: x.count)
-    guard n > 0 else { return out }
-    withExtendedLifetime(x.storage) {
-        let src = x.storage.pointer, dst = out.pointer
+    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        guard n > 0 else { return }
+        let src = p[0], dst = p[1]
         if inner == 1 {
             for o in 0..<outer {
                 let row = src + o * n, y = dst + o * n
@@ -72,5 +71,7 @@ private func normalizeAlong(_ x: Tensor, axis: Int, log: Bool) -> TensorStorage 
             }
         }
     }
-    return out
+    return TensorStorage.compute1(
+        KernelCall("normalizeAlong", x.storage, x.shape, outputs: (x.count, 0), key: .key(axis, log ? 1 : 0)),
+        run, record: { run })
 }

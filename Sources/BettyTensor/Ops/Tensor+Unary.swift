@@ -5,27 +5,33 @@ extension Tensor {
     static func unary<K: UnaryKernel>(
         _ kernel: K.Type, _ x: Tensor, _ op: @autoclosure () -> Op, saveOutput: Bool = false
     ) -> Tensor {
-        let out = TensorStorage.allocate(count: x.count)
-        withExtendedLifetime(x.storage) { K.run(x.storage.pointer, out.pointer, x.count) }
+        let out = x.mappedStorage(K.self, site: "unary")
         return result(out, x.shape, op(), x, saveOutput: saveOutput)
     }
 
     /// The same function without recording: for masks and constants inside backward rules.
     @inlinable
     func mapped<K: UnaryKernel>(_ kernel: K.Type) -> Tensor {
-        let out = TensorStorage.allocate(count: count)
-        withExtendedLifetime(storage) { K.run(storage.pointer, out.pointer, count) }
-        return Tensor(storage: out, shape: shape)
+        Tensor(storage: mappedStorage(K.self, site: "mapped"), shape: shape)
+    }
+
+    @inlinable
+    func mappedStorage<K: UnaryKernel>(_ kernel: K.Type, site: StaticString) -> TensorStorage {
+        let n = count
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(p[0], p[1], n) }
+        return TensorStorage.compute1(KernelCall(site, kernel: K.self, storage, shape, outputs: (n, 0)),
+                                      run, record: { run })
     }
 
     /// `f(self, other)` elementwise for a tensor `other` of the same shape, without recording.
     @inlinable
     func mapped<K: BinaryKernel>(with other: Tensor, _ kernel: K.Type) -> Tensor {
         precondition(other.shape == shape, "mapped(with:): shape \(other.shape) does not match \(shape)")
-        let out = TensorStorage.allocate(count: count)
-        withExtendedLifetime((storage, other.storage)) {
-            K.run(storage.pointer, 1, other.storage.pointer, 1, out.pointer, count)
-        }
+        let n = count
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(p[0], 1, p[1], 1, p[2], n) }
+        let out = TensorStorage.compute1(
+            KernelCall("mappedWith", kernel: K.self, storage, shape, other.storage, other.shape, outputs: (n, 0)),
+            run, record: { run })
         return Tensor(storage: out, shape: shape)
     }
 }
@@ -43,11 +49,13 @@ public func cos(_ x: Tensor) -> Tensor { trigonometric(x, cosine: true) }
 /// derivative, for the backward pass (one more tensor per recorded node, no exp in the backward).
 public func softplus(_ x: Tensor) -> Tensor {
     guard GradMode.isEnabled, x.node != nil else { return x.mapped(SoftplusKernel.self) }
-    let values = TensorStorage.allocate(count: x.count), slopes = TensorStorage.allocate(count: x.count)
-    withExtendedLifetime(x.storage) {
-        runPaired(x.storage.pointer, values.pointer, slopes.pointer, x.count) { VectorMath.softplusAndSigmoid($0) }
+    let n = x.count
+    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        runPaired(p[0], p[1], p[2], n) { VectorMath.softplusAndSigmoid($0) }
     }
-    return .result(values, x.shape, .softplus, x, extra: [Tensor(storage: slopes, shape: x.shape)])
+    let (values, slopes) = TensorStorage.compute(KernelCall("softplus", x.storage, x.shape, outputs: (n, n)),
+                                                 run, record: { run })
+    return .result(values, x.shape, .softplus, x, extra: [Tensor(storage: slopes!, shape: x.shape)])
 }
 /// -1, 0 or 1 by the sign of each element; not differentiable (a constant).
 @inlinable public func sign(_ x: Tensor) -> Tensor { x.mapped(SignKernel.self) }
@@ -56,10 +64,9 @@ public func softplus(_ x: Tensor) -> Tensor {
 @inlinable
 public func pow(_ x: Tensor, _ exponent: Float) -> Tensor {
     if exponent == 2 {
-        let out = TensorStorage.allocate(count: x.count)
-        withExtendedLifetime(x.storage) {
-            MulKernel.run(x.storage.pointer, 1, x.storage.pointer, 1, out.pointer, x.count)
-        }
+        let n = x.count
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { MulKernel.run(p[0], 1, p[0], 1, p[1], n) }
+        let out = TensorStorage.compute1(KernelCall("square", x.storage, x.shape, outputs: (n, 0)), run, record: { run })
         return .result(out, x.shape, .powScalar(2), x)
     }
     return .withScalar(PowKernel.self, x, exponent, .powScalar(exponent))
@@ -67,23 +74,25 @@ public func pow(_ x: Tensor, _ exponent: Float) -> Tensor {
 
 /// `x` limited to `[lower, upper]` elementwise; the gradient passes where `lower <= x <= upper`.
 public func clamp(_ x: Tensor, min lower: Float = -.infinity, max upper: Float = .infinity) -> Tensor {
-    let out = TensorStorage.allocate(count: x.count)
-    withExtendedLifetime(x.storage) {
-        let src = x.storage.pointer, dst = out.pointer
+    let n = x.count
+    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        let (src, dst, lower, upper) = (p[0], p[1], s[0], s[1])
         let lo = SIMD8<Float>(repeating: lower), hi = SIMD8<Float>(repeating: upper)
         var i = 0
-        while i + 8 <= x.count {
+        while i + 8 <= n {
             var v = src.load8(i)
             v = v.replacing(with: lo, where: v .< lo)
             v = v.replacing(with: hi, where: v .> hi)
             dst.store8(v, i)
             i += 8
         }
-        while i < x.count {
+        while i < n {
             dst[i] = Swift.min(Swift.max(src[i], lower), upper)
             i += 1
         }
     }
+    let out = TensorStorage.compute1(KernelCall("clamp", x.storage, x.shape, outputs: (n, 0), scalars: (lower, upper)),
+                                     run, record: { run })
     return .result(out, x.shape, .clamp(lower: lower, upper: upper), x)
 }
 
@@ -95,11 +104,11 @@ func trigonometric(_ x: Tensor, cosine: Bool) -> Tensor {
     guard GradMode.isEnabled, x.node != nil else {
         return cosine ? x.mapped(CosKernel.self) : x.mapped(SinKernel.self)
     }
-    let sines = TensorStorage.allocate(count: x.count), cosines = TensorStorage.allocate(count: x.count)
-    withExtendedLifetime(x.storage) {
-        runPaired(x.storage.pointer, sines.pointer, cosines.pointer, x.count) { VectorMath.sinCos($0) }
-    }
-    let (value, other) = cosine ? (cosines, sines) : (sines, cosines)
+    let n = x.count
+    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { runPaired(p[0], p[1], p[2], n) { VectorMath.sinCos($0) } }
+    let (sines, cosines) = TensorStorage.compute(KernelCall("sinCos", x.storage, x.shape, outputs: (n, n)),
+                                                 run, record: { run })
+    let (value, other) = cosine ? (cosines!, sines) : (sines, cosines!)
     return .result(value, x.shape, cosine ? .cos : .sin, x, extra: [Tensor(storage: other, shape: x.shape)],
                    saveOutput: true)
 }

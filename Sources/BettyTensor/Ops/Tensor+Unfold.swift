@@ -28,6 +28,11 @@ public struct WindowGeometry: Sendable, Hashable {
         for v in [kernel.height, kernel.width, stride.height, stride.width, padding.height, padding.width] { h.combine(v) }
     }
 
+    /// What a kernel over these windows captures, as a signature key.
+    var key: SIMD8<Int32> {
+        .key(kernel.height, kernel.width, stride.height, stride.width, padding.height, padding.width)
+    }
+
     func validate(_ shape: Shape, op: String) throws(TensorError) {
         guard shape.rank == 4 else {
             throw .invalidArgument(op: op, message: "expects [batch, channels, height, width], got shape \(shape)")
@@ -51,13 +56,15 @@ extension Tensor {
         let out = geometry.outputSize(height: h, width: w)
         let (kh, kw) = geometry.kernel
         let rows = c * kh * kw, length = out.height * out.width
-        let result = TensorStorage.allocate(count: n * rows * length)
-        withExtendedLifetime(storage) {
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            let (src, result) = (p[0], p[1])
             Self.windows(geometry, n: n, c: c, h: h, w: w) { image, row, column, source in
-                let dst = result.pointer + (image * rows + row) * length + column
-                dst.pointee = source >= 0 ? storage.pointer[source] : 0
+                let dst = result + (image * rows + row) * length + column
+                dst.pointee = source >= 0 ? src[source] : 0
             }
         }
+        let result = TensorStorage.compute1(
+            KernelCall("unfold", storage, shape, outputs: (n * rows * length, 0), key: geometry.key), run, record: { run })
         return .result(result, [n, rows, length], .unfold(geometry, inputShape: shape), self)
     }
 
@@ -72,14 +79,16 @@ extension Tensor {
             throw .shapeMismatch(op: "fold", shapes: [shape, [n, rows, length]],
                                  hint: "columns must be [batch, channels * kernel area, output positions]")
         }
-        let result = TensorStorage.zeros(count: imageShape.elementCount)
-        withExtendedLifetime(storage) {
+        let total = imageShape.elementCount
+        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+            let (src, result) = (p[0], p[1])
+            result.update(repeating: 0, count: total)
             Self.windows(geometry, n: n, c: c, h: h, w: w) { image, row, column, source in
-                if source >= 0 {
-                    result.pointer[source] += storage.pointer[(image * rows + row) * length + column]
-                }
+                if source >= 0 { result[source] += src[(image * rows + row) * length + column] }
             }
         }
+        let result = TensorStorage.compute1(
+            KernelCall("fold", storage, shape, outputs: (total, 0), output: imageShape, key: geometry.key), run, record: { run })
         return .result(result, imageShape, .fold(geometry, imageShape: imageShape), self)
     }
 
