@@ -6,7 +6,7 @@ import BettyTensor
 enum MLOBenchmarks {
     /// `cancellable`: with a cancellation request attached, as the REPL runs it (restore points and
     /// checks inside steps), to show what being stoppable costs.
-    static func logisticHPO(_ method: ProblemConfig.Method, cancellable: Bool = false) throws -> [Row] {
+    static func logisticHPO(_ method: ProblemConfig.Method, cancellable: Bool = false, compiled: Bool = false) throws -> [Row] {
         BLAS.threadCount = 1
         var loss: Float = 0
         let t = try medianSeconds(runs: 5, repeats: 1) {
@@ -16,10 +16,11 @@ enum MLOBenchmarks {
                 $0.neumannIterations = 5
             }
             if cancellable { program.engine.cancellation = CancellationRequest() }
+            program.engine.config.compile = compiled
             try program.engine.run(iterations: 2000)
             loss = try program.validationLoss()
         }
-        return [Row(name: "logistic HPO, \(method.rawValue), per iteration (val loss \(format(Double(loss), 3)))",
+        return [Row(name: "logistic HPO, \(method.rawValue)\(compiled ? " compiled" : ""), per iteration (val loss \(format(Double(loss), 3)))",
                     ours: t / 2000 * 1e6, unit: "us", torch: method == .reverse ? nil : 475,
                     baseline: ("JAX jit", method == .reverse ? 11.0 : 4.8),
                     target: method == .reverse ? "<= 12 us" : "<= 5 us")]
@@ -29,14 +30,15 @@ enum MLOBenchmarks {
 extension MLOBenchmarks {
     /// Meta-Weight-Net iterations (classifier step + darts hypergradient + Adam step) on random
     /// MNIST-shaped data, as the JAX peer (../shared/peers/jax/mwn.py) times it.
-    static func metaWeightNet(threads: Int, iterations: Int) throws -> [Row] {
+    static func metaWeightNet(threads: Int, iterations: Int, compiled: Bool = false) throws -> [Row] {
         BLAS.threadCount = threads
         let program = try metaWeightNetProgram()
+        program.engine.config.compile = compiled
         try program.engine.run(iterations: 20)  // warm-up
         MemoryStats.resetPeak()
         let t = try medianSeconds(runs: 5, repeats: iterations / 5) { try program.engine.step() }
         let suffix = threads > 1 ? "s" : ""
-        return [Row(name: "Meta-Weight-Net iteration, \(threads) thread\(suffix)", ours: t * 1e3, unit: "ms",
+        return [Row(name: "Meta-Weight-Net iteration, \(threads) thread\(suffix)\(compiled ? ", compiled" : "")", ours: t * 1e3, unit: "ms",
                     torch: threads == 1 ? 5.49 : 4.46, baseline: ("JAX jit", threads == 1 ? 3.9 : 3.3),
                     target: threads == 1 ? "<= 2.8 ms" : "<= 1.8 ms")]
     }

@@ -22,15 +22,17 @@ if arguments.contains("--help") {
     exit(0)
 }
 let quick = arguments.contains("--quick")
+nonisolated(unsafe) var generatorForLoops = RandomGenerator(seed: 9)
 if let i = arguments.firstIndex(of: "--loop") {
     // For profilers: repeat one benchmark for a few seconds, or with --once a fixed amount of work
     // (to compare CPU time, `perf stat -e task-clock`, which a busy machine moves less than wall time).
     let name = arguments[arguments.index(after: i)]
     let once = arguments.contains("--once")
-    if name == "mwn" || name == "mwn2" {
+    if name.hasPrefix("mwn") {
         // Built once: generating the data takes longer than many iterations.
-        BLAS.threadCount = name == "mwn" ? 1 : 2
+        BLAS.threadCount = name.hasPrefix("mwn2") ? 2 : 1
         let program = try MLOBenchmarks.metaWeightNetProgram()
+        program.engine.config.compile = name.hasSuffix("-compiled")
         let t0 = now()
         var steps = 0
         while once ? steps < 300 : now() - t0 < 4 { try program.engine.step(); steps += 1 }
@@ -48,13 +50,24 @@ if let i = arguments.firstIndex(of: "--loop") {
             let t = now()
             for _ in 0..<500_000 { blackHole(try grad(of: decayTerm, wrt: [w], retainGraph: true)) }
             print("backward: \(format((now() - t) / 500_000 * 1e9, 0)) ns per pass")
+        case "replay-op":
+            // Shadow replay of a chain of tracked multiplies: the per-operation cost of a replay.
+            let x = Tensor.randomNormal([10], using: &generatorForLoops).requiringGrad()
+            let y = Tensor.randomNormal([10], using: &generatorForLoops)
+            func chain() throws -> Tensor { var t = x; for _ in 0..<100 { t = try t * y }; return t }
+            let plan = StepPlan()
+            _ = try plan.record { try chain() }
+            let t = now()
+            for _ in 0..<20_000 { blackHole(try plan.replay { try chain() }) }
+            print("replay-op: \(format((now() - t) / 2_000_000 * 1e9, 1)) ns per operation")
         case "op": print(TensorBenchmarks.trackedOp().map { "\($0.name): \(format($0.ours, 1)) \($0.unit)" }.joined(separator: ", "))
         case "mlp": _ = TensorBenchmarks.mlpStep(threads: 1)
         case "hvp": print("hvp: \(format(TensorBenchmarks.hvp()[0].ours, 2)) us")
         case "step": _ = try NNBenchmarks.mlpTrainingStep(threads: 1)
-        case "hpo", "cg", "reverse", "hpo-cancellable":
-            let method: ProblemConfig.Method = name.hasPrefix("hpo") ? .darts : name == "cg" ? .cg : .reverse
-            let row = try MLOBenchmarks.logisticHPO(method, cancellable: name == "hpo-cancellable")[0]
+        case "hpo", "cg", "reverse", "hpo-cancellable", "hpo-compiled", "cg-compiled", "reverse-compiled":
+            let method: ProblemConfig.Method = name.hasPrefix("hpo") ? .darts : name.hasPrefix("cg") ? .cg : .reverse
+            let row = try MLOBenchmarks.logisticHPO(method, cancellable: name == "hpo-cancellable",
+                                                    compiled: name.hasSuffix("-compiled"))[0]
             print("\(name): \(format(row.ours, 2)) \(row.unit) per iteration")
         default:
             // The REPL-overhead programs are built once and one side is repeated.

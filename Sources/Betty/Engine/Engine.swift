@@ -16,7 +16,7 @@ public final class Engine: @unchecked Sendable {
 
     private let started = ContinuousClock.now
     private func elapsed() -> Double { (ContinuousClock.now - started) / .seconds(1) }
-    private func emit(_ event: EngineEvent) {
+    func emit(_ event: EngineEvent) {
         // A check's trial windows are not the run: nobody hears of them.
         guard probe == nil else { return }
         // Steps taken again after a failure were reported when first taken (`undoFailedSteps`).
@@ -490,7 +490,7 @@ public final class Engine: @unchecked Sendable {
             throw .notImplemented(problem: p.name, feature: "roll-back with reverse mode")
         }
         if p.isIterative { return try unrolledStep(p, batch: batch) }
-        let (loss, grads) = try totalGradient(p, batch: batch)
+        let (loss, grads) = try compiledTotalGradient(p, batch: batch)
         r.lastLoss = loss
         if let previous = r.accumulated {
             r.accumulated = try attributed(p) { () throws(TensorError) in

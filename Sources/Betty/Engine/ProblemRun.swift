@@ -42,6 +42,8 @@ final class ProblemRun {
     var lastHypergradient: [Tensor]?
     /// The latest total hypergradient norm (direct + paths), when paths exist.
     var lastHypergradientNorm: Float?
+    /// The recorded gradient computation, when the engine compiles (`EngineConfig.compile`).
+    var compiled = CompiledGradient()
 
     init() {}
 }

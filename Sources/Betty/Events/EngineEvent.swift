@@ -3,6 +3,9 @@ public enum EngineEvent: Sendable {
     case step(StepEvent)
     case validation(globalStep: Int, metrics: [String: Float])
     case stopped(globalStep: Int, reason: String)
+    /// Something the user should know that is not an error, e.g. why a problem's step runs on the
+    /// dynamic tape although `EngineConfig.compile` is on.
+    case notice(globalStep: Int, problem: String, message: String)
 }
 
 /// One local step of one problem.

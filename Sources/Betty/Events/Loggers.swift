@@ -25,6 +25,8 @@ public struct TextLogger: Sendable {
             return "[Validation] [Global Step \(step)] \(values)"
         case let .stopped(step, reason):
             return "[Stopped] [Global Step \(step)] \(reason)"
+        case let .notice(step, problem, message):
+            return "[Notice] [Problem \"\(problem)\"] [Global Step \(step)] \(message)"
         }
     }
 
@@ -63,6 +65,8 @@ public final class CSVLogger: @unchecked Sendable {
             for (k, v) in metrics.sorted(by: { $0.key < $1.key }) { rows.append("validation,\(step),,,,,,,\(k),\(v)") }
         case let .stopped(step, reason):
             rows.append("stopped,\(step),,,,,,,reason,\(reason.replacingOccurrences(of: ",", with: ";"))")
+        case let .notice(step, problem, message):
+            rows.append("notice,\(step),\(problem),,,,,,message,\(message.replacingOccurrences(of: ",", with: ";"))")
         }
         guard !rows.isEmpty, failure == nil else { return }
         do { try file.write(rows.joined(separator: "\n") + "\n") } catch { failure = error }

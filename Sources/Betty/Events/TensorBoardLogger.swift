@@ -83,7 +83,7 @@ public final class TensorBoardLogger: Sendable {
                 guard !metrics.isEmpty else { return }
                 let values = metrics.sorted { $0.key < $1.key }.map { (tag: "validation/\($0.key)", value: $0.value) }
                 s.buffer += TensorBoardRecords.framed(TensorBoardRecords.scalarEvent(wallTime: now, step: step, values))
-            case .stopped:
+            case .stopped, .notice:
                 return
             }
             if ContinuousClock.now - s.lastWrite >= flushInterval { Self.write(&s) }

@@ -72,6 +72,12 @@ public struct EngineConfig: Sendable, Equatable {
     public var validStep = 500
     public var rollBack = false
     public var earlyStopping: EarlyStopping? = nil
+    /// Record each problem's gradient computation (its loss, direct gradient and hypergradients) at
+    /// its first step as a `StepPlan` and replay it at later steps: the same numbers bit for bit,
+    /// without building a graph. A step that does something else than it recorded (another batch
+    /// shape, a branch on data) is undone and recorded again; a problem whose step changes every time,
+    /// or that a plan cannot record, runs on the dynamic tape, and a `.notice` event says why.
+    public var compile = false
 
     public struct EarlyStopping: Sendable, Equatable {
         public enum Mode: String, Sendable { case min, max }

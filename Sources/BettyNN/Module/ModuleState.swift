@@ -13,6 +13,9 @@ public struct ModuleState {
         generators = modules.flatMap { dropouts(in: $0) }.map { ($0, $0.generator) }
     }
 
+    /// Whether the modules hold nothing but parameters (no buffers, no random streams).
+    public var isEmpty: Bool { buffers.isEmpty && generators.isEmpty }
+
     public func restore() {
         for (buffer, value) in buffers { buffer.value = value }
         for (dropout, generator) in generators { dropout.generator = generator }

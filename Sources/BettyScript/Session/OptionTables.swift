@@ -211,6 +211,8 @@ enum OptionTables {
             OptionSpec("log_every", .integer(stepsOrOff), .integer(0), unit: "global steps", "print every this many; 0: automatic"),
             OptionSpec("csv", .path, .none, "log every step to this file"),
             OptionSpec("tensorboard", .path, .none, "write TensorBoard event files into this directory"),
+            OptionSpec("compile", .flag, .flag(Program.defaultEngineConfig.compile),
+                       "record each problem's step once and replay it (same numbers bit for bit, no graph)"),
             OptionSpec("memory_limit", .size, .word("off"), unit: "bytes", "a cap on live tensors; units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"),
         ])
     }()

@@ -155,6 +155,8 @@ public final class JSONOutput: SessionOutput {
             emit(object)
         case let .stopped(step, reason):
             emit(["event": "stopped", "global_step": step, "reason": reason])
+        case let .notice(step, problem, message):
+            emit(["event": "notice", "global_step": step, "problem": problem, "message": message])
         }
     }
     /// Every value as a number (the JSON double of the Float, exact), non-finite ones as null with

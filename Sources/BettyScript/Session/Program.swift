@@ -20,7 +20,15 @@ final class Program {
     /// Connections as `upper -> lower` pairs, in the order made.
     var connections: [(upper: String, lower: String)] = []
     var engine: Engine?
-    var engineConfig = EngineConfig()
+    var engineConfig = Program.defaultEngineConfig
+
+    /// A session compiles its steps: every loss is a straight-line expression, so a step does the
+    /// same operations each time (a Swift program opts in with `EngineConfig.compile`).
+    static let defaultEngineConfig: EngineConfig = {
+        var c = EngineConfig()
+        c.compile = true
+        return c
+    }()
     /// Print a progress line every this many local steps (0: about ten per `run`).
     var logEvery = 0
     /// `engine csv="file"`: every event is also written there.
@@ -193,7 +201,7 @@ final class Program {
         switch event {
         case let .step(e): bindings.refs[e.problem]?.record(loss: e.loss)
         case let .validation(_, metrics): bindings.lastValidation = metrics
-        case .stopped: break
+        case .stopped, .notice: break
         }
     }
 

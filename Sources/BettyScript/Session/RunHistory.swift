@@ -74,7 +74,7 @@ struct RunHistory {
             for (name, value) in metrics.sorted(by: { $0.key < $1.key }) {
                 append(Self.validationTag(name), step: step, Double(value))
             }
-        case .stopped:
+        case .stopped, .notice:
             break
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Betty
+import BettyDashboard
 import BettyNN
 import BettyTensor
 
@@ -79,6 +80,7 @@ extension Session {
             case let .step(e): monitor.publish(.step(e))
             case let .validation(step, metrics): monitor.publish(.validation(globalStep: step, metrics: metrics))
             case let .stopped(step, reason): monitor.publish(.stopped(globalStep: step, reason: reason))
+            case let .notice(_, problem, message): monitor.publish(.output(OutputLine(.warning, "\(problem): \(message)")))
             }
         }
         switch event {
@@ -95,7 +97,7 @@ extension Session {
         case let .validation(_, metrics):
             program.bindings.lastValidation = metrics
             output.event(event, isProgress: true)
-        case .stopped:
+        case .stopped, .notice:
             output.event(event, isProgress: true)
         }
     }
@@ -172,6 +174,8 @@ extension Session {
         c.trainIterations = try reader.integer("train_iters", default: c.trainIterations)
         c.validStep = try reader.integer("valid_step", default: c.validStep)
         c.rollBack = try reader.flag("roll_back", default: c.rollBack)
+        let compileGiven = options.contains { $0.key == "compile" }
+        c.compile = try reader.flag("compile", default: c.compile)
         let metrics = Array(Set(program.validationMetrics.map(\.name) + program.bindings.lastValidation.keys)).sorted()
         let meaning = metrics.isEmpty ? " (no validation metric is defined yet: validate every N: NAME = EXPR)" : " (a validation metric, or off)"
         if let metric = try reader.optionalWord("early_stopping", from: metrics + ["off"], meaning: meaning) {
@@ -224,6 +228,7 @@ extension Session {
         if let memoryLimit { MemoryBudget.limit = memoryLimit }
         output.text("engine: train_iters \(c.trainIterations), valid_step \(c.validStep), roll_back \(c.rollBack)"
                     + (c.earlyStopping.map { ", early stopping on \($0.metric) (\($0.mode.rawValue), tolerance \($0.tolerance))" } ?? "")
+                    + (compileGiven ? ", compile \(c.compile ? "on" : "off")" : "")
                     + (memoryLimit.map { ", memory_limit \($0.map(ByteCount.format) ?? "off")" } ?? "") + notes)
     }
 

@@ -117,13 +117,30 @@ extension Session {
             "early_stopping": .word(c.earlyStopping?.metric ?? "off"),
             "early_stopping_mode": .word((c.earlyStopping?.mode ?? .min).rawValue),
             "early_stopping_tolerance": .integer(c.earlyStopping?.tolerance ?? EngineConfig.EarlyStopping().tolerance),
-            "log_every": .integer(program.logEvery), "memory_limit": MemoryBudget.limit.map(OptionValue.integer) ?? .word("off"),
+            "log_every": .integer(program.logEvery), "compile": .flag(c.compile), "memory_limit": MemoryBudget.limit.map(OptionValue.integer) ?? .word("off"),
         ]
         if let csv = program.csvLogger { values["csv"] = .text(csv.path) }
         if let board = program.tensorBoardLogger { values["tensorboard"] = .text(board.directory) }
         // memory_limit is the table's last option: its size in units follows it.
         let size = MemoryBudget.limit.map { " (\(ByteCount.format($0)))" } ?? ""
         return "engine: global step \(program.engine?.globalStep ?? 0), \(Self.settings(OptionTables.engine, values))\(size)"
+            + compileLines()
+    }
+
+    /// Per problem, how its step runs under `compile=on`: once something ran.
+    private func compileLines() -> String {
+        guard program.engineConfig.compile, let engine = program.engine else { return "" }
+        var lines: [String] = []
+        for p in engine.problems {
+            guard let s = engine.compileStatus(of: p.name), s.recordings > 0 || s.refusal != nil else { continue }
+            if let refusal = s.refusal {
+                lines.append("  \(p.name): dynamic tape (\(refusal))")
+            } else {
+                lines.append("  \(p.name): compiled, \(s.kernels) kernel calls, buffers \(ByteCount.format(s.bufferBytes)); "
+                             + "\(s.replays) step\(s.replays == 1 ? "" : "s") replayed, recorded \(s.recordings) time\(s.recordings == 1 ? "" : "s")")
+            }
+        }
+        return lines.isEmpty ? "" : "\ncompile:\n" + lines.joined(separator: "\n")
     }
 
     /// `key=value` for each option of `table` that has a value, in the table's order.

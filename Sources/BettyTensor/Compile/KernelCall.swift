@@ -8,32 +8,35 @@ typealias RecordedKernel = (_ operands: KernelOperands, _ scalars: UnsafePointer
 
 /// What identifies one kernel call in a step: where in the code it was made, which kernel, the
 /// shapes of its inputs as the call saw them (views over one storage differ), its output sizes and
-/// whatever else the kernel captured (axes, transposes, indices). Two calls with equal signatures on
-/// the same operands compute the same function of the operands' values; scalars are passed apart.
+/// whatever else the kernel captured (the output shape, axes, transposes, indices). Two calls with
+/// equal signatures on the same operands compute the same function of the operands' values; scalars
+/// are passed apart.
 @usableFromInline
 struct KernelSignature {
     @usableFromInline var site: UnsafeRawPointer
     @usableFromInline var kernel: ObjectIdentifier?
     @usableFromInline var shapes: (Shape, Shape, Shape)
-    @usableFromInline var outputs: (Int, Int)
+    @usableFromInline var outputs: (Int, Int) = (0, 0)
     @usableFromInline var output: Shape
     @usableFromInline var key: SIMD8<Int32>
-    @usableFromInline var indices: [Int]
+    /// Nil when the kernel captures no index list.
+    @usableFromInline var indices: [Int]?
 
+    /// `site` names the call (unique per call site); `kernel` the generic kernel type it is
+    /// specialised for; then the shapes of its inputs; `output` the shape of the first output when
+    /// the kernel captures it; `key` and `indices` what else the kernel captures.
     @inlinable
-    init(_ site: StaticString, kernel: Any.Type? = nil, shapes: (Shape, Shape, Shape), outputs: (Int, Int),
-         output: Shape, key: SIMD8<Int32>, indices: [Int]) {
-        self.output = output
+    init(_ site: StaticString, kernel: Any.Type? = nil, _ a: Shape, _ b: Shape = .scalar, _ c: Shape = .scalar,
+         output: Shape = .scalar, key: SIMD8<Int32> = .zero, indices: [Int]? = nil) {
         self.site = UnsafeRawPointer(site.utf8Start)
         self.kernel = kernel.map(ObjectIdentifier.init)
-        self.shapes = shapes
-        self.outputs = outputs
+        shapes = (a, b, c)
+        self.output = output
         self.key = key
         self.indices = indices
     }
 
-    @inlinable
-    func matches(_ other: KernelSignature) -> Bool {
+    func matches(_ other: borrowing KernelSignature) -> Bool {
         site == other.site && kernel == other.kernel && shapes.0 == other.shapes.0 && shapes.1 == other.shapes.1
             && shapes.2 == other.shapes.2 && outputs == other.outputs && output == other.output && key == other.key
             && indices == other.indices
@@ -42,34 +45,6 @@ struct KernelSignature {
     var siteName: String {
         String(cString: site.assumingMemoryBound(to: CChar.self))
     }
-}
-
-/// One kernel call of a tensor operation: the operation's code describes it once and runs it through
-/// `TensorStorage.compute`, which runs it directly, records it into a step plan or replays the
-/// recorded one (`StepPlan`).
-@usableFromInline
-struct KernelCall {
-    @usableFromInline var signature: KernelSignature
-    @usableFromInline var inputs: (TensorStorage?, TensorStorage?, TensorStorage?)
-    @usableFromInline var scalars: (Float, Float)
-
-    /// `site` names the call (unique per call site); `kernel` the generic kernel type it is
-    /// specialised for; `output` the shape of the first output when the kernel captures it; `key`
-    /// and `indices` hold what else the kernel captures.
-    @inlinable
-    init(_ site: StaticString, kernel: Any.Type? = nil,
-         _ a: TensorStorage?, _ aShape: Shape, _ b: TensorStorage? = nil, _ bShape: Shape = .scalar,
-         _ c: TensorStorage? = nil, _ cShape: Shape = .scalar,
-         outputs: (Int, Int), output: Shape = .scalar, scalars: (Float, Float) = (0, 0),
-         key: SIMD8<Int32> = .zero, indices: [Int] = []) {
-        signature = KernelSignature(site, kernel: kernel, shapes: (aShape, bShape, cShape), outputs: outputs,
-                                    output: output, key: key, indices: indices)
-        inputs = (a, b, c)
-        self.scalars = scalars
-    }
-
-    @inlinable var inputCount: Int { inputs.2 != nil ? 3 : inputs.1 != nil ? 2 : inputs.0 != nil ? 1 : 0 }
-    @inlinable var outputCount: Int { signature.outputs.1 > 0 ? 2 : 1 }
 }
 
 extension SIMD8 where Scalar == Int32 {
@@ -92,42 +67,55 @@ extension SIMD8 where Scalar == Int32 {
 }
 
 extension TensorStorage {
-    /// Runs one kernel call and returns its output storages (the second is nil for one output).
+    /// Runs one kernel call on up to three inputs and returns its output storages (the second is nil
+    /// unless `outputs.1` asks for one): directly, or through the step plan of this thread, which
+    /// records or replays it (`StepPlan`).
     ///
+    /// The inputs are unretained: the calling operation's tensors hold them for the call (a retain
+    /// and release of each was a sixth of a small operation's time).
     /// `run` is the kernel: it reads `operands[0..<inputs]`, writes the outputs after them, and takes
     /// its scalars from `scalars` (not from captured values, so a replay can pass new ones).
-    /// `record` makes an escaping copy of it, and is called only while a step plan records: the
-    /// direct path allocates no closure.
-    @inlinable
+    /// `record` makes an escaping copy of it and `describe` its signature; both are called only under
+    /// a plan, so the direct path builds neither.
+    @inlinable @inline(__always)
     static func compute(
-        _ call: KernelCall, _ run: (KernelOperands, UnsafePointer<Float>) -> Void,
-        record: () -> (KernelOperands, UnsafePointer<Float>) -> Void
+        _ a: Unmanaged<TensorStorage>?, _ b: Unmanaged<TensorStorage>? = nil, _ c: Unmanaged<TensorStorage>? = nil,
+        outputs: (Int, Int), scalars: (Float, Float) = (0, 0),
+        _ run: (KernelOperands, UnsafePointer<Float>) -> Void,
+        record: () -> (KernelOperands, UnsafePointer<Float>) -> Void,
+        describe: () -> KernelSignature
     ) -> (TensorStorage, TensorStorage?) {
-        if let plan = StepPlan.current { return plan.kernel(call, run: run, record: record) }
-        let first = allocate(count: call.signature.outputs.0, traced: true)
-        let second = call.signature.outputs.1 > 0 ? allocate(count: call.signature.outputs.1, traced: true) : nil
-        withExtendedLifetime(call.inputs) {
-            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 5) { p in
-                var i = 0
-                if let a = call.inputs.0 { p[i] = a.pointer; i += 1 }
-                if let b = call.inputs.1 { p[i] = b.pointer; i += 1 }
-                if let c = call.inputs.2 { p[i] = c.pointer; i += 1 }
-                p[i] = first.pointer
-                if let second { p[i + 1] = second.pointer }
-                withUnsafePointer(to: call.scalars) { s in
-                    s.withMemoryRebound(to: Float.self, capacity: 2) { run(p.baseAddress!, $0) }
-                }
-            }
+        if let plan = StepPlan.current {
+            return plan.kernel((a, b, c), outputs: outputs, scalars: scalars, run: run, record: record, describe: describe)
+        }
+        let first = allocate(count: outputs.0, traced: true)
+        let second = outputs.1 > 0 ? allocate(count: outputs.1, traced: true) : nil
+        // Operands on the stack, inputs first: no array, no allocation.
+        var operands = (UnsafeMutablePointer<Float>?.none, UnsafeMutablePointer<Float>?.none, UnsafeMutablePointer<Float>?.none,
+                        UnsafeMutablePointer<Float>?.none, UnsafeMutablePointer<Float>?.none)
+        var n = 0
+        withUnsafeMutableBytes(of: &operands) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: UnsafeMutablePointer<Float>.self)
+            if let a { p[n] = a._withUnsafeGuaranteedRef { $0.pointer }; n += 1 }
+            if let b { p[n] = b._withUnsafeGuaranteedRef { $0.pointer }; n += 1 }
+            if let c { p[n] = c._withUnsafeGuaranteedRef { $0.pointer }; n += 1 }
+            p[n] = first.pointer
+            if let second { p[n + 1] = second.pointer }
+            var s = scalars
+            withUnsafeMutableBytes(of: &s) { run(p, UnsafePointer($0.baseAddress!.assumingMemoryBound(to: Float.self))) }
         }
         return (first, second)
     }
 
     /// `compute` for the common case of one output.
-    @inlinable
+    @inlinable @inline(__always)
     static func compute1(
-        _ call: KernelCall, _ run: (KernelOperands, UnsafePointer<Float>) -> Void,
-        record: () -> (KernelOperands, UnsafePointer<Float>) -> Void
+        _ a: Unmanaged<TensorStorage>?, _ b: Unmanaged<TensorStorage>? = nil, _ c: Unmanaged<TensorStorage>? = nil,
+        outputs: (Int, Int), scalars: (Float, Float) = (0, 0),
+        _ run: (KernelOperands, UnsafePointer<Float>) -> Void,
+        record: () -> (KernelOperands, UnsafePointer<Float>) -> Void,
+        describe: () -> KernelSignature
     ) -> TensorStorage {
-        compute(call, run, record: record).0
+        compute(a, b, c, outputs: outputs, scalars: scalars, run, record: record, describe: describe).0
     }
 }

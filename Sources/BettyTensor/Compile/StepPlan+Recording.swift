@@ -2,48 +2,56 @@
 // operation and backward pass.
 
 extension StepPlan {
+    @usableFromInline typealias Inputs = (Unmanaged<TensorStorage>?, Unmanaged<TensorStorage>?, Unmanaged<TensorStorage>?)
+
     /// Entry point of every kernel call while a plan is current.
     @usableFromInline
-    func kernel(_ call: KernelCall, run: (KernelOperands, UnsafePointer<Float>) -> Void,
-                record: () -> (KernelOperands, UnsafePointer<Float>) -> Void) -> (TensorStorage, TensorStorage?) {
+    func kernel(_ inputs: Inputs, outputs: (Int, Int), scalars: (Float, Float),
+                run: (KernelOperands, UnsafePointer<Float>) -> Void,
+                record: () -> (KernelOperands, UnsafePointer<Float>) -> Void,
+                describe: () -> KernelSignature) -> (TensorStorage, TensorStorage?) {
         switch mode {
-        case .recording: return recordKernel(call, record())
-        case .replaying: return replayKernel(call, run)
-        case .idle, .passive: return StepPlan.direct(call, run)
+        case .recording:
+            var signature = describe()
+            signature.outputs = outputs
+            return recordKernel(signature, inputs, scalars, record())
+        case .replaying: return replayKernel(inputs, outputs: outputs, scalars: scalars, run, describe)
+        case .idle, .passive: return StepPlan.direct(inputs, outputs: outputs, scalars: scalars, run)
         }
     }
 
+    static func storages(_ inputs: Inputs) -> [TensorStorage] {
+        [inputs.0, inputs.1, inputs.2].compactMap { $0?.takeUnretainedValue() }
+    }
+
     /// The kernel call without the plan (after a divergence).
-    static func direct(_ call: KernelCall, _ run: (KernelOperands, UnsafePointer<Float>) -> Void) -> (TensorStorage, TensorStorage?) {
-        let first = TensorStorage.allocate(count: call.signature.outputs.0, traced: true)
-        let second = call.signature.outputs.1 > 0 ? TensorStorage.allocate(count: call.signature.outputs.1, traced: true) : nil
-        var pointers: [UnsafeMutablePointer<Float>] = []
-        for s in [call.inputs.0, call.inputs.1, call.inputs.2] { if let s { pointers.append(s.pointer) } }
+    static func direct(_ inputs: Inputs, outputs: (Int, Int), scalars: (Float, Float),
+                       _ run: (KernelOperands, UnsafePointer<Float>) -> Void) -> (TensorStorage, TensorStorage?) {
+        let first = TensorStorage.allocate(count: outputs.0, traced: true)
+        let second = outputs.1 > 0 ? TensorStorage.allocate(count: outputs.1, traced: true) : nil
+        var pointers = storages(inputs).map(\.pointer)
         pointers.append(first.pointer)
         if let second { pointers.append(second.pointer) }
-        withExtendedLifetime(call.inputs) {
-            pointers.withUnsafeMutableBufferPointer { p in
-                withUnsafePointer(to: call.scalars) { s in
-                    s.withMemoryRebound(to: Float.self, capacity: 2) { run(p.baseAddress!, $0) }
-                }
+        pointers.withUnsafeMutableBufferPointer { p in
+            withUnsafePointer(to: scalars) { s in
+                s.withMemoryRebound(to: Float.self, capacity: 2) { run(p.baseAddress!, $0) }
             }
         }
         return (first, second)
     }
 
-    private func recordKernel(_ call: KernelCall, _ body: @escaping RecordedKernel) -> (TensorStorage, TensorStorage?) {
-        var operands: [Operand] = []
-        for s in [call.inputs.0, call.inputs.1, call.inputs.2] { if let s { operands.append(operand(s)) } }
+    private func recordKernel(_ signature: KernelSignature, _ given: Inputs, _ scalars: (Float, Float),
+                              _ body: @escaping RecordedKernel) -> (TensorStorage, TensorStorage?) {
+        let inputs = StepPlan.storages(given)
+        var operands = inputs.map(operand)
         let inputCount = operands.count
-        var outputs: [TensorStorage] = [newSlot(call.signature.outputs.0)]
-        if call.signature.outputs.1 > 0 { outputs.append(newSlot(call.signature.outputs.1)) }
+        var outputs: [TensorStorage] = [newSlot(signature.outputs.0)]
+        if signature.outputs.1 > 0 { outputs.append(newSlot(signature.outputs.1)) }
         for o in outputs { operands.append(Operand(o.planTag & 0xffff_ffff) - 1) }
-        let recorded = RecordedCall(signature: call.signature, inputCount: inputCount, operands: operands,
-                                    scalars: call.scalars, body: body)
+        let recorded = RecordedCall(signature: signature, inputCount: inputCount, operands: operands,
+                                    scalars: scalars, body: body)
         let k = kernels.count
         kernels.append(recorded)
-        var inputs: [TensorStorage] = []
-        for s in [call.inputs.0, call.inputs.1, call.inputs.2] { if let s { inputs.append(s) } }
         for (i, s) in (inputs + outputs).enumerated() {
             recorded.pointers[i] = s.pointer
             let o = operands[i]

@@ -59,31 +59,36 @@ extension StepPlan {
         }
     }
 
-    func replayKernel(_ call: KernelCall, _ run: (KernelOperands, UnsafePointer<Float>) -> Void) -> (TensorStorage, TensorStorage?) {
+    func replayKernel(_ inputs: Inputs, outputs: (Int, Int), scalars: (Float, Float),
+                      _ run: (KernelOperands, UnsafePointer<Float>) -> Void,
+                      _ describe: () -> KernelSignature) -> (TensorStorage, TensorStorage?) {
+        var signature = describe()
+        signature.outputs = outputs
         guard cursor < entries.count, case let .kernel(k) = entries[cursor] else {
-            diverge(cursor < entries.count ? "a kernel call (\(call.signature.siteName)) where the recording has \(describeEntry(cursor))"
-                                           : "a kernel call (\(call.signature.siteName)) after the recorded step ended")
-            return StepPlan.direct(call, run)
+            diverge(cursor < entries.count ? "a kernel call (\(signature.siteName)) where the recording has \(describeEntry(cursor))"
+                                           : "a kernel call (\(signature.siteName)) after the recorded step ended")
+            return StepPlan.direct(inputs, outputs: outputs, scalars: scalars, run)
         }
         let recorded = kernels[Int(k)]
-        guard recorded.signature.matches(call.signature) else {
-            diverge("\(call.signature.siteName) with other shapes or parameters than recorded (\(recorded.signature.siteName))")
-            return StepPlan.direct(call, run)
+        guard recorded.signature.matches(signature) else {
+            diverge("\(signature.siteName) with other shapes or parameters than recorded (\(recorded.signature.siteName))")
+            return StepPlan.direct(inputs, outputs: outputs, scalars: scalars, run)
         }
         var position = 0
-        for input in [call.inputs.0, call.inputs.1, call.inputs.2] {
-            guard let input else { continue }
+        for u in [inputs.0, inputs.1, inputs.2] {
+            guard let u else { continue }
+            let input = u.takeUnretainedValue()
             guard matches(input, recorded.operands[position]) else {
-                diverge("\(call.signature.siteName) reads operand \(position + 1) from another source than recorded")
-                return StepPlan.direct(call, run)
+                diverge("\(signature.siteName) reads operand \(position + 1) from another source than recorded")
+                return StepPlan.direct(inputs, outputs: outputs, scalars: scalars, run)
             }
             recorded.pointers[position] = input.pointer
             position += 1
         }
         cursor += 1
-        recorded.scalars[0] = call.scalars.0
-        recorded.scalars[1] = call.scalars.1
-        withExtendedLifetime(call.inputs) { run(recorded.pointers, recorded.scalars) }
+        recorded.scalars[0] = scalars.0
+        recorded.scalars[1] = scalars.1
+        run(recorded.pointers, recorded.scalars)
         let first = slots[Int(recorded.operands[recorded.inputCount])]
         let second = recorded.operands.count > recorded.inputCount + 1 ? slots[Int(recorded.operands[recorded.inputCount + 1])] : nil
         return (first, second)
@@ -101,15 +106,20 @@ extension StepPlan {
             diverge("\(op.name) where the recording has \(record.op.name), or with other parameters or shapes")
             return nil
         }
-        let given = [a, b] + extra.map { Optional($0) }
-        for (i, (t, expected)) in zip(given, record.inputs).enumerated() {
+        func same(_ t: Tensor?, _ expected: TensorOperand?) -> Bool {
             switch (t, expected) {
-            case (nil, nil): continue
-            case let (t?, e?) where matches(t, e): continue
-            default:
-                diverge("\(op.name) input \(i + 1) comes from another source, or takes another part in the graph, than recorded")
-                return nil
+            case (nil, nil): true
+            case let (t?, e?): matches(t, e)
+            default: false
             }
+        }
+        var sameInputs = same(a, record.inputs[0]) && same(b, record.inputs[1])
+        if sameInputs && !extra.isEmpty {
+            for (i, t) in extra.enumerated() where !same(t, record.inputs[2 + i]) { sameInputs = false; break }
+        }
+        guard sameInputs else {
+            diverge("\(op.name): an input comes from another source, or takes another part in the graph, than recorded")
+            return nil
         }
         cursor += 1
         return Tensor(storage: storage, shape: shape, node: GradNode.replayed)

@@ -27,46 +27,49 @@ public final class StepPlan {
 
     enum Mode { case idle, recording, replaying, passive }
 
+    // Stored properties skip the runtime's exclusivity checks: a replay reads several per operation,
+    // and a plan is used by one thread at a time.
+
     private static let ids = Atomic<UInt64>(0)
     let id: UInt64
-    var mode = Mode.idle
+    @exclusivity(unchecked) var mode = Mode.idle
 
     /// Top-level events in order: kernel calls and recorded operations outside backward passes, and
     /// backward passes.
-    var entries: [Entry] = []
-    var kernels: [RecordedCall] = []
-    var nodes: [NodeRecord] = []
-    var spans: [BackwardSpan] = []
+    @exclusivity(unchecked) var entries: [Entry] = []
+    @exclusivity(unchecked) var kernels: [RecordedCall] = []
+    @exclusivity(unchecked) var nodes: [NodeRecord] = []
+    @exclusivity(unchecked) var spans: [BackwardSpan] = []
     /// The buffers the plan's kernels write, one per kernel output.
-    var slots: [TensorStorage] = []
+    @exclusivity(unchecked) var slots: [TensorStorage] = []
     /// Where each slot's pointer sits in the kernels' operand tables.
-    var slotUses: [[(kernel: Int32, position: Int32)]] = []
+    @exclusivity(unchecked) var slotUses: [[(kernel: Int32, position: Int32)]] = []
     /// Storages the recorded code read but no recorded kernel wrote (data, parameters, constants).
-    var externalCount = 0
+    @exclusivity(unchecked) var externalCount = 0
     /// External operands that are constants made inside a backward pass: kept as they were.
-    var constants: [(index: Int, storage: TensorStorage)] = []
+    @exclusivity(unchecked) var constants: [(index: Int, storage: TensorStorage)] = []
     /// Leaf tensors (parameters, `requiringGrad()` values) the recorded operations used.
-    var leafCount = 0
+    @exclusivity(unchecked) var leafCount = 0
 
     // Recording only.
-    var externalIndex: [ObjectIdentifier: Int] = [:]
-    var externalStorages: [TensorStorage] = []
-    var leafIndex: [ObjectIdentifier: Int] = [:]
-    var leafNodes: [GradNode] = []
-    var constantCandidates: Set<ObjectIdentifier> = []
-    var openSpan = false
-    var firstNodeID = 0
+    @exclusivity(unchecked) var externalIndex: [ObjectIdentifier: Int] = [:]
+    @exclusivity(unchecked) var externalStorages: [TensorStorage] = []
+    @exclusivity(unchecked) var leafIndex: [ObjectIdentifier: Int] = [:]
+    @exclusivity(unchecked) var leafNodes: [GradNode] = []
+    @exclusivity(unchecked) var constantCandidates: Set<ObjectIdentifier> = []
+    @exclusivity(unchecked) var openSpan = false
+    @exclusivity(unchecked) var firstNodeID = 0
 
     // Replaying only.
-    var cursor = 0
-    var bindings: [TensorStorage?] = []
-    var boundLeaves: [GradNode?] = []
-    var leafUses: [(node: GradNode, version: Int32)] = []
+    @exclusivity(unchecked) var cursor = 0
+    @exclusivity(unchecked) var bindings: [TensorStorage?] = []
+    @exclusivity(unchecked) var boundLeaves: [GradNode?] = []
+    @exclusivity(unchecked) var leafUses: [(node: GradNode, version: Int32)] = []
 
     /// Why this plan cannot be replayed, when it cannot.
-    public internal(set) var refusal: String?
+    @exclusivity(unchecked) public internal(set) var refusal: String?
     /// Where the latest replay stopped following the recording, or nil when it followed it.
-    public internal(set) var divergence: String?
+    @exclusivity(unchecked) public internal(set) var divergence: String?
 
     public init() {
         id = StepPlan.ids.wrappingAdd(1, ordering: .relaxed).newValue
@@ -143,9 +146,26 @@ public final class StepPlan {
         return key
     }()
 
-    /// The plan recording or replaying on this thread, if any.
+    /// Threads with a plan current: while there are none, no operation asks its thread for one.
     @usableFromInline
+    static let activeThreads = Atomic<Int>(0)
+
+    /// The plan recording or replaying on this thread, if any.
+    @inlinable
     static var current: StepPlan? {
+        get {
+            guard activeThreads.load(ordering: .relaxed) > 0 else { return nil }
+            return currentOfThread
+        }
+        set {
+            if newValue != nil { activeThreads.wrappingAdd(1, ordering: .relaxed) }
+            else if currentOfThread != nil { activeThreads.wrappingSubtract(1, ordering: .relaxed) }
+            currentOfThread = newValue
+        }
+    }
+
+    @usableFromInline
+    static var currentOfThread: StepPlan? {
         get {
             guard let raw = pthread_getspecific(key) else { return nil }
             return Unmanaged<StepPlan>.fromOpaque(raw).takeUnretainedValue()

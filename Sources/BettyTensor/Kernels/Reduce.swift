@@ -89,7 +89,7 @@ func reduce(_ kind: ReduceKind, _ storage: TensorStorage, _ shape: Shape, axes: 
     let resultCount = shape.indices.reduce(1) { axes.contains($1) ? $0 : $0 * shape[$1] }
     let total = shape.elementCount
     let scaled = scale != nil
-    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+    @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
         guard !groups.isEmpty else {
             p[1].update(from: p[0], count: total)
             if scaled { MulKernel.run(p[1], 1, s, 0, p[1], total) }
@@ -114,7 +114,6 @@ func reduce(_ kind: ReduceKind, _ storage: TensorStorage, _ shape: Shape, axes: 
         if scaled { MulKernel.run(p[1], 1, s, 0, p[1], resultCount) }
     }
     let key = SIMD8<Int32>.axes(axes, kind == .sum ? 0 : 1, scaled ? 1 : 0)
-    return TensorStorage.compute1(
-        KernelCall(site, storage, shape, outputs: (resultCount, 0), scalars: (scale ?? 0, 0), key: key),
-        run, record: { run })
+    return TensorStorage.compute1(.passUnretained(storage), outputs: (resultCount, 0), scalars: (scale ?? 0, 0), run, record: { run },
+            describe: { KernelSignature(site, shape, key: key) })
 }

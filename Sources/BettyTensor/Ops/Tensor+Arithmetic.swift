@@ -7,12 +7,11 @@ extension Tensor {
     ) throws(TensorError) -> Tensor {
         let shape = a.shape == b.shape ? a.shape : try broadcastShape(a.shape, b.shape, op: name)
         let (aShape, bShape) = (a.shape, b.shape)
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             broadcastBinary(K.self, p[0], aShape, p[1], bShape, p[2], shape)
         }
-        let out = TensorStorage.compute1(
-            KernelCall("binary", kernel: K.self, a.storage, aShape, b.storage, bShape, outputs: (shape.elementCount, 0)),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(a.storage), .passUnretained(b.storage), outputs: (shape.elementCount, 0), run, record: { run },
+            describe: { KernelSignature("binary", kernel: K.self, aShape, bShape) })
         return result(out, shape, op(), a, b)
     }
 
@@ -22,10 +21,9 @@ extension Tensor {
         _ kernel: K.Type, _ x: Tensor, _ s: Float, _ op: @autoclosure () -> Op, saveOutput: Bool = false
     ) -> Tensor {
         let n = x.count
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(p[0], 1, s, 0, p[1], n) }
-        let out = TensorStorage.compute1(
-            KernelCall("withScalar", kernel: K.self, x.storage, x.shape, outputs: (n, 0), scalars: (s, 0)),
-            run, record: { run })
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(p[0], 1, s, 0, p[1], n) }
+        let out = TensorStorage.compute1(.passUnretained(x.storage), outputs: (n, 0), scalars: (s, 0), run, record: { run },
+            describe: { KernelSignature("withScalar", kernel: K.self, x.shape) })
         return result(out, x.shape, op(), x, saveOutput: saveOutput)
     }
 
@@ -35,10 +33,9 @@ extension Tensor {
         _ kernel: K.Type, _ s: Float, _ x: Tensor, _ op: @autoclosure () -> Op, saveOutput: Bool = false
     ) -> Tensor {
         let n = x.count
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(s, 0, p[0], 1, p[1], n) }
-        let out = TensorStorage.compute1(
-            KernelCall("scalarWith", kernel: K.self, x.storage, x.shape, outputs: (n, 0), scalars: (s, 0)),
-            run, record: { run })
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(s, 0, p[0], 1, p[1], n) }
+        let out = TensorStorage.compute1(.passUnretained(x.storage), outputs: (n, 0), scalars: (s, 0), run, record: { run },
+            describe: { KernelSignature("scalarWith", kernel: K.self, x.shape) })
         return result(out, x.shape, op(), x, saveOutput: saveOutput)
     }
 

@@ -5,12 +5,11 @@ extension Tensor {
     static func compare<K: BinaryKernel>(_ k: K.Type, _ a: Tensor, _ b: Tensor, _ name: String) throws(TensorError) -> Tensor {
         let shape = a.shape == b.shape ? a.shape : try broadcastShape(a.shape, b.shape, op: name)
         let (aShape, bShape) = (a.shape, b.shape)
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             broadcastBinary(K.self, p[0], aShape, p[1], bShape, p[2], shape)
         }
-        let out = TensorStorage.compute1(
-            KernelCall("compare", kernel: K.self, a.storage, aShape, b.storage, bShape, outputs: (shape.elementCount, 0)),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(a.storage), .passUnretained(b.storage), outputs: (shape.elementCount, 0), run, record: { run },
+            describe: { KernelSignature("compare", kernel: K.self, aShape, bShape) })
         return Tensor(storage: out, shape: shape)
     }
 
@@ -36,7 +35,7 @@ extension Tensor {
         let c = try condition.detached().broadcast(to: shape)
         let x = try a.detached().broadcast(to: shape), y = try b.detached().broadcast(to: shape)
         let n = shape.elementCount
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             let cp = p[0], xp = p[1], yp = p[2], op = p[3]
             var i = 0
             while i + 8 <= n {
@@ -45,9 +44,8 @@ extension Tensor {
             }
             while i < n { op[i] = cp[i] != 0 ? xp[i] : yp[i]; i += 1 }
         }
-        let out = TensorStorage.compute1(
-            KernelCall("select", c.storage, c.shape, x.storage, x.shape, y.storage, y.shape, outputs: (n, 0)),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(c.storage), .passUnretained(x.storage), .passUnretained(y.storage), outputs: (n, 0), run, record: { run },
+            describe: { KernelSignature("select", c.shape, x.shape, y.shape) })
         guard GradMode.isEnabled, a.node != nil || b.node != nil else { return Tensor(storage: out, shape: shape) }
         return recorded(.select, out, shape, a, b, extra: [c])
     }

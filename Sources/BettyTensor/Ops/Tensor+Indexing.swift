@@ -12,16 +12,15 @@ extension Tensor {
         dims[ax] = indices.count
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             for o in 0..<outer {
                 for (j, idx) in indices.enumerated() {
                     (p[1] + (o * indices.count + j) * inner).update(from: p[0] + (o * n + idx) * inner, count: inner)
                 }
             }
         }
-        let out = TensorStorage.compute1(
-            KernelCall("indexSelect", storage, shape, outputs: (outShape.elementCount, 0), key: .key(ax), indices: indices),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(storage), outputs: (outShape.elementCount, 0), run, record: { run },
+            describe: { KernelSignature("indexSelect", shape, key: .key(ax), indices: indices) })
         return Tensor.result(out, outShape, .indexSelect(axis: ax, indices: indices), self)
     }
 
@@ -33,7 +32,7 @@ extension Tensor {
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
         let total = outShape.elementCount
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             p[1].update(repeating: 0, count: total)
             for o in 0..<outer {
                 for (j, idx) in indices.enumerated() {
@@ -42,9 +41,8 @@ extension Tensor {
                 }
             }
         }
-        let out = TensorStorage.compute1(
-            KernelCall("indexAdded", storage, shape, outputs: (total, 0), key: .key(ax, size), indices: indices),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(storage), outputs: (total, 0), run, record: { run },
+            describe: { KernelSignature("indexAdded", shape, key: .key(ax, size), indices: indices) })
         return Tensor.result(out, outShape, .indexAdd(axis: ax, indices: indices, size: size), self)
     }
 
@@ -55,13 +53,12 @@ extension Tensor {
         try checkIndex(index, axis: ax, op: "gather", bound: shape[ax])
         let n = shape[ax], m = index.shape[ax]
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             let src = p[0], dst = p[2]
             Self.indexWalk(p[1], outer: outer, m: m, inner: inner, n: n) { k, source in dst[k] = src[source] }
         }
-        let out = TensorStorage.compute1(
-            KernelCall("gather", storage, shape, index.storage, index.shape, outputs: (index.count, 0), key: .key(ax)),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(storage), .passUnretained(index.storage), outputs: (index.count, 0), run, record: { run },
+            describe: { KernelSignature("gather", shape, index.shape, key: .key(ax)) })
         return Tensor.result(out, index.shape, .gather(axis: ax), self, extra: [index.detached()])
     }
 
@@ -73,14 +70,13 @@ extension Tensor {
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
         let (m, total) = (shape[ax], outShape.elementCount)
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             let src = p[0], dst = p[2]
             dst.update(repeating: 0, count: total)
             Self.indexWalk(p[1], outer: outer, m: m, inner: inner, n: size) { k, target in dst[target] += src[k] }
         }
-        let out = TensorStorage.compute1(
-            KernelCall("scatterAdded", storage, shape, index.storage, index.shape, outputs: (total, 0), key: .key(ax, size)),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(storage), .passUnretained(index.storage), outputs: (total, 0), run, record: { run },
+            describe: { KernelSignature("scatterAdded", shape, index.shape, key: .key(ax, size)) })
         return Tensor.result(out, outShape, .scatterAdd(axis: ax, size: size), self, extra: [index])
     }
 

@@ -76,16 +76,14 @@ extension Tensor {
                 hint: "inner dimensions differ (\(ka) vs \(kb)) for \(da) x \(db); transpose or reshape an operand")
         }
         let batch = batchA.reduce(1, *)
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             for i in 0..<batch {
                 BLAS.sgemm(transposeA: tA, transposeB: tB, m: m, n: n, k: ka,
                            a: p[0] + i * m * ka, b: p[1] + i * ka * n, c: p[2] + i * m * n)
             }
         }
-        let out = TensorStorage.compute1(
-            KernelCall("matmul", a.storage, a.shape, b.storage, b.shape, outputs: (batch * m * n, 0),
-                       key: .key(tA ? 1 : 0, tB ? 1 : 0)),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(a.storage), .passUnretained(b.storage), outputs: (batch * m * n, 0), run, record: { run },
+            describe: { KernelSignature("matmul", a.shape, b.shape, key: .key(tA ? 1 : 0, tB ? 1 : 0)) })
         let shape = r == 2 ? Shape.matrix(m, n) : Shape(batchA + [m, n])
         guard recording else { return Tensor(storage: out, shape: shape) }
         return result(out, shape, .matmul(transposeA: tA, transposeB: tB), a, b)

@@ -6,10 +6,11 @@ extension Tensor {
         // The reduction `sum(axes:)` runs for all axes (one pass in the same order, so the same
         // bits), without building, checking and grouping an axis list: a loss ends in one.
         let (n, scalar) = (count, rank == 0)
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             p[1][0] = scalar ? p[0][0] : contiguousSum(p[0], n)
         }
-        let out = TensorStorage.compute1(KernelCall("sumAll", storage, shape, outputs: (1, 0)), run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(storage), outputs: (1, 0), run, record: { run },
+            describe: { KernelSignature("sumAll", shape) })
         return Tensor.result(out, .scalar, .sum(axes: Shape.allAxes[rank], keepDims: false), self)
     }
 
@@ -73,9 +74,9 @@ extension Tensor {
         if count == 1 && rank <= target.rank {
             // One value filling the target (a full reduction's gradient): no walk plan needed.
             let n = target.elementCount
-            func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { p[1].update(repeating: p[0][0], count: n) }
-            let out = TensorStorage.compute1(KernelCall("fill", storage, shape, outputs: (n, 0), output: target),
-                                             run, record: { run })
+            @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { p[1].update(repeating: p[0][0], count: n) }
+            let out = TensorStorage.compute1(.passUnretained(storage), outputs: (n, 0), run, record: { run },
+            describe: { KernelSignature("fill", shape, output: target) })
             return Tensor.result(out, target, .broadcastTo(target), self)
         }
         let joined = try broadcastShape(shape, target, op: "broadcast")
@@ -84,11 +85,11 @@ extension Tensor {
                 hint: "only size-1 or missing leading dimensions can be stretched")
         }
         let source = shape
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             broadcastBinary(CopySecondKernel.self, p[0], source, p[0], source, p[1], target)
         }
-        let out = TensorStorage.compute1(KernelCall("broadcast", storage, shape, outputs: (target.elementCount, 0), output: target),
-                                         run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(storage), outputs: (target.elementCount, 0), run, record: { run },
+            describe: { KernelSignature("broadcast", shape, output: target) })
         return Tensor.result(out, target, .broadcastTo(target), self)
     }
 

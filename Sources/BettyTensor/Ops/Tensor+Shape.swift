@@ -49,11 +49,11 @@ extension Tensor {
         let strides = shape.strides
         let dims = axes.map { shape[$0] }
         let sourceStrides = axes.map { strides[$0] }
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             stridedCopy(p[0], srcStrides: sourceStrides, dims: dims, p[1])
         }
-        let out = TensorStorage.compute1(KernelCall("permute", storage, shape, outputs: (count, 0), indices: axes),
-                                         run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(storage), outputs: (count, 0), run, record: { run },
+            describe: { KernelSignature("permute", shape, indices: axes) })
         return Tensor.result(out, Shape(dims), .permute(axes), self)
     }
 
@@ -115,12 +115,11 @@ extension Tensor {
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
         let chunk = range.count * inner, row = shape[ax] * inner, start = range.lowerBound
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             for o in 0..<outer { (p[1] + o * chunk).update(from: p[0] + o * row + start * inner, count: chunk) }
         }
-        let out = TensorStorage.compute1(
-            KernelCall("slice", storage, shape, outputs: (outShape.elementCount, 0), output: outShape, key: .key(ax, start)),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(storage), outputs: (outShape.elementCount, 0), run, record: { run },
+            describe: { KernelSignature("slice", shape, output: outShape, key: .key(ax, start)) })
         return Tensor.result(out, outShape, .slice(axis: ax, start: range.lowerBound), self)
     }
 
@@ -132,13 +131,12 @@ extension Tensor {
         let outShape = Shape(dims)
         let outer = shape.product(0..<ax), inner = shape.product((ax + 1)..<rank)
         let total = outShape.elementCount, chunk = length * inner, row = size * inner
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             p[1].update(repeating: 0, count: total)
             for o in 0..<outer { (p[1] + o * row + start * inner).update(from: p[0] + o * chunk, count: chunk) }
         }
-        let out = TensorStorage.compute1(
-            KernelCall("paddedSlice", storage, shape, outputs: (total, 0), output: outShape, key: .key(ax, start, size)),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(storage), outputs: (total, 0), run, record: { run },
+            describe: { KernelSignature("paddedSlice", shape, output: outShape, key: .key(ax, start, size)) })
         return Tensor.result(out, outShape, .padSlice(axis: ax, start: start, size: size), self)
     }
 }

@@ -13,13 +13,11 @@ public func sigmoidCrossEntropy(logits: Tensor, targets: Tensor, scale: Float = 
     }
     let recording = GradMode.isEnabled && (logits.node != nil || targets.node != nil)
     let n = logits.count
-    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+    @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
         p[2][0] = SigmoidCrossEntropyKernel.run(p[0], p[1], recording ? p[3] : nil, n) * s[0]
     }
-    let (out, probabilities) = TensorStorage.compute(
-        KernelCall("sigmoidCrossEntropy", logits.storage, logits.shape, targets.storage, targets.shape,
-                   outputs: (1, recording ? n : 0), scalars: (scale, 0)),
-        run, record: { run })
+    let (out, probabilities) = TensorStorage.compute(.passUnretained(logits.storage), .passUnretained(targets.storage), outputs: (1, recording ? n : 0), scalars: (scale, 0), run, record: { run },
+            describe: { KernelSignature("sigmoidCrossEntropy", logits.shape, targets.shape) })
     let saved = probabilities.map { [Tensor(storage: $0, shape: logits.shape)] } ?? []
     return .result(out, Shape([]), .sigmoidCrossEntropy(scale: scale), logits, targets, extra: saved)
 }
@@ -59,14 +57,12 @@ enum SigmoidCrossEntropyKernel {
     /// saved probabilities.
     static func residual(_ p: Tensor, _ y: Tensor, _ g: Tensor, scale: Float) -> Tensor {
         let n = p.count
-        func run(_ q: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ q: KernelOperands, _ s: UnsafePointer<Float>) {
             let (a, b, o, c) = (q[0], q[1], q[3], q[2][0] * s[0])
             forEachBlock(of: n) { block in block.store((block.load(a) - block.load(b)) * c, o) }
         }
-        let out = TensorStorage.compute1(
-            KernelCall("residual", p.storage, p.shape, y.storage, y.shape, g.storage, g.shape,
-                       outputs: (n, 0), scalars: (scale, 0)),
-            run, record: { run })
+        let out = TensorStorage.compute1(.passUnretained(p.storage), .passUnretained(y.storage), .passUnretained(g.storage), outputs: (n, 0), scalars: (scale, 0), run, record: { run },
+            describe: { KernelSignature("residual", p.shape, y.shape, g.shape) })
         return Tensor(storage: out, shape: p.shape)
     }
 }

@@ -24,7 +24,7 @@ public func logSumExp(_ x: Tensor, axis: Int = -1, keepDims: Bool = false) throw
 private func normalizeAlong(_ x: Tensor, axis: Int, log: Bool) -> TensorStorage {
     let n = x.shape[axis]
     let outer = x.shape.product(0..<axis), inner = x.shape.product((axis + 1)..<x.rank)
-    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+    @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
         guard n > 0 else { return }
         let src = p[0], dst = p[1]
         if inner == 1 {
@@ -71,7 +71,6 @@ private func normalizeAlong(_ x: Tensor, axis: Int, log: Bool) -> TensorStorage 
             }
         }
     }
-    return TensorStorage.compute1(
-        KernelCall("normalizeAlong", x.storage, x.shape, outputs: (x.count, 0), key: .key(axis, log ? 1 : 0)),
-        run, record: { run })
+    return TensorStorage.compute1(.passUnretained(x.storage), outputs: (x.count, 0), run, record: { run },
+            describe: { KernelSignature("normalizeAlong", x.shape, key: .key(axis, log ? 1 : 0)) })
 }

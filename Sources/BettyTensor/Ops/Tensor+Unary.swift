@@ -18,9 +18,9 @@ extension Tensor {
     @inlinable
     func mappedStorage<K: UnaryKernel>(_ kernel: K.Type, site: StaticString) -> TensorStorage {
         let n = count
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(p[0], p[1], n) }
-        return TensorStorage.compute1(KernelCall(site, kernel: K.self, storage, shape, outputs: (n, 0)),
-                                      run, record: { run })
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(p[0], p[1], n) }
+        return TensorStorage.compute1(.passUnretained(storage), outputs: (n, 0), run, record: { run },
+            describe: { KernelSignature(site, kernel: K.self, shape) })
     }
 
     /// `f(self, other)` elementwise for a tensor `other` of the same shape, without recording.
@@ -28,10 +28,9 @@ extension Tensor {
     func mapped<K: BinaryKernel>(with other: Tensor, _ kernel: K.Type) -> Tensor {
         precondition(other.shape == shape, "mapped(with:): shape \(other.shape) does not match \(shape)")
         let n = count
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(p[0], 1, p[1], 1, p[2], n) }
-        let out = TensorStorage.compute1(
-            KernelCall("mappedWith", kernel: K.self, storage, shape, other.storage, other.shape, outputs: (n, 0)),
-            run, record: { run })
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { K.run(p[0], 1, p[1], 1, p[2], n) }
+        let out = TensorStorage.compute1(.passUnretained(storage), .passUnretained(other.storage), outputs: (n, 0), run, record: { run },
+            describe: { KernelSignature("mappedWith", kernel: K.self, shape, other.shape) })
         return Tensor(storage: out, shape: shape)
     }
 }
@@ -50,11 +49,11 @@ public func cos(_ x: Tensor) -> Tensor { trigonometric(x, cosine: true) }
 public func softplus(_ x: Tensor) -> Tensor {
     guard GradMode.isEnabled, x.node != nil else { return x.mapped(SoftplusKernel.self) }
     let n = x.count
-    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+    @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
         runPaired(p[0], p[1], p[2], n) { VectorMath.softplusAndSigmoid($0) }
     }
-    let (values, slopes) = TensorStorage.compute(KernelCall("softplus", x.storage, x.shape, outputs: (n, n)),
-                                                 run, record: { run })
+    let (values, slopes) = TensorStorage.compute(.passUnretained(x.storage), outputs: (n, n), run, record: { run },
+            describe: { KernelSignature("softplus", x.shape) })
     return .result(values, x.shape, .softplus, x, extra: [Tensor(storage: slopes!, shape: x.shape)])
 }
 /// -1, 0 or 1 by the sign of each element; not differentiable (a constant).
@@ -65,8 +64,9 @@ public func softplus(_ x: Tensor) -> Tensor {
 public func pow(_ x: Tensor, _ exponent: Float) -> Tensor {
     if exponent == 2 {
         let n = x.count
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { MulKernel.run(p[0], 1, p[0], 1, p[1], n) }
-        let out = TensorStorage.compute1(KernelCall("square", x.storage, x.shape, outputs: (n, 0)), run, record: { run })
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { MulKernel.run(p[0], 1, p[0], 1, p[1], n) }
+        let out = TensorStorage.compute1(.passUnretained(x.storage), outputs: (n, 0), run, record: { run },
+            describe: { KernelSignature("square", x.shape) })
         return .result(out, x.shape, .powScalar(2), x)
     }
     return .withScalar(PowKernel.self, x, exponent, .powScalar(exponent))
@@ -75,7 +75,7 @@ public func pow(_ x: Tensor, _ exponent: Float) -> Tensor {
 /// `x` limited to `[lower, upper]` elementwise; the gradient passes where `lower <= x <= upper`.
 public func clamp(_ x: Tensor, min lower: Float = -.infinity, max upper: Float = .infinity) -> Tensor {
     let n = x.count
-    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+    @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
         let (src, dst, lower, upper) = (p[0], p[1], s[0], s[1])
         let lo = SIMD8<Float>(repeating: lower), hi = SIMD8<Float>(repeating: upper)
         var i = 0
@@ -91,8 +91,8 @@ public func clamp(_ x: Tensor, min lower: Float = -.infinity, max upper: Float =
             i += 1
         }
     }
-    let out = TensorStorage.compute1(KernelCall("clamp", x.storage, x.shape, outputs: (n, 0), scalars: (lower, upper)),
-                                     run, record: { run })
+    let out = TensorStorage.compute1(.passUnretained(x.storage), outputs: (n, 0), scalars: (lower, upper), run, record: { run },
+            describe: { KernelSignature("clamp", x.shape) })
     return .result(out, x.shape, .clamp(lower: lower, upper: upper), x)
 }
 
@@ -105,9 +105,9 @@ func trigonometric(_ x: Tensor, cosine: Bool) -> Tensor {
         return cosine ? x.mapped(CosKernel.self) : x.mapped(SinKernel.self)
     }
     let n = x.count
-    func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { runPaired(p[0], p[1], p[2], n) { VectorMath.sinCos($0) } }
-    let (sines, cosines) = TensorStorage.compute(KernelCall("sinCos", x.storage, x.shape, outputs: (n, n)),
-                                                 run, record: { run })
+    @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) { runPaired(p[0], p[1], p[2], n) { VectorMath.sinCos($0) } }
+    let (sines, cosines) = TensorStorage.compute(.passUnretained(x.storage), outputs: (n, n), run, record: { run },
+            describe: { KernelSignature("sinCos", x.shape) })
     let (value, other) = cosine ? (cosines!, sines) : (sines, cosines!)
     return .result(value, x.shape, cosine ? .cos : .sin, x, extra: [Tensor(storage: other, shape: x.shape)],
                    saveOutput: true)

@@ -56,15 +56,15 @@ extension Tensor {
         let out = geometry.outputSize(height: h, width: w)
         let (kh, kw) = geometry.kernel
         let rows = c * kh * kw, length = out.height * out.width
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             let (src, result) = (p[0], p[1])
             Self.windows(geometry, n: n, c: c, h: h, w: w) { image, row, column, source in
                 let dst = result + (image * rows + row) * length + column
                 dst.pointee = source >= 0 ? src[source] : 0
             }
         }
-        let result = TensorStorage.compute1(
-            KernelCall("unfold", storage, shape, outputs: (n * rows * length, 0), key: geometry.key), run, record: { run })
+        let result = TensorStorage.compute1(.passUnretained(storage), outputs: (n * rows * length, 0), run, record: { run },
+            describe: { KernelSignature("unfold", shape, key: geometry.key) })
         return .result(result, [n, rows, length], .unfold(geometry, inputShape: shape), self)
     }
 
@@ -80,15 +80,15 @@ extension Tensor {
                                  hint: "columns must be [batch, channels * kernel area, output positions]")
         }
         let total = imageShape.elementCount
-        func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
+        @inline(__always) func run(_ p: KernelOperands, _ s: UnsafePointer<Float>) {
             let (src, result) = (p[0], p[1])
             result.update(repeating: 0, count: total)
             Self.windows(geometry, n: n, c: c, h: h, w: w) { image, row, column, source in
                 if source >= 0 { result[source] += src[(image * rows + row) * length + column] }
             }
         }
-        let result = TensorStorage.compute1(
-            KernelCall("fold", storage, shape, outputs: (total, 0), output: imageShape, key: geometry.key), run, record: { run })
+        let result = TensorStorage.compute1(.passUnretained(storage), outputs: (total, 0), run, record: { run },
+            describe: { KernelSignature("fold", shape, output: imageShape, key: geometry.key) })
         return .result(result, imageShape, .fold(geometry, imageShape: imageShape), self)
     }
 
