@@ -59,18 +59,18 @@ extension StepPlan {
         }
     }
 
+    @usableFromInline
     func replayKernel(_ inputs: Inputs, outputs: (Int, Int), scalars: (Float, Float),
                       _ run: (KernelOperands, UnsafePointer<Float>) -> Void,
                       _ describe: () -> KernelSignature) -> (TensorStorage, TensorStorage?) {
-        var signature = describe()
-        signature.outputs = outputs
+        let signature = describe()
         guard cursor < entries.count, case let .kernel(k) = entries[cursor] else {
             diverge(cursor < entries.count ? "a kernel call (\(signature.siteName)) where the recording has \(describeEntry(cursor))"
                                            : "a kernel call (\(signature.siteName)) after the recorded step ended")
             return StepPlan.direct(inputs, outputs: outputs, scalars: scalars, run)
         }
         let recorded = kernels[Int(k)]
-        guard recorded.signature.matches(signature) else {
+        guard recorded.matches(signature, outputs: outputs) else {
             diverge("\(signature.siteName) with other shapes or parameters than recorded (\(recorded.signature.siteName))")
             return StepPlan.direct(inputs, outputs: outputs, scalars: scalars, run)
         }

@@ -79,6 +79,8 @@ public final class StepPlan {
         for k in kernels { k.deallocate() }
     }
 
+    @usableFromInline var isReplaying: Bool { mode == .replaying }
+
     /// Whether `replay` can be tried: recorded, and nothing in the recording refused replay.
     public var isReady: Bool { !entries.isEmpty && refusal == nil && mode == .idle }
 
@@ -213,6 +215,11 @@ extension StepPlan {
         let pointers: KernelOperands
         let scalars: UnsafeMutablePointer<Float>
         let body: RecordedKernel
+
+        /// Whether a call with `signature` and `outputs` is this one (read in place, not copied).
+        func matches(_ signature: borrowing KernelSignature, outputs: (Int, Int)) -> Bool {
+            self.signature.outputs == outputs && self.signature.matches(signature)
+        }
         /// Input positions that read an external storage, with its index.
         let externalInputs: [(position: Int, index: Int)]
 
@@ -236,12 +243,20 @@ extension StepPlan {
         }
     }
 
-    /// An operation the graph recorded: what its backward rule reads.
-    struct NodeRecord {
-        var op: Op
-        var output: Operand
-        var shape: Shape
-        var inputs: [TensorOperand?]
+    /// An operation the graph recorded: what its backward rule reads. A class: a replay reads it
+    /// in place for every operation.
+    final class NodeRecord {
+        let op: Op
+        let output: Operand
+        let shape: Shape
+        let inputs: [TensorOperand?]
+
+        init(op: Op, output: Operand, shape: Shape, inputs: [TensorOperand?]) {
+            self.op = op
+            self.output = output
+            self.shape = shape
+            self.inputs = inputs
+        }
     }
 
     /// One `grad(of:wrt:)`: its arguments as operands, its kernels and its results.
