@@ -75,4 +75,48 @@ private func data(_ seed: UInt64) -> (Tensor, Tensor) {
         #expect(plan.divergence == nil)
         #expect(throws: TensorError.self) { try grad(of: loss!, wrt: w) }
     }
+
+    /// A small convolutional classifier step with a second-order term: convolution (unfold and a
+    /// batched product), pooling (max over windows), softmax, gather, slices, where and clamp, all
+    /// replayed on new data against the dynamic tape.
+    @Test func aConvolutionalStepWithSecondOrderTermsReplaysBitForBit() throws {
+        var r = RandomGenerator(seed: 11)
+        let kernel = Tensor.randomNormal([4, 1, 3, 3], std: 0.3, using: &r).requiringGrad()
+        let dense = Tensor.randomNormal([16, 3], std: 0.3, using: &r).requiringGrad()
+        func step(_ x: Tensor, _ labels: Tensor) throws -> [Tensor] {
+            let features = try maxPool2d(relu(conv2d(x, weight: kernel, padding: (1, 1))), kernel: (2, 2))
+            let flat = try features.reshaped(to: [x.shape[0], -1]).slice(axis: 1, 0..<16)
+            let logits = try flat.matmul(dense)
+            let picked = try logSoftmax(logits, axis: 1).gather(axis: 1, index: labels.reshaped(to: [-1, 1]))
+            let guarded = try Tensor.where(picked .> Tensor(-30), picked, Tensor(-30))
+            let loss = try -guarded.mean() + 0.01 * clamp(dense, min: -0.2, max: 0.2).sum()
+            let g = try grad(of: loss, wrt: [kernel, dense], createGraph: true)
+            let curvature = try grad(of: (g[1] * g[1]).sum() + (g[0] * g[0]).sum(), wrt: [kernel, dense])
+            return [loss.detached(), g[0].detached(), g[1].detached()] + curvature
+        }
+        func batch(_ seed: UInt64) -> (Tensor, Tensor) {
+            var g = RandomGenerator(seed: seed)
+            let x = Tensor.randomNormal([2, 1, 4, 4], using: &g)
+            let labels = Tensor((0..<2).map { _ in Float(Int(g.nextUniform() * 3) % 3) })
+            return (x, labels)
+        }
+        let plan = StepPlan()
+        for k in 0..<4 {
+            let (x, labels) = batch(UInt64(100 + k))
+            let expected = try step(x, labels)
+            let got = k == 0 ? try plan.record { try step(x, labels) } : try plan.replay { try step(x, labels) }
+            #expect(plan.refusal == nil, "\(plan.refusal ?? "")")
+            #expect(plan.divergence == nil, "step \(k): \(plan.divergence ?? "")")
+            #expect(bits(got) == bits(expected), "step \(k)")
+        }
+    }
+
+    @Test func aBackwardPassIntoAGraphFromBeforeTheStepIsRefused() throws {
+        let w = Tensor([1, 2]).requiringGrad()
+        let before = try w * w  // recorded outside the step
+        let plan = StepPlan()
+        _ = try plan.record { try grad(of: (before * 3).sum(), wrt: w) }
+        #expect(plan.refusal?.contains("recorded before the step") == true, "\(plan.refusal ?? "nil")")
+        #expect(!plan.isReady)
+    }
 }

@@ -86,4 +86,13 @@ private func expectSameRun(steps: Int, _ build: () throws -> Engine) throws -> E
         #expect(status.refusal?.contains("changed 3 times in a row") == true, "\(status)")
         #expect(notes.text.count == 1 && notes.text[0].hasPrefix("compile: runs on the dynamic tape from now on"), "\(notes.text)")
     }
+
+    @Test func reverseModeRunsOnTheDynamicTapeAndMatchesIt() throws {
+        let engine = try expectSameRun(steps: 40) {
+            try LogisticHPO(method: .reverse, seed: 2, samples: 100, features: 5, unroll: 4).engine
+        }
+        // The unrolled window is a graph across steps: no plan records it (yet).
+        #expect(engine.compileStatus(of: "inner")?.recordings == 0)
+        #expect(engine.compileStatus(of: "outer")?.recordings == 0)
+    }
 }
