@@ -164,11 +164,18 @@ extension StepPlan {
             }
             call.body(call.pointers, call.scalars)
         }
-        cursor += 1
-        return span.results.map { result in
-            let storage = result.storage >= 0 ? slots[Int(result.storage)] : bindings[StepPlan.externalIndex(result.storage)]!
-            return Tensor(storage: storage, shape: result.shape, node: result.tracked ? GradNode.replayed : nil)
+        var results: [Tensor] = []
+        results.reserveCapacity(span.results.count)
+        for result in span.results {
+            let storage = result.storage >= 0 ? slots[Int(result.storage)] : bindings[StepPlan.externalIndex(result.storage)]
+            guard let storage else {
+                diverge("a backward pass returns a tensor this replay has not seen")
+                throw .stepChanged(reason: divergence!)
+            }
+            results.append(Tensor(storage: storage, shape: result.shape, node: result.tracked ? GradNode.replayed : nil))
         }
+        cursor += 1
+        return results
     }
 
     private func describeEntry(_ i: Int) -> String {
