@@ -108,8 +108,7 @@ extension TensorStorage {
         return (first, second)
     }
 
-    /// `compute` for the common case of one output, written out: going through `compute`'s pair
-    /// cost a generic destroy of the unused second output on every operation.
+    /// `compute` for the common case of one output.
     @inlinable @inline(__always)
     static func compute1(
         _ a: Unmanaged<TensorStorage>?, _ b: Unmanaged<TensorStorage>? = nil, _ c: Unmanaged<TensorStorage>? = nil,
@@ -118,22 +117,6 @@ extension TensorStorage {
         record: () -> (KernelOperands, UnsafePointer<Float>) -> Void,
         describe: () -> KernelSignature
     ) -> TensorStorage {
-        if StepPlan.current != nil {
-            return compute(a, b, c, outputs: outputs, scalars: scalars, run, record: record, describe: describe).0
-        }
-        let out = allocate(count: outputs.0, traced: true)
-        var operands = (UnsafeMutablePointer<Float>?.none, UnsafeMutablePointer<Float>?.none,
-                        UnsafeMutablePointer<Float>?.none, UnsafeMutablePointer<Float>?.none)
-        var n = 0
-        withUnsafeMutableBytes(of: &operands) { raw in
-            let p = raw.baseAddress!.assumingMemoryBound(to: UnsafeMutablePointer<Float>.self)
-            if let a { p[n] = a._withUnsafeGuaranteedRef { $0.pointer }; n += 1 }
-            if let b { p[n] = b._withUnsafeGuaranteedRef { $0.pointer }; n += 1 }
-            if let c { p[n] = c._withUnsafeGuaranteedRef { $0.pointer }; n += 1 }
-            p[n] = out.pointer
-            var s = scalars
-            withUnsafeMutableBytes(of: &s) { run(p, UnsafePointer($0.baseAddress!.assumingMemoryBound(to: Float.self))) }
-        }
-        return out
+        compute(a, b, c, outputs: outputs, scalars: scalars, run, record: record, describe: describe).0
     }
 }

@@ -141,12 +141,7 @@ public final class StepPlan {
     // MARK: The plan of the current thread
 
     @usableFromInline
-    static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        let status = pthread_key_create(&key, nil)
-        precondition(status == 0, "StepPlan: pthread_key_create failed with \(status)")
-        return key
-    }()
+    static let key = threadKey("StepPlan")
 
     /// Threads with a plan current: while there are none, no operation asks its thread for one.
     @usableFromInline

@@ -2,6 +2,14 @@
 import Glibc
 #endif
 
+/// A new key for a per-thread pointer (null on every thread until set).
+func threadKey(_ owner: String) -> pthread_key_t {
+    var key = pthread_key_t()
+    let status = pthread_key_create(&key, nil)
+    precondition(status == 0, "\(owner): pthread_key_create failed with \(status)")
+    return key
+}
+
 /// Whether operations record themselves for differentiation on the current thread.
 ///
 /// Per thread, because the engine steps on a background thread while the REPL evaluates
@@ -10,12 +18,7 @@ import Glibc
 enum GradMode {
     // A null value (the default on every new thread) means "enabled".
     @usableFromInline
-    static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        let status = pthread_key_create(&key, nil)
-        precondition(status == 0, "GradMode: pthread_key_create failed with \(status)")
-        return key
-    }()
+    static let key = threadKey("GradMode")
 
     @inlinable
     static var isEnabled: Bool {
