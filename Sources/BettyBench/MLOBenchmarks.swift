@@ -7,7 +7,9 @@ import BettyTensor
 enum MLOBenchmarks {
     /// `cancellable`: with a cancellation request attached, as the REPL runs it (restore points and
     /// checks inside steps), to show what being stoppable costs.
-    static func logisticHPO(_ method: ProblemConfig.Method, cancellable: Bool = false, compiled: Bool = false) throws -> [Row] {
+    /// `peer`: the JAX program's time for the same method, measured in this run (nil: none).
+    static func logisticHPO(_ method: ProblemConfig.Method, cancellable: Bool = false, compiled: Bool = false,
+                            peer: Double? = nil) throws -> [Row] {
         BLAS.threadCount = 1
         var loss: Float = 0
         let t = try medianSeconds(runs: 5, repeats: 1) {
@@ -26,7 +28,7 @@ enum MLOBenchmarks {
         }
         return [Row(name: "logistic HPO, \(method.rawValue)\(compiled ? " compiled" : ""), per iteration (val loss \(format(Double(loss), 3)))",
                     ours: t / 2000 * 1e6, unit: "us", torch: method == .reverse ? nil : 475,
-                    baseline: ("JAX jit", method == .reverse ? 11.0 : 4.8),
+                    baseline: Peers.baseline(peer, recorded: method == .reverse ? 11.0 : 4.8),
                     target: method == .reverse ? "<= 12 us" : "<= 5 us")]
     }
 }
@@ -34,7 +36,7 @@ enum MLOBenchmarks {
 extension MLOBenchmarks {
     /// Meta-Weight-Net iterations (classifier step + darts hypergradient + Adam step) on random
     /// MNIST-shaped data, as the JAX peer (../shared/peers/jax/mwn.py) times it.
-    static func metaWeightNet(threads: Int, iterations: Int, compiled: Bool = false) throws -> [Row] {
+    static func metaWeightNet(threads: Int, iterations: Int, compiled: Bool = false, peer: Double? = nil) throws -> [Row] {
         BLAS.threadCount = threads
         let program = try metaWeightNetProgram()
         program.engine.config.compile = compiled
@@ -43,7 +45,7 @@ extension MLOBenchmarks {
         let t = try medianSeconds(runs: 5, repeats: iterations / 5) { try program.engine.step() }
         let suffix = threads > 1 ? "s" : ""
         return [Row(name: "Meta-Weight-Net iteration, \(threads) thread\(suffix)\(compiled ? ", compiled" : "")", ours: t * 1e3, unit: "ms",
-                    torch: threads == 1 ? 5.49 : 4.46, baseline: ("JAX jit", threads == 1 ? 3.9 : 3.3),
+                    torch: threads == 1 ? 5.49 : 4.46, baseline: Peers.baseline(peer, recorded: threads == 1 ? 3.9 : 3.3),
                     target: threads == 1 ? "<= 2.8 ms" : "<= 1.8 ms")]
     }
 }

@@ -9,8 +9,11 @@ import Glibc
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.contains("--help") {
     print("""
-        usage: BettyBench [--quick] [--script] [--dashboard] [--loop NAME [--once]]
-          Times the tensor core against raw OpenBLAS and PyTorch reference figures.
+        usage: BettyBench [--quick] [--programs] [--script] [--dashboard] [--loop NAME [--once]]
+          Times the tensor core against raw OpenBLAS and PyTorch reference figures, and each
+          multilevel program dynamic and compiled against its JAX peer, run now when
+          BETTY_JAX_PYTHON names a Python with jax (BETTY_PEERS: the peers' directory).
+          --programs   only the multilevel programs (dynamic, compiled, JAX peer)
           --script     only the REPL-overhead rows: programs defined in BettyScript against the same in Swift
           --dashboard  only the live monitor's rows: reweight_mnist with the dashboard drawing into a pty
                        against headless, and the dashboard's memory after a million steps
@@ -22,6 +25,7 @@ if arguments.contains("--help") {
     exit(0)
 }
 let quick = arguments.contains("--quick")
+let programsOnly = arguments.contains("--programs")
 nonisolated(unsafe) var generatorForLoops = RandomGenerator(seed: 9)
 if let i = arguments.firstIndex(of: "--loop") {
     // For profilers: repeat one benchmark for a few seconds, or with --once a fixed amount of work
@@ -94,6 +98,10 @@ if arguments.contains("--script") {
 }
 
 print("BettyBench: medians of several runs, release build. PyTorch figures: 2.15 CPU, measured on this machine.")
+if programsOnly {
+    printTable(try programRows())
+    exit(0)
+}
 var rows: [Row] = []
 rows += TensorBenchmarks.sgemm(n: quick ? 256 : 1024, threads: 1)
 rows += TensorBenchmarks.sgemm(n: quick ? 256 : 1024, threads: 2)
@@ -103,12 +111,23 @@ rows += TensorBenchmarks.mlpStep(threads: 2)
 rows += TensorBenchmarks.hvp()
 rows += try NNBenchmarks.mlpTrainingStep(threads: 1)
 rows += try NNBenchmarks.mlpTrainingStep(threads: 2)
-rows += try MLOBenchmarks.logisticHPO(.darts)
-rows += try MLOBenchmarks.logisticHPO(.cg)
-rows += try MLOBenchmarks.logisticHPO(.neumann)
-rows += try MLOBenchmarks.logisticHPO(.reverse)
-rows += try MLOBenchmarks.metaWeightNet(threads: 1, iterations: quick ? 50 : 200)
-rows += try MLOBenchmarks.metaWeightNet(threads: 2, iterations: quick ? 50 : 200)
+// Each program dynamic and compiled, next to its JAX peer measured now (when BETTY_JAX_PYTHON is set).
+func programRows() throws -> [Row] {
+    var rows: [Row] = []
+    for method in [ProblemConfig.Method.darts, .cg, .neumann, .reverse] {
+        // The peers have no Neumann variant.
+        let peer = method == .neumann ? nil : Peers.logisticHPO(variant: method.rawValue)
+        rows += try MLOBenchmarks.logisticHPO(method, peer: peer)
+        rows += try MLOBenchmarks.logisticHPO(method, compiled: true, peer: peer)
+    }
+    for threads in [1, 2] {
+        let peer = Peers.metaWeightNet(threads: threads, iterations: quick ? 100 : 500)
+        rows += try MLOBenchmarks.metaWeightNet(threads: threads, iterations: quick ? 50 : 200, peer: peer)
+        rows += try MLOBenchmarks.metaWeightNet(threads: threads, iterations: quick ? 50 : 200, compiled: true, peer: peer)
+    }
+    return rows
+}
+rows += try programRows()
 rows += try ScriptBenchmarks.all(quick: quick)
 rows += try DashboardBenchmarks.all(quick: quick)
 print("")
