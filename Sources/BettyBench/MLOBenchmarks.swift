@@ -1,4 +1,3 @@
-import Foundation
 import Betty
 import BettyNN
 import BettyTensor
@@ -22,9 +21,6 @@ enum MLOBenchmarks {
             program.engine.config.compile = compiled
             try program.engine.run(iterations: 2000)
             loss = try program.validationLoss()
-            if compiled, ProcessInfo.processInfo.environment["BETTY_BENCH_VERBOSE"] != nil {
-                for name in ["inner", "outer"] { print(name, program.engine.compileStatus(of: name)!) }
-            }
         }
         return [Row(name: "logistic HPO, \(method.rawValue)\(compiled ? " compiled" : ""), per iteration (val loss \(format(Double(loss), 3)))",
                     ours: t / 2000 * 1e6, unit: "us", torch: method == .reverse ? nil : 475,

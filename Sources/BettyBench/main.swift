@@ -26,7 +26,6 @@ if arguments.contains("--help") {
 }
 let quick = arguments.contains("--quick")
 let programsOnly = arguments.contains("--programs")
-nonisolated(unsafe) var generatorForLoops = RandomGenerator(seed: 9)
 if let i = arguments.firstIndex(of: "--loop") {
     // For profilers: repeat one benchmark for a few seconds, or with --once a fixed amount of work
     // (to compare CPU time, `perf stat -e task-clock`, which a busy machine moves less than wall time).
@@ -56,8 +55,9 @@ if let i = arguments.firstIndex(of: "--loop") {
             print("backward: \(format((now() - t) / 500_000 * 1e9, 0)) ns per pass")
         case "replay-op":
             // Shadow replay of a chain of tracked multiplies: the per-operation cost of a replay.
-            let x = Tensor.randomNormal([10], using: &generatorForLoops).requiringGrad()
-            let y = Tensor.randomNormal([10], using: &generatorForLoops)
+            var generator = RandomGenerator(seed: 9)
+            let x = Tensor.randomNormal([10], using: &generator).requiringGrad()
+            let y = Tensor.randomNormal([10], using: &generator)
             func chain() throws -> Tensor { var t = x; for _ in 0..<100 { t = try t * y }; return t }
             let plan = StepPlan()
             _ = try plan.record { try chain() }

@@ -67,7 +67,9 @@ extension Engine {
             r.compiled.plan = nil
             r.compiled.changes += 1
             if r.compiled.changes >= Engine.changeLimit {
-                return try runDynamically(p, batch: batch, because: "its step changed \(Engine.changeLimit) times in a row since it was recorded (last: \(plan.divergence!))")
+                stayDynamic(p, "its step changed \(Engine.changeLimit) times in a row since it was recorded (last: \(plan.divergence!))",
+                            notice: " from now on: ")
+                return try totalGradient(p, batch: batch)
             }
         }
         let plan = StepPlan()
@@ -75,17 +77,16 @@ extension Engine {
         r.compiled.recordings += 1
         let result = try plan.record { () throws(EngineError) in try totalGradient(p, batch: batch) }
         if let refusal = plan.refusal {
-            r.compiled.refusal = refusal
-            emit(.notice(globalStep: globalStep, problem: p.name, message: "compile: runs on the dynamic tape: \(refusal)"))
+            stayDynamic(p, refusal, notice: ": ")
         } else {
             r.compiled.plan = plan
         }
         return result
     }
 
-    private func runDynamically(_ p: Problem, batch: Batch, because reason: String) throws(EngineError) -> (Float, [Tensor]) {
+    /// Leaves `p` on the dynamic tape and says why once (`notice` joins the two halves of the message).
+    private func stayDynamic(_ p: Problem, _ reason: String, notice: String) {
         state(p).compiled.refusal = reason
-        emit(.notice(globalStep: globalStep, problem: p.name, message: "compile: runs on the dynamic tape from now on: \(reason)"))
-        return try totalGradient(p, batch: batch)
+        emit(.notice(globalStep: globalStep, problem: p.name, message: "compile: runs on the dynamic tape\(notice)\(reason)"))
     }
 }

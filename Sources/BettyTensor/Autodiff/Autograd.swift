@@ -193,7 +193,7 @@ public func grad(
             found.first { $0.node === input.node! }?.grad ?? .zeros(input.shape)
         }
     }
-    guard let plan = StepPlan.current, plan.mode != .idle else { return try differentiate() }
+    guard let plan = StepPlan.current else { return try differentiate() }
     let flags = StepPlan.BackwardFlags(createGraph: createGraph, retainGraph: retain, allowUnused: allowUnused)
     if plan.mode == .recording {
         return try plan.recordBackward(output: output, inputs: inputs, gradOutputs: gradOutputs, flags: flags, differentiate)

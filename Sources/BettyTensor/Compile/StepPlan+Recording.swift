@@ -20,8 +20,14 @@ extension StepPlan {
         }
     }
 
+    /// Input `i` (0 to 2) of a kernel call, if it has one.
+    @inline(__always)
+    static func input(_ inputs: Inputs, _ i: Int) -> TensorStorage? {
+        (i == 0 ? inputs.0 : i == 1 ? inputs.1 : inputs.2)?.takeUnretainedValue()
+    }
+
     static func storages(_ inputs: Inputs) -> [TensorStorage] {
-        [inputs.0, inputs.1, inputs.2].compactMap { $0?.takeUnretainedValue() }
+        (0..<3).compactMap { input(inputs, $0) }
     }
 
     /// The kernel call without the plan (after a divergence).

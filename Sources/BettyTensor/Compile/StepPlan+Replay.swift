@@ -16,16 +16,16 @@ extension StepPlan {
             slots[i] = fresh
             for use in slotUses[i] { kernels[Int(use.kernel)].pointers[Int(use.position)] = fresh.pointer }
         }
-        bindings = Array(repeating: nil, count: externalCount)
+        // Emptied by the last `endReplay`, with their capacity kept: no allocation per step.
+        bindings.append(contentsOf: repeatElement(nil, count: externalCount))
         for (j, storage) in constants { bindings[j] = storage }
-        boundLeaves = Array(repeating: nil, count: leafCount)
-        leafUses.removeAll(keepingCapacity: true)
+        boundLeaves.append(contentsOf: repeatElement(nil, count: leafCount))
     }
 
     func endReplay() {
         // Data and parameters of this step are not kept alive by the plan.
-        bindings = []
-        boundLeaves = []
+        bindings.removeAll(keepingCapacity: true)
+        boundLeaves.removeAll(keepingCapacity: true)
         leafUses.removeAll(keepingCapacity: true)
     }
 
@@ -74,16 +74,20 @@ extension StepPlan {
             diverge("\(signature.siteName) with other shapes or parameters than recorded (\(recorded.signature.siteName))")
             return StepPlan.direct(inputs, outputs: outputs, scalars: scalars, run)
         }
+        // Indexed, not a loop over an array of the three: this runs for every replayed operation.
         var position = 0
-        for u in [inputs.0, inputs.1, inputs.2] {
-            guard let u else { continue }
-            let input = u.takeUnretainedValue()
-            guard matches(input, recorded.operands[position]) else {
+        for i in 0..<3 {
+            guard let input = StepPlan.input(inputs, i) else { continue }
+            guard position < recorded.inputCount, matches(input, recorded.operands[position]) else {
                 diverge("\(signature.siteName) reads operand \(position + 1) from another source than recorded")
                 return StepPlan.direct(inputs, outputs: outputs, scalars: scalars, run)
             }
             recorded.pointers[position] = input.pointer
             position += 1
+        }
+        guard position == recorded.inputCount else {
+            diverge("\(signature.siteName) with \(position) inputs where the recording has \(recorded.inputCount)")
+            return StepPlan.direct(inputs, outputs: outputs, scalars: scalars, run)
         }
         cursor += 1
         recorded.scalars[0] = scalars.0

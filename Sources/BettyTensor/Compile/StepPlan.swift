@@ -7,7 +7,7 @@ import Glibc
 /// piece of code (a training step), in order, over buffers the plan owns.
 ///
 /// `record` runs the code on the dynamic tape and keeps, besides the results, each kernel call as a
-/// closure over operand pointers (`KernelCall`), each recorded operation's structure and each
+/// closure over operand pointers (`TensorStorage.compute`), each recorded operation's structure and each
 /// backward pass as the range of kernel calls it made. `replay` runs the same code again: every
 /// operation checks that it is the one recorded at that point (same call site, kernel, shapes,
 /// parameters, and operands produced by the same earlier calls), then writes into the plan's buffer
